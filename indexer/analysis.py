@@ -1,0 +1,153 @@
+"""The analysis pipeline: one place that turns text into index terms.
+
+Two token streams come from the same normalized text:
+
+* **words**: jieba segmentation. At index time sub-words of long words (search
+  mode) share their parent's position. Used for ranking (BM25F).
+* **grams**: one token per character position. A Han character followed by
+  another Han character gives the bigram of the two; a Han character followed
+  by anything else gives itself; a run of letters/digits gives the run; every
+  other character (punctuation, spaces) gives itself. Positions count those
+  units, so a quoted phrase is an exact positional phrase over grams, and any
+  run of characters is findable whatever segmentation did with it.
+
+Offsets are into the original text: normalization maps one character to one.
+The Whoosh tokenizers here are pickled into the index schema by import path,
+so they must stay in this module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from whoosh.analysis import Token, Tokenizer
+
+from . import segment
+from .normalize import normalize
+
+ANALYZER_VERSION = "1"
+
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+# A Han run, a run of other letters/digits, or any other single character.
+_UNITS = re.compile(rf"([{HAN}]+)|([^\W_{HAN}]+)|(\S|\s)")
+_WORD_PART = re.compile(rf"[^\W_{HAN}]+|[{HAN}]+")
+
+GramToken = tuple[str, int, int, int]  # term, position, start char, end char
+
+
+def gram_tokens(text: str) -> Iterator[GramToken]:
+    """Yield the gram tokens of normalized text."""
+    pos = 0
+    for m in _UNITS.finditer(text):
+        start, end = m.span()
+        if m.lastindex == 1:
+            for i in range(start, end - 1):
+                yield text[i : i + 2], pos, i, i + 2
+                pos += 1
+            yield text[end - 1], pos, end - 1, end
+        else:
+            yield m.group(), pos, start, end
+        pos += 1
+
+
+def is_word(token: str) -> bool:
+    """True if a segmenter token is worth indexing (not space or punctuation)."""
+    return _WORD_PART.search(token) is not None
+
+
+def word_tokens(text: str, search: bool = True) -> list[GramToken]:
+    """Segment normalized text into (word, position, start, end).
+
+    With ``search`` (index time), sub-words from jieba's search mode get the
+    position of the word that contains them, so a query segmented in default
+    mode lines up with the index. Tokens mixing letters and punctuation
+    (``covid-19``) are split into their letter/digit parts.
+    """
+    raw = segment.tokenize(text, search=search)
+    top = [True] * len(raw)
+    if search:
+        # Sub-words come right before their parent: scan backwards and mark
+        # every token inside the last top-level span as a sub-word.
+        pstart = pend = -1
+        for k in range(len(raw) - 1, -1, -1):
+            _, s, e = raw[k]
+            if pstart <= s and e <= pend and (s, e) != (pstart, pend):
+                top[k] = False
+            else:
+                pstart, pend = s, e
+    out: list[GramToken] = []
+    pos = -1
+    pending: list[tuple[str, int, int]] = []
+    for (word, s, e), is_top in zip(raw, top, strict=True):
+        if not is_top:
+            pending.append((word, s, e))
+            continue
+        parts = list(_split(word, s))
+        if not parts:
+            pending.clear()
+            continue
+        pos += 1
+        for w, ws, we in pending:
+            out.extend((p, pos, ps, pe) for p, ps, pe in _split(w, ws) if (p, ps, pe) not in parts)
+        pending.clear()
+        for k, (p, ps, pe) in enumerate(parts):
+            out.append((p, pos + k, ps, pe))
+        pos += len(parts) - 1
+    return out
+
+
+def _split(word: str, start: int) -> Iterator[tuple[str, int, int]]:
+    if _WORD_PART.fullmatch(word):
+        yield word, start, start + len(word)
+        return
+    for m in _WORD_PART.finditer(word):
+        yield m.group(), start + m.start(), start + m.end()
+
+
+class _NormalizingTokenizer(Tokenizer):
+    """Base for the Whoosh tokenizers: normalize, then emit our tokens."""
+
+    def _tokens(self, text: str, mode: str) -> list[GramToken] | Iterator[GramToken]:
+        raise NotImplementedError
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs,
+    ) -> Iterator[Token]:
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for term, pos, s, e in self._tokens(normalize(value), mode):
+            t.text = term
+            t.boost = 1.0
+            t.stopped = False
+            if keeporiginal:
+                t.original = value[s:e]
+            if positions:
+                t.pos = start_pos + pos
+            if chars:
+                t.startchar = start_char + s
+                t.endchar = start_char + e
+            yield t
+
+
+class WordTokenizer(_NormalizingTokenizer):
+    """jieba words; search-mode sub-words at index time."""
+
+    def _tokens(self, text: str, mode: str) -> list[GramToken]:
+        return word_tokens(text, search=mode != "query")
+
+
+class GramTokenizer(_NormalizingTokenizer):
+    """One token per character position (see the module docstring)."""
+
+    def _tokens(self, text: str, mode: str) -> Iterator[GramToken]:
+        return gram_tokens(text)

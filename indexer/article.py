@@ -1,0 +1,26 @@
+"""The article record that ingest produces and the index stores."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+
+@dataclass
+class Article:
+    id: str
+    title: str
+    body: str
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    reporter: str | None = None
+    file: str = ""
+
+    def digest(self) -> str:
+        """A hash of everything that is indexed: equal digests need no re-analysis."""
+        h = hashlib.blake2b(digest_size=12)
+        for part in (self.title, self.body, self.date, self.source, self.url, self.reporter):
+            h.update((part or "").encode("utf-8", "surrogatepass"))
+            h.update(b"\x00")
+        return h.hexdigest()

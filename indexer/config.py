@@ -1,0 +1,23 @@
+"""Where things live: the index directory and the operator-editable data files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_INDEX = Path("data/index")
+DEFAULT_USERDICT = Path("data/userdict.txt")
+
+
+@dataclass(frozen=True)
+class Config:
+    index: Path
+    userdict: Path | None
+
+    @classmethod
+    def load(cls, index: str | os.PathLike | None = None, userdict: str | os.PathLike | None = None) -> Config:
+        """Resolve settings: explicit argument, then environment, then the default under data/."""
+        ix = index or os.environ.get("NEWSSEARCH_INDEX") or DEFAULT_INDEX
+        ud = userdict or os.environ.get("NEWSSEARCH_USERDICT") or DEFAULT_USERDICT
+        return cls(index=Path(ix), userdict=Path(ud))

@@ -1,0 +1,169 @@
+"""Parsing what a searcher types, and turning it into Whoosh queries.
+
+Syntax: words are all required; ``"..."`` is an exact phrase; ``A OR B``;
+``-word`` or ``NOT word`` excludes; ``title:word`` and ``source:word`` limit a
+term to one field. Everything is normalized like the index, so either script
+matches both.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from whoosh import query as wq
+
+from . import segment
+from .analysis import HAN, gram_tokens
+from .errors import QueryError
+from .normalize import normalize
+
+FIELDS = {"title": ("title",), "source": ("source",)}
+MAX_QUERY_CHARS = 1000
+_LEX = re.compile(r'\s*(?:(-)|(NOT)\s+)?(?:(\w+):)?("([^"]*)("?)|[^\s"]+)')
+_PIECES = re.compile(rf"[{HAN}]+|[^\W_{HAN}]+")
+
+
+@dataclass
+class Atom:
+    text: str  # normalized
+    phrase: bool
+    fields: tuple[str, ...] = ("title", "body")
+
+
+@dataclass
+class Clause:
+    atoms: list[Atom] = field(default_factory=list)
+    negated: bool = False
+
+
+@dataclass
+class Parsed:
+    clauses: list[Clause]
+
+    @property
+    def positive(self) -> list[Clause]:
+        return [c for c in self.clauses if not c.negated]
+
+    def highlight_terms(self) -> list[str]:
+        """Normalized strings to mark in snippets: phrases whole, other atoms word by word."""
+        out: list[str] = []
+        for c in self.positive:
+            for a in c.atoms:
+                out.extend([a.text] if a.phrase else [*words_of(a.text), *_PIECES.findall(a.text)])
+        return sorted(set(out), key=len, reverse=True)
+
+
+def parse(text: str) -> Parsed:
+    """Parse a query string, raising QueryError with a hint when it makes no sense."""
+    text = text.strip()
+    if not text:
+        raise QueryError("empty query", hint="type one or more words, e.g. 整改")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"query too long ({len(text)} characters, at most {MAX_QUERY_CHARS})")
+    clauses: list[Clause] = []
+    join_next = False
+    pos = 0
+    while pos < len(text):
+        m = _LEX.match(text, pos)
+        if not m or m.end() == pos:
+            break
+        pos = m.end()
+        neg, notword, fname, token, inner, closing = m.groups()
+        if token == "OR" and not (neg or notword or fname):
+            if not clauses or clauses[-1].negated or join_next:
+                raise QueryError("OR needs a term on each side", hint='e.g. 整改 OR 落实')
+            join_next = True
+            continue
+        if inner is not None and not closing:
+            raise QueryError("unbalanced quote", hint='close the phrase: "解放思想再发力"')
+        fields = ("title", "body")
+        if fname:
+            if fname.lower() in FIELDS:
+                fields = FIELDS[fname.lower()]
+            else:
+                token = f"{fname}:{token}"
+        raw = inner if inner is not None else token
+        atom = Atom(normalize(raw), phrase=inner is not None, fields=fields)
+        if not _PIECES.search(atom.text) and not (atom.phrase and atom.text.strip()):
+            if join_next:
+                raise QueryError("OR needs a term on each side", hint='e.g. 整改 OR 落实')
+            continue  # punctuation alone, e.g. a stray "-" or "（"
+        if join_next:
+            if neg or notword:
+                raise QueryError("cannot combine OR with NOT", hint="put the excluded term on its own: A OR B -C")
+            clauses[-1].atoms.append(atom)
+            join_next = False
+        else:
+            clauses.append(Clause([atom], negated=bool(neg or notword)))
+    if join_next:
+        raise QueryError("OR needs a term on each side", hint="e.g. 整改 OR 落实")
+    if not clauses:
+        raise QueryError("the query has no searchable characters", hint="type one or more words, e.g. 整改")
+    if not any(not c.negated for c in clauses):
+        raise QueryError("the query only excludes", hint="add a term to find: 整改 -落实")
+    return Parsed(clauses)
+
+
+def words_of(text: str) -> list[str]:
+    """Split normalized unquoted text into the words that must each occur.
+
+    Han runs are segmented with jieba; single characters join a neighbour so
+    every required piece is at least two characters (a run of ≥ 2 characters
+    found anywhere in an article finds it, whatever segmentation did there).
+    """
+    out: list[str] = []
+    for m in _PIECES.finditer(text):
+        piece = m.group()
+        if not ("\u3400" <= piece[0] and _is_han_run(piece)) or len(piece) <= 2:
+            out.append(piece)
+            continue
+        words: list[str] = []
+        for w in segment.cut(piece):
+            if words and (len(w) == 1 or len(words[-1]) == 1):
+                words[-1] += w
+            else:
+                words.append(w)
+        out.extend(words)
+    return out
+
+
+def _is_han_run(piece: str) -> bool:
+    return re.fullmatch(rf"[{HAN}]+", piece) is not None
+
+
+def gram_phrase(fieldname: str, text: str, boost: float = 1.0) -> tuple[wq.Query, bool]:
+    """A query over a gram field for normalized `text`; True if it needs verification.
+
+    The positional phrase is exact except at open edges: a lone Han character at
+    the end (the article may continue the run) and letter/digit runs at either
+    end (the article's run may be longer). Those are left out of the phrase,
+    and the caller checks the candidates against the stored text.
+    """
+    toks = [(t, s, e) for t, _p, s, e in gram_tokens(text)]
+    n = len(text)
+    if toks and len(toks[-1][0]) == 1 and _is_han_run(toks[-1][0]) and toks[-1][2] == n:
+        if len(toks) >= 2 and toks[-2][2] == n:
+            toks.pop()  # covered by the bigram before it
+        elif len(toks) == 1:
+            return wq.Prefix(fieldname, toks[0][0], boost=boost), False
+    verify = False
+    if toks and _is_alnum(toks[-1][0]) and toks[-1][2] == n and len(toks) > 1:
+        toks.pop()
+        verify = True
+    if toks and _is_alnum(toks[0][0]) and len(toks) > 1:
+        toks.pop(0)
+        verify = True
+    if len(toks) > 1 and len(toks[-1][0]) == 1 and _is_han_run(toks[-1][0]) and toks[-1][2] == n:
+        toks.pop()
+        verify = True
+    terms = [t for t, _s, _e in toks]
+    if not terms:
+        return wq.NullQuery, True
+    if len(terms) == 1:
+        return wq.Term(fieldname, terms[0], boost=boost), verify
+    return wq.Phrase(fieldname, terms, boost=boost), verify
+
+
+def _is_alnum(term: str) -> bool:
+    return term.isalnum() and not _is_han_run(term[0])

@@ -1,0 +1,230 @@
+"""Searching the index: ranked, filtered, paged results with snippets."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from whoosh import query as wq
+from whoosh.scoring import BM25F
+
+from .config import Config
+from .errors import ArticleNotFound, QueryError
+from .normalize import normalize
+from .query import Atom, Parsed, gram_phrase, parse, words_of
+from .snippet import segments, to_html
+from .store import IndexDir, analyzer_version
+
+MAX_PAGE = 1000
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WORD_FIELDS = {"title": "title", "body": "body"}
+_GRAM_FIELDS = {"title": "title_g", "body": "body_g", "source": "source_g"}
+
+
+@dataclass
+class Hit:
+    id: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+    score: float
+    snippet: str
+    segments: list = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("segments")
+        return d
+
+
+@dataclass
+class SearchResult:
+    query: str
+    total: int
+    page: int
+    hits: list[Hit]
+    seconds: float
+    terms: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "total": self.total, "page": self.page, "hits": [h.as_dict() for h in self.hits]}
+
+
+def _atom_query(atom: Atom) -> tuple[wq.Query, bool]:
+    """Whoosh query for one atom, and whether its candidates need checking against the text."""
+    grams = [_GRAM_FIELDS[f] for f in atom.fields]
+    words = [_WORD_FIELDS[f] for f in atom.fields if f in _WORD_FIELDS]
+    if atom.phrase:
+        parts = [gram_phrase(g, atom.text) for g in grams]
+        return wq.Or([q for q, _ in parts]), any(v for _, v in parts)
+    required = []
+    for w in words_of(atom.text):
+        alts = [wq.Term(f, w) for f in words] + [gram_phrase(g, w)[0] for g in grams]
+        required.append(wq.Or(alts))
+    q: wq.Query = wq.And(required) if len(required) > 1 else required[0]
+    runs = [r for r in re.split(r"\W+", atom.text) if len(r) > 2]
+    boosts = [gram_phrase(g, r, boost=2.0)[0] for r in runs for g in grams if len(words_of(r)) > 1]
+    if boosts:
+        q = wq.AndMaybe(q, wq.Or(boosts))
+    return q, False
+
+
+def _verify(atom: Atom, stored: dict) -> bool:
+    return any(atom.text in normalize(stored.get(f) or "") for f in atom.fields)
+
+
+class Searcher:
+    """A long-lived reader of one index; reopens itself when a run has changed the index."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store = IndexDir(config.index)
+        self._ix = None
+        self._searcher = None
+        self._gen = None
+        self.state: dict[str, Any] = {}
+
+    def _current(self):
+        state = self.store.state()
+        if self._searcher is not None and state.get("generation") == self._gen:
+            self._searcher = self._searcher.refresh()
+            self.state = state
+            return self._searcher
+        if self._searcher is not None:
+            self._searcher.close()
+        self._ix, self.state = self.store.open()
+        self._gen = self.state.get("generation")
+        self._searcher = self._ix.searcher(weighting=BM25F())
+        return self._searcher
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+
+    def stale_analyzer(self) -> bool:
+        """True when the index was built with another analyzer or user dictionary."""
+        self._current()
+        return self.state.get("analyzer") != analyzer_version(self.config)
+
+    def _filters(self, since: str | None, until: str | None, source: str | None) -> wq.Query | None:
+        parts: list[wq.Query] = []
+        for name, value in (("since", since), ("until", until)):
+            if value and not _DATE.match(value):
+                raise QueryError(f"--{name} wants a date like 2014-09-10, not {value!r}")
+        if since or until:
+            parts.append(wq.TermRange("date", since or "0000", until or "9999"))
+        if source and normalize(source).strip():
+            parts.append(gram_phrase("source_g", normalize(source).strip())[0])
+        return wq.And(parts) if parts else None
+
+    def _exact_docs(self, s, parsed: Parsed) -> set[int]:
+        """Doc numbers matching the query exactly, checking phrase candidates against the text."""
+        result: set[int] | None = None
+        excluded: set[int] = set()
+        for clause in parsed.clauses:
+            docs: set[int] = set()
+            for atom in clause.atoms:
+                q, verify = _atom_query(atom)
+                found = set(s.docs_for_query(q))
+                if verify:
+                    found = {d for d in found if _verify(atom, s.stored_fields(d))}
+                docs |= found
+            if clause.negated:
+                excluded |= docs
+            else:
+                result = docs if result is None else result & docs
+        return (result or set()) - excluded
+
+    def search(
+        self,
+        text: str,
+        limit: int = 10,
+        page: int = 1,
+        sort: str = "relevance",
+        since: str | None = None,
+        until: str | None = None,
+        source: str | None = None,
+    ) -> SearchResult:
+        """Run a query; `limit=0` returns every hit on one page."""
+        start = time.perf_counter()
+        if sort not in ("relevance", "date"):
+            raise QueryError(f"unknown sort {sort!r}", hint="use relevance or date")
+        if limit < 0 or page < 1 or page > MAX_PAGE:
+            raise QueryError("limit must be ≥ 0 and page between 1 and 1000")
+        parsed = parse(text)
+        s = self._current()
+        built = [(c, [_atom_query(a) for a in c.atoms]) for c in parsed.clauses]
+        positive = [wq.Or([q for q, _ in qs]) if len(qs) > 1 else qs[0][0] for c, qs in built if not c.negated]
+        q: wq.Query = wq.And(positive) if len(positive) > 1 else positive[0]
+        negative = [q2 for c, qs in built if c.negated for q2, _ in qs]
+        needs_check = any(v for _, qs in built for _, v in qs)
+        flt = self._filters(since, until, source)
+        allowed = self._exact_docs(s, parsed) if needs_check else None
+        if negative and not needs_check:
+            q = wq.AndNot(q, wq.Or(negative))
+        if flt is not None:
+            q = wq.And([q, flt])
+        kwargs: dict[str, Any] = {"filter": allowed} if allowed is not None else {}
+        if sort == "date":
+            kwargs.update(sortedby="date", reverse=True)
+        size = limit or max(1, s.doc_count())
+        results = s.search_page(q, page, pagelen=size, **kwargs)
+        terms = parsed.highlight_terms()
+        hits = []
+        for r in results:
+            stored = r.fields()
+            segs = segments(stored.get("body") or stored.get("title") or "", terms)
+            hits.append(
+                Hit(
+                    id=stored["id"],
+                    title=stored.get("title", ""),
+                    date=stored.get("date") or None,
+                    source=stored.get("source") or None,
+                    url=stored.get("url") or None,
+                    score=round(float(r.score or 0.0), 4),
+                    snippet=to_html(segs),
+                    segments=segs,
+                )
+            )
+        return SearchResult(text, results.total, page, hits, time.perf_counter() - start, terms)
+
+    def article(self, article_id: str) -> dict[str, Any]:
+        s = self._current()
+        doc = s.document(id=article_id)
+        if doc is None:
+            raise ArticleNotFound(f"no article with id {article_id!r}")
+        return {k: (v or None) if k in ("date", "source", "url", "reporter") else v for k, v in doc.items()}
+
+    def stats(self) -> dict[str, Any]:
+        s = self._current()
+        r = s.reader()
+        sources: dict[str, int] = {}
+        dates = []
+        if r.doc_count():
+            col_s, col_d = r.column_reader("source"), r.column_reader("date")
+            for d in r.all_doc_ids():
+                src = col_s[d] or "(none)"
+                sources[src] = sources.get(src, 0) + 1
+                if col_d[d]:
+                    dates.append(col_d[d])
+        return {
+            "index": str(self.config.index),
+            "articles": r.doc_count(),
+            "sources": dict(sorted(sources.items(), key=lambda kv: -kv[1])),
+            "first_date": min(dates) if dates else None,
+            "last_date": max(dates) if dates else None,
+            "size_bytes": self.store.size_bytes(),
+            "analyzer": self.state.get("analyzer"),
+            "analyzer_current": analyzer_version(self.config),
+            "roots": self.state.get("roots", []),
+            "last_run": self.state.get("last_run"),
+        }
+
+
+def words_for_display(text: str) -> list[str]:
+    """How an unquoted query is segmented (shown to users when a search misses)."""
+    return words_of(normalize(text))

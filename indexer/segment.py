@@ -1,0 +1,74 @@
+"""Word segmentation: jieba's dictionary and rules, run by rjieba (jieba-rs).
+
+rjieba gives the same tokens as jieba 0.42.1 (tests/test_segment.py checks it on
+the shared corpus) at a fraction of the cost and loads its dictionary in ~0.1 s.
+The user dictionary (jieba format: ``word [freq] [tag]`` per line) is applied to
+the normalized (Simplified) form of each word, so it may be written in either
+script.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from .errors import ConfigError
+from .normalize import normalize
+
+_loaded: dict[str, str] = {}
+
+
+def _jieba():
+    import rjieba
+
+    return rjieba
+
+
+def load_userdict(path: Path | None) -> str:
+    """Add the words of a jieba-format user dictionary; return its content hash.
+
+    Loading the same file twice is a no-op. A missing file hashes as empty.
+    """
+    if path is None or not path.is_file():
+        return "none"
+    key = str(path.resolve())
+    if key in _loaded:
+        return _loaded[key]
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read user dictionary {path}: {exc}") from exc
+    jb = _jieba()
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        word = normalize(parts[0])
+        freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        tag = parts[2] if len(parts) > 2 else None
+        jb.add_word(word, freq, tag)
+    digest = hashlib.sha256(raw).hexdigest()[:12]
+    _loaded[key] = digest
+    return digest
+
+
+def tokenize(text: str, search: bool = False) -> list[tuple[str, int, int]]:
+    """Segment normalized text into (word, start, end) tuples.
+
+    With ``search=True`` the output is jieba's search mode: sub-words of long
+    words come right before the word that contains them.
+    """
+    return _jieba().tokenize(text, mode="search" if search else "default")
+
+
+def cut(text: str) -> list[str]:
+    """Segment normalized text into words (jieba's default mode)."""
+    return _jieba().cut(text)
+
+
+def engine_version() -> str:
+    """Identify the segmenter build, for the analyzer version."""
+    from importlib.metadata import version
+
+    return f"rjieba-{version('rjieba')}"

@@ -1,0 +1,78 @@
+"""Snippets: a window of the original text with the matched terms marked.
+
+Matching runs on the normalized text, whose offsets equal the original's, so
+a Simplified query marks the Traditional characters the article was written in.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+
+from .normalize import normalize
+
+Segment = tuple[str, bool]  # text, is a match
+
+
+def match_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
+    """Non-overlapping (start, end) spans of `terms` in `text` (longest terms win)."""
+    norm = normalize(text)
+    taken = bytearray(len(norm))
+    spans: list[tuple[int, int]] = []
+    for term in sorted({t for t in terms if t}, key=len, reverse=True):
+        for m in re.finditer(re.escape(term), norm):
+            s, e = m.span()
+            if not any(taken[s:e]):
+                taken[s:e] = b"\x01" * (e - s)
+                spans.append((s, e))
+    return sorted(spans)
+
+
+def segments(text: str, terms: Iterable[str], width: int = 120) -> list[Segment]:
+    """The best window of `text` (most distinct terms, then earliest), split into segments."""
+    spans = match_spans(text, terms)
+    if len(text) <= width:
+        start, end = 0, len(text)
+    elif not spans:
+        start, end = 0, width
+    else:
+        best = max(
+            range(len(spans)),
+            key=lambda i: (len({text[s:e] for s, e in spans if spans[i][0] <= s and e <= spans[i][0] + width}), -i),
+        )
+        start = max(0, min(spans[best][0] - width // 5, len(text) - width))
+        end = start + width
+    out: list[Segment] = []
+    if start > 0:
+        out.append(("…", False))
+    cur = start
+    for s, e in spans:
+        if e <= start or s >= end:
+            continue
+        s, e = max(s, start), min(e, end)
+        if s > cur:
+            out.append((text[cur:s], False))
+        out.append((text[s:e], True))
+        cur = e
+    if cur < end:
+        out.append((text[cur:end], False))
+    if end < len(text):
+        out.append(("…", False))
+    return [(t.replace("\n", " "), m) for t, m in out]
+
+
+def to_html(segs: list[Segment]) -> str:
+    """Escape everything; only our own <mark> tags are markup."""
+    return "".join(f"<mark>{html.escape(t)}</mark>" if m else html.escape(t) for t, m in segs)
+
+
+def highlight_html(text: str, terms: Iterable[str]) -> str:
+    """The whole of `text`, escaped, with every match marked (for an article page)."""
+    out, cur = [], 0
+    for s, e in match_spans(text, terms):
+        out.append(html.escape(text[cur:s]))
+        out.append(f"<mark>{html.escape(text[s:e])}</mark>")
+        cur = e
+    out.append(html.escape(text[cur:]))
+    return "".join(out)

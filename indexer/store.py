@@ -1,0 +1,94 @@
+"""The index directory: generations of a Whoosh index behind one atomic pointer.
+
+``state.json`` names the live generation (a Whoosh index name inside the same
+directory), the analyzer version it was built with, the remembered source
+folders and the last run. It is replaced atomically, so a reader sees either
+the old generation or the new one. ``--rebuild`` writes a new generation beside
+the live one and swaps the pointer when it is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as windex
+from whoosh.index import FileIndex
+
+from .analysis import ANALYZER_VERSION
+from .config import Config
+from .errors import IndexCorrupt, IndexNotFound
+from .segment import engine_version, load_userdict
+
+STATE = "state.json"
+
+
+def analyzer_version(config: Config) -> str:
+    """Everything that changes tokens: our pipeline, the segmenter, the user dictionary."""
+    return f"{ANALYZER_VERSION}/{engine_version()}/dict-{load_userdict(config.userdict)}"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class IndexDir:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def state(self) -> dict[str, Any]:
+        """The current state; an empty dict when there is no index yet."""
+        try:
+            return json.loads((self.path / STATE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"cannot read {self.path / STATE}: {exc}") from exc
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        write_json_atomic(self.path / STATE, state)
+
+    def open(self) -> tuple[FileIndex, dict[str, Any]]:
+        """Open the live generation for reading."""
+        state = self.state()
+        gen = state.get("generation")
+        if not gen:
+            raise IndexNotFound(f"no newssearch index at {self.path}")
+        try:
+            return windex.open_dir(str(self.path), indexname=gen), state
+        except Exception as exc:  # Whoosh raises many kinds on damaged files
+            raise IndexCorrupt(f"cannot open index {self.path} ({gen}): {exc}") from exc
+
+    def manifest(self, gen: str) -> dict[str, str]:
+        """File signatures seen by the last run of `gen` (a cache: losing it costs a re-read)."""
+        try:
+            return json.loads((self.path / f"{gen}.files.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def save_manifest(self, gen: str, files: dict[str, str]) -> None:
+        write_json_atomic(self.path / f"{gen}.files.json", files)
+
+    def remove_generation(self, gen: str) -> None:
+        """Delete every file of a generation that is no longer live."""
+        for p in self.path.iterdir():
+            if p.name.startswith((f"_{gen}_", f"{gen}_", f"{gen}.")):
+                p.unlink(missing_ok=True)
+
+    def generations(self) -> set[str]:
+        return {p.name.split("_")[1] for p in self.path.glob("_g*_*.toc")}
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())

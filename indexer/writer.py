@@ -1,0 +1,213 @@
+"""Index runs: incremental by default, a fresh generation with ``rebuild``.
+
+A run compares what is on disk with what the index holds. Files whose size and
+mtime are unchanged since the last run are not read at all; articles whose
+content digest is unchanged are not re-analyzed. The digests live in the index
+itself (columns), so the file manifest is only a cache that a crash can at
+worst make stale, never wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+from whoosh import index as windex
+
+from .article import Article
+from .config import Config
+from .errors import IndexBusy, NewssearchError
+from .ingest import iter_files, read_file
+from .schema import make_schema
+from .store import IndexDir, analyzer_version
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class RunSummary:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    generation: str = ""
+
+    def line(self) -> str:
+        return (
+            f"added {self.added}, updated {self.updated}, removed {self.removed}, "
+            f"unchanged {self.unchanged}, failed {self.failed} in {self.seconds:.1f}s"
+        )
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("added", "updated", "removed", "unchanged", "failed", "seconds")}
+
+
+def _file_sig(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_mtime_ns}:{st.st_size}"
+
+
+def _under(file: str, roots: Iterable[Path]) -> bool:
+    return any(file == str(r) or file.startswith(str(r).rstrip("/") + "/") for r in roots)
+
+
+def _existing(ix) -> dict[str, tuple[str, str]]:
+    """id -> (file, digest) for every article in the index, read from columns."""
+    with ix.searcher() as s:
+        r = s.reader()
+        if r.doc_count_all() == 0:
+            return {}
+        ids = r.column_reader("id")
+        files = r.column_reader("file")
+        digests = r.column_reader("digest")
+        return {ids[d]: (files[d], digests[d]) for d in r.all_doc_ids()}
+
+
+def _fields(a: Article, digest: str, now: int) -> dict:
+    return {
+        "id": a.id,
+        "title": a.title,
+        "body": a.body,
+        "title_g": a.title,
+        "body_g": a.body,
+        "source_g": a.source or "",
+        "date": a.date or "",
+        "source": a.source or "",
+        "url": a.url or "",
+        "reporter": a.reporter or "",
+        "file": a.file,
+        "digest": digest,
+        "added": now,
+    }
+
+
+def run_index(
+    config: Config,
+    paths: list[Path] | None = None,
+    rebuild: bool = False,
+    wait: float = 0,
+    progress: Progress | None = None,
+) -> RunSummary:
+    """Index `paths` (or the remembered folders) into the index at `config.index`."""
+    start = time.monotonic()
+    config.index.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(config.index / ".write.lock"))
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout as exc:
+        raise IndexBusy(f"another newssearch index run is writing {config.index}") from exc
+    try:
+        summary = _run(IndexDir(config.index), config, paths, rebuild, progress)
+    finally:
+        lock.release()
+    summary.seconds = time.monotonic() - start
+    return summary
+
+
+def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummary:
+    state = store.state()
+    remembered = [Path(p) for p in state.get("roots", [])]
+    roots = [p.resolve() for p in paths] if paths else remembered
+    if not roots:
+        raise NewssearchError("no folders to index", hint="name them once: newssearch index FOLDER")
+    missing = [str(r) for r in roots if not r.exists()]
+    if missing and paths:
+        raise NewssearchError(f"no such file or folder: {', '.join(missing)}")
+    version = analyzer_version(config)
+    old_gen = state.get("generation")
+    summary = RunSummary()
+    if rebuild or not old_gen:
+        gen = f"g{int(old_gen[1:]) + 1}" if old_gen else "g1"
+        ix = windex.create_in(str(store.path), make_schema(), indexname=gen)
+        existing: dict[str, tuple[str, str]] = {}
+        manifest: dict[str, str] = {}
+    else:
+        gen = old_gen
+        ix, _ = store.open()
+        existing = _existing(ix)
+        manifest = store.manifest(gen)
+
+    by_file: dict[str, list[str]] = {}
+    for aid, (f, _d) in existing.items():
+        by_file.setdefault(f, []).append(aid)
+    files = [f for r in roots if r.exists() for f in iter_files(r)]
+    seen_files: set[str] = set()
+    new_manifest = {k: v for k, v in manifest.items() if not _under(k, roots)}
+    to_write: dict[str, tuple[Article, str]] = {}
+    to_delete: set[str] = set()
+    now = int(time.time())
+    for n, path in enumerate(files, 1):
+        key = str(path)
+        seen_files.add(key)
+        try:
+            sig = _file_sig(path)
+        except OSError as exc:
+            summary.failed += 1
+            summary.problems.append(f"{key}: cannot read: {exc.strerror}")
+            continue
+        if manifest.get(key) == sig and key in by_file:
+            summary.unchanged += len(by_file[key])
+            new_manifest[key] = sig
+        else:
+            result = read_file(path)
+            summary.problems.extend(result.problems)
+            if not result.articles:
+                summary.failed += 1
+                to_delete.update(by_file.get(key, []))
+            else:
+                summary.failed += bool(result.problems)
+                new_manifest[key] = sig
+                ids = set()
+                for a in result.articles:
+                    ids.add(a.id)
+                    d = a.digest()
+                    if existing.get(a.id) == (a.file, d) and a.id not in to_write:
+                        summary.unchanged += 1
+                    else:
+                        to_write[a.id] = (a, d)
+                to_delete.update(set(by_file.get(key, [])) - ids)
+        if progress:
+            progress(n, len(files))
+    for f, ids in by_file.items():
+        if f not in seen_files and _under(f, roots):
+            to_delete.update(ids)
+    to_delete -= to_write.keys()
+
+    if to_write or to_delete or gen != old_gen:
+        writer = ix.writer(limitmb=512)
+        try:
+            for aid in to_delete:
+                writer.delete_by_term("id", aid)
+            for aid, (a, d) in to_write.items():
+                if aid in existing:
+                    writer.delete_by_term("id", aid)
+                    summary.updated += 1
+                else:
+                    summary.added += 1
+                writer.add_document(**_fields(a, d, now))
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+    summary.removed = len(to_delete)
+    summary.generation = gen
+    store.save_manifest(gen, new_manifest)
+    all_roots = sorted({str(r) for r in remembered + roots})
+    store.save_state(
+        {
+            **state,
+            "generation": gen,
+            "analyzer": version if gen != old_gen else state.get("analyzer", version),
+            "roots": all_roots,
+            "last_run": {"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary.as_dict()},
+        }
+    )
+    if old_gen and gen != old_gen:
+        store.remove_generation(old_gen)
+    return summary

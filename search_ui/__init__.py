@@ -1,0 +1,1 @@
+"""The faces of newssearch: the command line and the web."""

@@ -1,0 +1,168 @@
+"""The ``newssearch`` command: a thin layer that turns engine errors into messages.
+
+Exit codes: 0 success; 1 some files could not be indexed (the rest were);
+2 bad usage or query; 3 no index, or an unreadable one; 4 no such article;
+75 another index run holds the lock (try again later).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from indexer.config import Config
+from indexer.errors import (
+    ArticleNotFound,
+    IndexBusy,
+    IndexCorrupt,
+    IndexNotFound,
+    NewssearchError,
+    QueryError,
+)
+
+EXIT = {QueryError: 2, IndexNotFound: 3, IndexCorrupt: 3, ArticleNotFound: 4, IndexBusy: 75}
+
+
+def friendly(fn):
+    """Print engine errors as one line with a hint, and exit with the documented code."""
+
+    @wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except NewssearchError as exc:
+            click.echo(f"newssearch: {exc}", err=True)
+            if exc.hint:
+                click.echo(f"hint: {exc.hint}", err=True)
+            sys.exit(next((c for t, c in EXIT.items() if isinstance(exc, t)), 2))
+
+    return run
+
+
+index_option = click.option(
+    "--index", "index_dir", metavar="DIR", help="Index directory [env NEWSSEARCH_INDEX; default data/index]."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="newssearch")
+def main() -> None:
+    """Full-text search for Chinese local-government news, in both scripts."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@index_option
+@click.option("--rebuild", is_flag=True, help="Build a fresh index beside the old one and swap it in.")
+@click.option("--wait", type=float, default=0, show_default=True, metavar="SECONDS",
+              help="Wait this long for another run to finish, then exit 75.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary line and errors (for cron).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@friendly
+def index(paths: tuple[Path, ...], index_dir: str | None, rebuild: bool, wait: float, quiet: bool,
+          as_json: bool) -> None:
+    """Index articles from PATHS (files or folders; .txt, .json, .jsonl, .html).
+
+    With no PATHS, re-scan the folders indexed before (what cron runs).
+    """
+    from indexer.writer import run_index
+
+    config = Config.load(index_dir)
+    bar = None
+    show_bar = not quiet and not as_json and sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="Reading", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    summary = run_index(config, list(paths) or None, rebuild=rebuild, wait=wait,
+                        progress=progress if show_bar else None)
+    if bar is not None:
+        bar.__exit__(None, None, None)
+    for problem in summary.problems:
+        click.echo(f"error: {problem}", err=True)
+    if as_json:
+        click.echo(json.dumps({**summary.as_dict(), "problems": summary.problems}, ensure_ascii=False))
+    else:
+        click.echo(summary.line())
+    sys.exit(1 if summary.failed else 0)
+
+
+@main.command()
+@click.argument("words", nargs=-1, required=True)
+@index_option
+@click.option("--limit", "-n", type=click.IntRange(0), default=10, show_default=True, help="Hits per page; 0 for all.")
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--since", metavar="YYYY-MM-DD", help="Only articles published on or after this date.")
+@click.option("--until", metavar="YYYY-MM-DD", help="Only articles published on or before this date.")
+@click.option("--source", metavar="TEXT", help="Only articles whose publishing unit contains TEXT.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly
+def query(words: tuple[str, ...], index_dir: str | None, limit: int, page: int, sort: str,
+          since: str | None, until: str | None, source: str | None, as_json: bool) -> None:
+    """Search for WORDS: all required; "a phrase"; A OR B; -word; title:word.
+
+    Either script finds both: 整改落实 finds 整改落實.
+    """
+    from indexer.search import Searcher
+
+    searcher = Searcher(Config.load(index_dir))
+    result = searcher.search(" ".join(words), limit=limit, page=page, sort=sort, since=since,
+                             until=until, source=source)
+    if searcher.stale_analyzer():
+        click.echo("warning: the index was built with another analyzer or user dictionary; "
+                   "run: newssearch index --rebuild", err=True)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        return
+    from .render import print_result
+
+    print_result(result, color=sys.stdout.isatty())
+
+
+@main.command()
+@click.argument("article_id")
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="Print the article as JSON.")
+@friendly
+def show(article_id: str, index_dir: str | None, as_json: bool) -> None:
+    """Print the article with ARTICLE_ID (ids are in query --json output)."""
+    from indexer.search import Searcher
+
+    art = Searcher(Config.load(index_dir)).article(article_id)
+    if as_json:
+        click.echo(json.dumps(art, ensure_ascii=False))
+        return
+    click.echo(click.style(art["title"], bold=True))
+    meta = " · ".join(x for x in (art.get("date"), art.get("source"), art.get("reporter")) if x)
+    if meta:
+        click.echo(meta)
+    if art.get("url"):
+        click.echo(art["url"])
+    click.echo()
+    click.echo(art["body"])
+
+
+@main.command()
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@friendly
+def stats(index_dir: str | None, as_json: bool) -> None:
+    """Count articles, sources and dates; show index size, analyzer version and last run."""
+    from indexer.search import Searcher
+
+    st = Searcher(Config.load(index_dir)).stats()
+    if as_json:
+        click.echo(json.dumps(st, ensure_ascii=False))
+        return
+    from .render import print_stats
+
+    print_stats(st)

@@ -1,0 +1,50 @@
+"""Terminal rendering of results and figures."""
+
+from __future__ import annotations
+
+import click
+
+from indexer.search import SearchResult, words_for_display
+
+
+def _mark(text: str, color: bool) -> str:
+    return click.style(text, fg="yellow", bold=True) if color else f"[{text}]"
+
+
+def print_result(result: SearchResult, color: bool) -> None:
+    if not result.hits:
+        click.echo(f"No articles match {result.query!r}.")
+        words = " / ".join(words_for_display(result.query.replace('"', " ")))
+        if words:
+            click.echo(f"The query was read as: {words}")
+        return
+    first = (result.page - 1) * max(len(result.hits), 1)
+    click.echo(f"{result.total} article(s) match, {result.seconds * 1000:.0f} ms")
+    for n, hit in enumerate(result.hits, first + 1):
+        click.echo()
+        click.echo(f"{n:>3}. " + click.style(hit.title, bold=True) if color else f"{n:>3}. {hit.title}")
+        meta = " · ".join(x for x in (hit.date, hit.source) if x)
+        if meta:
+            click.echo(f"     {meta}")
+        snippet = "".join(_mark(t, color) if m else t for t, m in hit.segments)
+        click.echo(f"     {snippet}")
+        click.echo(click.style(f"     {hit.id}", dim=True) if color else f"     {hit.id}")
+
+
+def print_stats(st: dict) -> None:
+    click.echo(f"index:     {st['index']}")
+    click.echo(f"articles:  {st['articles']}")
+    click.echo(f"dates:     {st['first_date'] or '-'} … {st['last_date'] or '-'}")
+    click.echo(f"size:      {st['size_bytes'] / 1e6:.1f} MB")
+    stale = "" if st["analyzer"] == st["analyzer_current"] else "  (stale: run newssearch index --rebuild)"
+    click.echo(f"analyzer:  {st['analyzer']}{stale}")
+    last = st.get("last_run") or {}
+    if last:
+        click.echo(
+            f"last run:  {last.get('finished')}: added {last.get('added')}, updated {last.get('updated')}, "
+            f"removed {last.get('removed')}, unchanged {last.get('unchanged')}, failed {last.get('failed')}"
+        )
+    click.echo(f"folders:   {', '.join(st['roots']) or '-'}")
+    click.echo(f"sources:   {len(st['sources'])}")
+    for name, count in list(st["sources"].items())[:10]:
+        click.echo(f"  {count:>7}  {name}")
