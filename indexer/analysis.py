@@ -88,7 +88,7 @@ def word_tokens(text: str, search: bool = True) -> list[GramToken]:
             pending.clear()
             continue
         pos += 1
-        for w, ws, we in pending:
+        for w, ws, _we in pending:
             out.extend((p, pos, ps, pe) for p, ps, pe in _split(w, ws) if (p, ps, pe) not in parts)
         pending.clear()
         for k, (p, ps, pe) in enumerate(parts):

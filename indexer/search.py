@@ -139,6 +139,22 @@ class Searcher:
                 result = docs if result is None else result & docs
         return (result or set()) - excluded
 
+    def _compile(self, s, text: str, since, until, source) -> tuple[wq.Query, set[int] | None, Parsed]:
+        """The Whoosh query for `text` plus filters, and the exact doc set when phrases need checking."""
+        parsed = parse(text)
+        built = [(c, [_atom_query(a) for a in c.atoms]) for c in parsed.clauses]
+        positive = [wq.Or([q for q, _ in qs]) if len(qs) > 1 else qs[0][0] for c, qs in built if not c.negated]
+        q: wq.Query = wq.And(positive) if len(positive) > 1 else positive[0]
+        negative = [q2 for c, qs in built if c.negated for q2, _ in qs]
+        needs_check = any(v for _, qs in built for _, v in qs)
+        flt = self._filters(since, until, source)
+        allowed = self._exact_docs(s, parsed) if needs_check else None
+        if negative and not needs_check:
+            q = wq.AndNot(q, wq.Or(negative))
+        if flt is not None:
+            q = wq.And([q, flt])
+        return q, allowed, parsed
+
     def search(
         self,
         text: str,
@@ -155,42 +171,40 @@ class Searcher:
             raise QueryError(f"unknown sort {sort!r}", hint="use relevance or date")
         if limit < 0 or page < 1 or page > MAX_PAGE:
             raise QueryError("limit must be ≥ 0 and page between 1 and 1000")
-        parsed = parse(text)
         s = self._current()
-        built = [(c, [_atom_query(a) for a in c.atoms]) for c in parsed.clauses]
-        positive = [wq.Or([q for q, _ in qs]) if len(qs) > 1 else qs[0][0] for c, qs in built if not c.negated]
-        q: wq.Query = wq.And(positive) if len(positive) > 1 else positive[0]
-        negative = [q2 for c, qs in built if c.negated for q2, _ in qs]
-        needs_check = any(v for _, qs in built for _, v in qs)
-        flt = self._filters(since, until, source)
-        allowed = self._exact_docs(s, parsed) if needs_check else None
-        if negative and not needs_check:
-            q = wq.AndNot(q, wq.Or(negative))
-        if flt is not None:
-            q = wq.And([q, flt])
+        q, allowed, parsed = self._compile(s, text, since, until, source)
         kwargs: dict[str, Any] = {"filter": allowed} if allowed is not None else {}
         if sort == "date":
             kwargs.update(sortedby="date", reverse=True)
         size = limit or max(1, s.doc_count())
         results = s.search_page(q, page, pagelen=size, **kwargs)
         terms = parsed.highlight_terms()
-        hits = []
-        for r in results:
-            stored = r.fields()
-            segs = segments(stored.get("body") or stored.get("title") or "", terms)
-            hits.append(
-                Hit(
-                    id=stored["id"],
-                    title=stored.get("title", ""),
-                    date=stored.get("date") or None,
-                    source=stored.get("source") or None,
-                    url=stored.get("url") or None,
-                    score=round(float(r.score or 0.0), 4),
-                    snippet=to_html(segs),
-                    segments=segs,
-                )
-            )
+        hits = [_hit(r.fields(), r.score, terms) for r in results]
         return SearchResult(text, results.total, page, hits, time.perf_counter() - start, terms)
+
+    def facets(
+        self, text: str, since: str | None = None, until: str | None = None, source: str | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Hits per source and per year for a query (most frequent first)."""
+        s = self._current()
+        q, allowed, _ = self._compile(s, text, since, until, source)
+        docs = set(s.docs_for_query(q))
+        if allowed is not None:
+            docs &= allowed
+        r = s.reader()
+        by_source: dict[str, int] = {}
+        by_year: dict[str, int] = {}
+        if docs:
+            col_s, col_d = r.column_reader("source"), r.column_reader("date")
+            for d in docs:
+                if col_s[d]:
+                    by_source[col_s[d]] = by_source.get(col_s[d], 0) + 1
+                if col_d[d]:
+                    by_year[col_d[d][:4]] = by_year.get(col_d[d][:4], 0) + 1
+        return {
+            "source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "year": dict(sorted(by_year.items(), reverse=True)),
+        }
 
     def article(self, article_id: str) -> dict[str, Any]:
         s = self._current()
@@ -223,6 +237,20 @@ class Searcher:
             "roots": self.state.get("roots", []),
             "last_run": self.state.get("last_run"),
         }
+
+
+def _hit(stored: dict, score: float | None, terms: list[str]) -> Hit:
+    segs = segments(stored.get("body") or stored.get("title") or "", terms)
+    return Hit(
+        id=stored["id"],
+        title=stored.get("title", ""),
+        date=stored.get("date") or None,
+        source=stored.get("source") or None,
+        url=stored.get("url") or None,
+        score=round(float(score or 0.0), 4),
+        snippet=to_html(segs),
+        segments=segs,
+    )
 
 
 def words_for_display(text: str) -> list[str]:

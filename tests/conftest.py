@@ -1,0 +1,66 @@
+"""Shared fixtures: real indexes in temp dirs, the shared corpus, the installed CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from indexer.config import Config
+from indexer.search import Searcher
+from indexer.writer import run_index
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+CORPUS = Path(os.environ.get("NEWSSEARCH_CORPUS", ROOT.parent / "shared" / "corpus"))
+HANS = CORPUS / "news-zh-hans.jsonl"
+HANT = CORPUS / "news-zh-hant.jsonl"
+
+
+def corpus_records(path: Path, n: int | None = None) -> list[dict]:
+    if not path.exists():
+        pytest.skip(f"shared corpus not found at {path}")
+    with path.open(encoding="utf-8") as f:
+        lines = itertools.islice(f, n) if n else f
+        return [json.loads(line) for line in lines]
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return Config.load(tmp_path / "index", tmp_path / "no-userdict.txt")
+
+
+@pytest.fixture
+def seed_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "seeds"
+    shutil.copytree(SEEDS, d)
+    return d
+
+
+@pytest.fixture
+def seed_searcher(config: Config, seed_dir: Path):
+    run_index(config, [seed_dir])
+    s = Searcher(config)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory) -> Config:
+    """An index of 1,500 real articles from each script (built once per test session)."""
+    d = tmp_path_factory.mktemp("corpus")
+    write_jsonl(d / "src" / "hans.jsonl", corpus_records(HANS, 1500))
+    write_jsonl(d / "src" / "hant.jsonl", corpus_records(HANT, 1500))
+    config = Config.load(d / "index", d / "no-userdict.txt")
+    run_index(config, [d / "src"])
+    return config
