@@ -179,7 +179,7 @@ class Searcher:
         size = limit or max(1, s.doc_count())
         results = s.search_page(q, page, pagelen=size, **kwargs)
         terms = parsed.highlight_terms()
-        hits = [_hit(r.fields(), r.score, terms) for r in results]
+        hits = [_hit(r.fields(), r.score if sort == "relevance" else None, terms) for r in results]
         return SearchResult(text, results.total, page, hits, time.perf_counter() - start, terms)
 
     def facets(

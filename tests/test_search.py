@@ -1,0 +1,130 @@
+import pytest
+
+from indexer.config import Config
+from indexer.errors import IndexNotFound, QueryError
+from indexer.search import Searcher
+from indexer.writer import run_index
+
+from .conftest import write_jsonl
+
+TITLE = "泰興市召開教育實踐活動整改落實推進會"
+
+
+def ids(result):
+    return [h.id for h in result.hits]
+
+
+@pytest.mark.parametrize(
+    "q",
+    ["整改", "整改落实", "整改落實", "教育实践活动", "孙耀灿", "孫耀燦", "耀燦", "耀灿", '"解放思想再发力"',
+     '"科學發展勇攀登"', '"科学发展勇攀登"', "泰兴", "title:整改", '"38个问题"', '"「一把手」"', "38", "興"],
+)
+def test_seed_found_in_either_script(seed_searcher, q):
+    r = seed_searcher.search(q)
+    assert r.total == 1 and r.hits[0].title == TITLE
+
+
+@pytest.mark.parametrize(
+    "q", ['"整改落实一阵风无影踪"', '"一把手推进会"', "title:孙耀灿", "整改 -落实", "不存在的词语", '"解放思想 再发力"']
+)
+def test_seed_not_found(seed_searcher, q):
+    assert seed_searcher.search(q).total == 0
+
+
+def test_snippet_marks_the_original_traditional_text(seed_searcher):
+    hit = seed_searcher.search("整改落实").hits[0]
+    assert "<mark>整改落實</mark>" in hit.snippet
+    hit = seed_searcher.search("耀灿").hits[0]
+    assert "孫<mark>耀燦</mark>" in hit.snippet
+
+
+@pytest.fixture
+def small(config: Config, tmp_path):
+    records = [
+        {"id": "a", "title": "市政府召開會議", "body": "會議討論了“一把手”推進會的安排，共有38個問題。", "date": "2020-01-02",
+         "source": "臺南市政府新聞及國際關係處"},
+        {"id": "b", "title": "一把手推进会召开", "body": "一把手推进会在北京召开。央视网消息（新闻联播）：今天", "date": "2021-03-04",
+         "source": "央视网"},
+        {"id": "c", "title": "中华人民共和国成立", "body": "人民共和国万岁，国人138个问题，COVID-19疫情防控。", "date": "2019-10-01",
+         "source": "新华社"},
+        {"id": "d", "title": "无日期", "body": "息息相关的消息", "source": None},
+    ]
+    write_jsonl(tmp_path / "src" / "a.jsonl", records)
+    run_index(config, [tmp_path / "src"])
+    s = Searcher(config)
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        ('"“一把手”推进会"', ["a"]),  # punctuation inside a phrase is exact
+        ('"一把手推进会"', ["b"]),
+        ('"「一把手」推进会"', []),  # other quote marks are other characters
+        ('"38个问题"', ["a", "c"]),  # "138个问题" contains "38个问题"
+        ('"息（新闻联播"', ["b"]),  # punctuation cuts one character off the edge
+        ('"消息（"', ["b"]),
+        ('"息"', ["b", "d"]),
+        ("和国", ["c"]),  # a sub-word buried in 中华人民共和国
+        ("民共", ["c"]),  # crosses a word boundary
+        ("covid", ["c"]),
+        ('"COVID-19疫情"', ["c"]),
+        ("会议 OR 疫情", ["a", "c"]),
+        ("会议 NOT 问题", []),
+        ("title:召开", ["a", "b"]),
+        ("息息", ["d"]),
+    ],
+)
+def test_recall_and_phrase_semantics(small, q, expected):
+    assert sorted(ids(small.search(q, limit=0))) == expected
+
+
+def test_filters_sort_and_paging(small):
+    assert ids(small.search("问题 OR 召开 OR 无日期", sort="date", limit=0)) == ["b", "a", "c", "d"]
+    assert ids(small.search("问题 OR 召开", since="2020-01-01", limit=0, sort="date")) == ["b", "a"]
+    assert ids(small.search("问题 OR 召开", until="2020-12-31", limit=0, sort="date")) == ["a", "c"]
+    assert ids(small.search("问题 OR 召开", source="臺南", limit=0)) == ["a"]
+    assert ids(small.search("问题 OR 召开", source="台南市政府", limit=0)) == ["a"]
+    p1 = small.search("问题 OR 召开", limit=1, page=1, sort="date")
+    p2 = small.search("问题 OR 召开", limit=1, page=2, sort="date")
+    assert p1.total == p2.total == 3 and ids(p1) == ["b"] and ids(p2) == ["a"]
+
+
+def test_title_matches_rank_above_body_matches(small):
+    assert ids(small.search("召开"))[0] in {"a", "b"}
+    r = small.search("一把手推进会")
+    assert ids(r)[0] == "b"
+
+
+def test_contiguous_run_ranks_above_scattered_words(config, tmp_path):
+    write_jsonl(tmp_path / "s" / "x.jsonl", [
+        {"id": "scattered", "title": "报告", "body": "整改工作很多。另外，落实责任也很重要。整改。"},
+        {"id": "run", "title": "报告", "body": "今天开会，研究整改落实。"},
+    ])
+    run_index(config, [tmp_path / "s"])
+    assert ids(Searcher(config).search("整改落实")) == ["run", "scattered"]
+
+
+@pytest.mark.parametrize("q", ["", "   ", '"unclosed', "OR", "整改 OR", "-整改", "（）", "a" * 2000])
+def test_bad_queries_raise_query_error_with_message(small, q):
+    with pytest.raises(QueryError) as exc:
+        small.search(q)
+    assert str(exc.value)
+
+
+def test_bad_dates_are_query_errors(small):
+    with pytest.raises(QueryError):
+        small.search("问题", since="2020/01/01")
+
+
+def test_missing_index(tmp_path):
+    with pytest.raises(IndexNotFound):
+        Searcher(Config.load(tmp_path / "nothing")).search("整改")
+
+
+def test_exact_total_beyond_the_page(corpus_index):
+    s = Searcher(corpus_index)
+    full = s.search("台南", limit=0)
+    page = s.search("台南", limit=5)
+    assert page.total == full.total == len(full.hits) > 5
