@@ -34,12 +34,15 @@ def test_index_query_show_stats_with_clirunner(seed_dir, env):
     assert r.exit_code == 0 and json.loads(r.output)["total"] == 0
 
 
-@pytest.mark.parametrize("args, code, text", [
-    (["query", '"unclosed'], 2, "unbalanced quote"),
-    (["query", "OR"], 2, "OR needs"),
-    (["query", "--since", "yesterday", "整改"], 2, "date"),
-    (["show", "no-such-id"], 4, "no article"),
-])
+@pytest.mark.parametrize(
+    "args, code, text",
+    [
+        (["query", '"unclosed'], 2, "unbalanced quote"),
+        (["query", "OR"], 2, "OR needs"),
+        (["query", "--since", "yesterday", "整改"], 2, "date"),
+        (["show", "no-such-id"], 4, "no article"),
+    ],
+)
 def test_errors_are_one_line_with_a_hint(seed_dir, env, args, code, text):
     runner = CliRunner(env=env)
     runner.invoke(main, ["index", str(seed_dir)])
@@ -76,6 +79,10 @@ def test_installed_console_script(seed_dir, env, tmp_path):
     assert "<mark>科學發展勇攀登</mark>" in json.loads(p.stdout)["hits"][0]["snippet"]
     p = subprocess.run([exe, "query", "整改"], env=run_env, capture_output=True, text=True)
     assert "\x1b[" not in p.stdout and "[整改]" in p.stdout  # plain markers when not a TTY
-    p = subprocess.run([exe, "query", "整改"], env={**run_env, "NEWSSEARCH_INDEX": str(tmp_path / "none")},
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [exe, "query", "整改"],
+        env={**run_env, "NEWSSEARCH_INDEX": str(tmp_path / "none")},
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 3 and "Traceback" not in p.stderr and p.stderr.count("\n") == 2

@@ -16,8 +16,25 @@ def ids(result):
 
 @pytest.mark.parametrize(
     "q",
-    ["整改", "整改落实", "整改落實", "教育实践活动", "孙耀灿", "孫耀燦", "耀燦", "耀灿", '"解放思想再发力"',
-     '"科學發展勇攀登"', '"科学发展勇攀登"', "泰兴", "title:整改", '"38个问题"', '"「一把手」"', "38", "興"],
+    [
+        "整改",
+        "整改落实",
+        "整改落實",
+        "教育实践活动",
+        "孙耀灿",
+        "孫耀燦",
+        "耀燦",
+        "耀灿",
+        '"解放思想再发力"',
+        '"科學發展勇攀登"',
+        '"科学发展勇攀登"',
+        "泰兴",
+        "title:整改",
+        '"38个问题"',
+        '"「一把手」"',
+        "38",
+        "興",
+    ],
 )
 def test_seed_found_in_either_script(seed_searcher, q):
     r = seed_searcher.search(q)
@@ -41,12 +58,27 @@ def test_snippet_marks_the_original_traditional_text(seed_searcher):
 @pytest.fixture
 def small(config: Config, tmp_path):
     records = [
-        {"id": "a", "title": "市政府召開會議", "body": "會議討論了“一把手”推進會的安排，共有38個問題。", "date": "2020-01-02",
-         "source": "臺南市政府新聞及國際關係處"},
-        {"id": "b", "title": "一把手推进会召开", "body": "一把手推进会在北京召开。央视网消息（新闻联播）：今天", "date": "2021-03-04",
-         "source": "央视网"},
-        {"id": "c", "title": "中华人民共和国成立", "body": "人民共和国万岁，国人138个问题，COVID-19疫情防控。", "date": "2019-10-01",
-         "source": "新华社"},
+        {
+            "id": "a",
+            "title": "市政府召開會議",
+            "body": "會議討論了“一把手”推進會的安排，共有38個問題。",
+            "date": "2020-01-02",
+            "source": "臺南市政府新聞及國際關係處",
+        },
+        {
+            "id": "b",
+            "title": "一把手推进会召开",
+            "body": "一把手推进会在北京召开。央视网消息（新闻联播）：今天",
+            "date": "2021-03-04",
+            "source": "央视网",
+        },
+        {
+            "id": "c",
+            "title": "中华人民共和国成立",
+            "body": "人民共和国万岁，国人138个问题，COVID-19疫情防控。",
+            "date": "2019-10-01",
+            "source": "新华社",
+        },
         {"id": "d", "title": "无日期", "body": "息息相关的消息", "source": None},
     ]
     write_jsonl(tmp_path / "src" / "a.jsonl", records)
@@ -98,10 +130,13 @@ def test_title_matches_rank_above_body_matches(small):
 
 
 def test_contiguous_run_ranks_above_scattered_words(config, tmp_path):
-    write_jsonl(tmp_path / "s" / "x.jsonl", [
-        {"id": "scattered", "title": "报告", "body": "整改工作很多。另外，落实责任也很重要。整改。"},
-        {"id": "run", "title": "报告", "body": "今天开会，研究整改落实。"},
-    ])
+    write_jsonl(
+        tmp_path / "s" / "x.jsonl",
+        [
+            {"id": "scattered", "title": "报告", "body": "整改工作很多。另外，落实责任也很重要。整改。"},
+            {"id": "run", "title": "报告", "body": "今天开会，研究整改落实。"},
+        ],
+    )
     run_index(config, [tmp_path / "s"])
     assert ids(Searcher(config).search("整改落实")) == ["run", "scattered"]
 

@@ -77,7 +77,7 @@ def test_bad_files_are_reported_and_the_rest_indexed(config, tmp_path):
     (src / "mixed.jsonl").write_text(json.dumps(rec(3), ensure_ascii=False) + "\n{not json\n", encoding="utf-8")
     (src / "empty.txt").write_text("", encoding="utf-8")
     (src / "binary.txt").write_bytes(b"\x00\x01\x02binary")
-    (src / "latin1.txt").write_bytes("标题\n正文".encode("utf-8")[:-1] + b"\xff\xfe\xfa")
+    (src / "latin1.txt").write_bytes("标题\n正文".encode()[:-1] + b"\xff\xfe\xfa")
     s = run_index(config, [src])
     assert s.added == 3
     assert s.failed == 4
