@@ -25,5 +25,6 @@ def make_schema() -> fields.Schema:
         reporter=fields.STORED(),
         file=fields.ID(stored=True, sortable=True),
         digest=fields.ID(stored=True, sortable=True),
+        dupkey=fields.ID(sortable=True),
         added=fields.NUMERIC(stored=True, sortable=True, bits=64),
     )

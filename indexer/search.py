@@ -33,6 +33,7 @@ class Hit:
     score: float
     snippet: str
     segments: list = field(default_factory=list, repr=False)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -86,19 +87,42 @@ class Searcher:
         self._searcher = None
         self._gen = None
         self.state: dict[str, Any] = {}
+        self._mask: set[int] = set()
+        self._groups: dict[int, list[int]] = {}
 
     def _current(self):
         state = self.store.state()
         if self._searcher is not None and state.get("generation") == self._gen:
-            self._searcher = self._searcher.refresh()
+            fresh = self._searcher.refresh()
             self.state = state
-            return self._searcher
-        if self._searcher is not None:
-            self._searcher.close()
-        self._ix, self.state = self.store.open()
-        self._gen = self.state.get("generation")
-        self._searcher = self._ix.searcher(weighting=BM25F())
+        else:
+            if self._searcher is not None:
+                self._searcher.close()
+            self._ix, self.state = self.store.open()
+            self._gen = self.state.get("generation")
+            fresh = self._ix.searcher(weighting=BM25F())
+        if fresh is not self._searcher:
+            self._searcher = fresh
+            self._find_duplicates()
         return self._searcher
+
+    def _find_duplicates(self) -> None:
+        """Group reposts of one article; all but the earliest (then smallest id) are masked."""
+        r = self._searcher.reader()
+        groups: dict[str, list[int]] = {}
+        if r.doc_count():
+            keys = r.column_reader("dupkey")
+            for d in r.all_doc_ids():
+                groups.setdefault(keys[d], []).append(d)
+        dates, ids = r.column_reader("date"), r.column_reader("id")
+        self._groups = {}
+        self._mask = set()
+        for members in groups.values():
+            if len(members) > 1:
+                members.sort(key=lambda d: (dates[d] or "9999", ids[d]))
+                self._mask.update(members[1:])
+                for d in members:
+                    self._groups[d] = members
 
     def close(self) -> None:
         if self._searcher is not None:
@@ -174,12 +198,16 @@ class Searcher:
         s = self._current()
         q, allowed, parsed = self._compile(s, text, since, until, source)
         kwargs: dict[str, Any] = {"filter": allowed} if allowed is not None else {}
+        if self._mask:
+            kwargs["mask"] = self._mask
         if sort == "date":
             kwargs.update(sortedby="date", reverse=True)
         size = limit or max(1, s.doc_count())
         results = s.search_page(q, page, pagelen=size, **kwargs)
         terms = parsed.highlight_terms()
         hits = [_hit(r.fields(), r.score if sort == "relevance" else None, terms) for r in results]
+        for h, r in zip(hits, results, strict=True):
+            h.duplicates = [self._brief(d) for d in self._groups.get(r.docnum, []) if d != r.docnum]
         return SearchResult(text, results.total, page, hits, time.perf_counter() - start, terms)
 
     def facets(
@@ -188,7 +216,7 @@ class Searcher:
         """Hits per source and per year for a query (most frequent first)."""
         s = self._current()
         q, allowed, _ = self._compile(s, text, since, until, source)
-        docs = set(s.docs_for_query(q))
+        docs = set(s.docs_for_query(q)) - self._mask
         if allowed is not None:
             docs &= allowed
         r = s.reader()
@@ -205,6 +233,10 @@ class Searcher:
             "source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
             "year": dict(sorted(by_year.items(), reverse=True)),
         }
+
+    def _brief(self, docnum: int) -> dict[str, Any]:
+        f = self._searcher.stored_fields(docnum)
+        return {k: f.get(k) or None for k in ("id", "url", "source", "date")}
 
     def article(self, article_id: str) -> dict[str, Any]:
         s = self._current()

@@ -83,6 +83,7 @@ def _fields(a: Article, digest: str, now: int) -> dict:
         "reporter": a.reporter or "",
         "file": a.file,
         "digest": digest,
+        "dupkey": a.dupkey(),
         "added": now,
     }
 

@@ -130,3 +130,22 @@ def test_userdict_change_marks_the_index_stale(tmp_path):
     ud2 = tmp_path / "userdict2.txt"
     ud2.write_text("泰興市委 10 n\n孫耀燦 10 nr\n", encoding="utf-8")
     assert Searcher(Config.load(tmp_path / "ix", ud2)).stale_analyzer()
+
+
+def test_reposts_are_one_result_listing_the_other_places(config, tmp_path):
+    body = "泰興市召開教育實踐活動整改落實推進會，通報前一階段整改工作進展，部署下一階段任務。" * 2
+    write_jsonl(
+        tmp_path / "src" / "a.jsonl",
+        [
+            {"id": "orig", "title": "整改推进会", "body": body, "date": "2014-09-10", "url": "http://a.gov.cn/1"},
+            {"id": "copy", "title": "转载：整改推进会", "body": body.replace("，", "， "), "date": "2014-09-11",
+             "url": "http://b.gov.cn/2"},
+            {"id": "other", "title": "整改另一篇", "body": "完全不同的整改内容"},
+        ],
+    )
+    run_index(config, [tmp_path / "src"])
+    r = Searcher(config).search("整改", limit=0)
+    assert r.total == 2
+    orig = next(h for h in r.hits if h.id == "orig")
+    assert [d["url"] for d in orig.duplicates] == ["http://b.gov.cn/2"]
+    assert "copy" not in [h.id for h in r.hits]
