@@ -166,3 +166,8 @@ def stats(index_dir: str | None, as_json: bool) -> None:
     from .render import print_stats
 
     print_stats(st)
+
+
+from .serve import serve  # noqa: E402  (serve.py takes --index from this module)
+
+main.add_command(serve)

@@ -1,0 +1,28 @@
+"""The JSON API: the shapes of ``newssearch query --json`` and ``show --json``; errors are JSON too."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from .engine import run_search, searcher
+from .params import parse_args
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+ARTICLE_FIELDS = ("id", "title", "date", "source", "url", "reporter", "body")
+
+
+@bp.get("/search")
+def search():
+    """?q=&page=&limit=&sort=&since=&until=&source= → query, total, page, hits, facets."""
+    p = parse_args(request.args)
+    with searcher() as s:
+        result = run_search(s, p)
+        facets = s.facets(p.q, **p.filters())
+    return jsonify({**result.as_dict(), "facets": facets})
+
+
+@bp.get("/article/<id:article_id>")
+def article(article_id: str):
+    with searcher() as s:
+        art = s.article(article_id)
+    return jsonify({k: art.get(k) for k in ARTICLE_FIELDS})

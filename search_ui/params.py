@@ -1,0 +1,98 @@
+"""Search parameters from a web request: validated once, shared by the pages and the JSON API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from indexer.errors import QueryError
+from indexer.search import MAX_PAGE
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 10
+SORTS = ("relevance", "date")
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    q: str = ""
+    page: int = 1
+    limit: int = DEFAULT_LIMIT
+    sort: str = "relevance"
+    since: str | None = None
+    until: str | None = None
+    source: str | None = None
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        return {"limit": self.limit, "page": self.page, "sort": self.sort, **self.filters()}
+
+    def filters(self) -> dict[str, str | None]:
+        return {"since": self.since, "until": self.until, "source": self.source}
+
+    def link(self, **changes: Any) -> dict[str, Any]:
+        """Query-string arguments for a link to these parameters with `changes`, defaults left out.
+
+        Any change other than the page goes back to page 1.
+        """
+        if "page" not in changes:
+            changes["page"] = 1
+        p = replace(self, **changes)
+        defaults = SearchParams()
+        return {k: v for k, v in asdict(p).items() if v not in (None, "") and v != getattr(defaults, k)}
+
+    def year(self) -> str | None:
+        """The year the date filters select, when they select exactly one whole year."""
+        if self.since and self.until and self.since[:4] == self.until[:4]:
+            if self.since[5:] == "01-01" and self.until[5:] == "12-31":
+                return self.since[:4]
+        return None
+
+    def pages(self, total: int) -> int:
+        return min(MAX_PAGE, max(1, math.ceil(total / self.limit)))
+
+
+def _int(args: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise QueryError(f"{name} must be a whole number, not {raw!r}", hint=f"use {low}…{high}") from None
+    if not low <= value <= high:
+        raise QueryError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _date(args: Mapping[str, str], name: str) -> str | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        if len(raw) != 10:
+            raise ValueError
+        return dt.date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise QueryError(f"{name} must be a date like 2014-09-10, not {raw!r}") from None
+
+
+def parse_args(args: Mapping[str, str]) -> SearchParams:
+    """Validate request arguments; raises QueryError (a 400) for anything out of range."""
+    sort = (args.get("sort") or "relevance").strip()
+    if sort not in SORTS:
+        raise QueryError(f"sort must be relevance or date, not {sort!r}")
+    since, until = _date(args, "since"), _date(args, "until")
+    if since and until and since > until:
+        raise QueryError(f"the date range is empty: since {since} is after until {until}")
+    return SearchParams(
+        q=(args.get("q") or "").strip(),
+        page=_int(args, "page", 1, 1, MAX_PAGE),
+        limit=_int(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        sort=sort,
+        since=since,
+        until=until,
+        source=(args.get("source") or "").strip() or None,
+    )

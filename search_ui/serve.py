@@ -1,0 +1,44 @@
+"""``newssearch serve``: the web UI and JSON API on waitress, a production WSGI server."""
+
+from __future__ import annotations
+
+import click
+
+from indexer.config import Config
+from indexer.errors import NewssearchError
+
+from .cli import index_option
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on; 0 picks a free one (the address is printed).")
+@click.option("--threads", type=click.IntRange(1), default=4, show_default=True, help="Worker threads.")
+@index_option
+def serve(host: str, port: int, threads: int, index_dir: str | None) -> None:
+    """Serve the search pages and the JSON API until interrupted.
+
+    The index is reopened whenever an index run has changed it; no restart needed.
+    """
+    from waitress import create_server
+
+    from .engine import EXTENSION
+    from .web import create_app
+
+    config = Config.load(index_dir)
+    app = create_app(config)
+    try:
+        with app.extensions[EXTENSION].use() as s:
+            count = s.stats()["articles"]
+        click.echo(f"newssearch: {count} articles in {config.index}", err=True)
+    except NewssearchError as exc:
+        click.echo(f"warning: {exc}" + (f"\nhint: {exc.hint}" if exc.hint else ""), err=True)
+    server = create_server(app, host=host, port=port, threads=threads, ident="newssearch")
+    click.echo(f"newssearch: serving on http://{host}:{server.effective_port}/  (Ctrl-C to stop)", err=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()

@@ -1,0 +1,297 @@
+"""The web UI and JSON API through Flask's test client, over real indexes; and `newssearch serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from html import unescape
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+from urllib.request import urlopen
+
+import pytest
+from markupsafe import escape
+
+from indexer.config import Config
+from indexer.writer import run_index
+from search_ui import create_app
+
+from .conftest import SEEDS, write_jsonl
+
+HOSTILE_ID = 'x/<script>alert(1)</script>#1?a=%41&b="'
+HOSTILE = {
+    "id": HOSTILE_ID,
+    "title": '<script>alert("t")</script>防汛整改 " onmouseover="alert(1)',
+    "date": "2021-03-04",
+    "source": '<b onclick="x">臺南市政府水利局</b>',
+    "url": "javascript:alert(1)",
+    "body": '整改落實 </mark><script>alert(2)</script> "><img src=x onerror=alert(3)> \' onmouseover=\'alert(4)',
+}
+ODD_IDS = ["/abs/path/a.txt", "https://www.tainan.gov.tw/News_Content.aspx?n=1&s=2", "dir/file.jsonl#7",
+           "100% 整改", "a/../b", "end/"]
+
+
+def drill(n: int) -> dict:
+    """Distinct Traditional-script articles about flood drills, two units, 2019–2021."""
+    return {
+        "id": f"drill-{n:02d}",
+        "title": f"防汛演練第{n}場 水利局動員",
+        "date": f"{2019 + n % 3}-0{1 + n % 9}-1{n % 10}",
+        "source": "臺南市政府水利局" if n % 2 else "臺南市安南區公所",
+        "url": f"https://www.tainan.gov.tw/News_Content.aspx?n=9&s={n}",
+        "body": f"今年第{n}場防汛演練在第{n}區舉行，共有{n * 7}名人員參加，演練抽水機調度與疏散。",
+    }
+
+
+@pytest.fixture(scope="module")
+def web_config(tmp_path_factory) -> Config:
+    d = tmp_path_factory.mktemp("web")
+    records = [drill(n) for n in range(1, 26)] + [HOSTILE]
+    records += [{"id": i, "title": f"怪編號{k}號公告", "body": f"特殊編號測試第{k}篇，內容不同。", "date": "2020-05-05"}
+                for k, i in enumerate(ODD_IDS)]
+    write_jsonl(d / "src" / "news.jsonl", records)
+    (d / "src" / SEEDS.name).mkdir()
+    for f in SEEDS.iterdir():
+        (d / "src" / SEEDS.name / f.name).write_bytes(f.read_bytes())
+    config = Config.load(d / "index", d / "no-userdict.txt")
+    run_index(config, [d / "src"])
+    return config
+
+
+@pytest.fixture(scope="module")
+def client(web_config):
+    app = create_app(web_config)
+    app.testing = True
+    return app.test_client()
+
+
+class Page(HTMLParser):
+    """The structure of a page: tags with their attributes, links, and text."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def hrefs(self) -> list[str]:
+        return [a["href"] for t, a in self.tags if t in ("a", "link") and "href" in a]
+
+
+def get(client, url: str, status: int = 200) -> str:
+    r = client.get(url)
+    assert r.status_code == status, (url, r.status_code, r.data[:500])
+    return r.get_data(as_text=True)
+
+
+def assert_safe(html: str) -> None:
+    """Nothing from the data became markup: no script, no event handler, no script URL, marks balanced."""
+    page = Page(html)
+    for tag, attrs in page.tags:
+        assert tag not in ("script", "img", "b", "iframe"), tag
+        assert not any(name.startswith("on") for name in attrs), (tag, attrs)
+    for href in page.hrefs():
+        assert urlsplit(href).scheme in ("", "http", "https"), href
+    assert html.count("<mark>") == html.count("</mark>")
+
+
+def test_home_has_autofocused_labelled_box_and_security_headers(client):
+    r = client.get("/")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert re.search(r'<input id="q" type="search" name="q" value=""[^>]*autofocus', html)
+    assert '<label for="q"' in html and 'role="search"' in html and "<main" in html
+    assert 'rel="search" type="application/opensearchdescription+xml"' in html
+    assert "33 articles" in html
+    csp = r.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp and "unsafe-inline" not in csp
+    assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["Referrer-Policy"] == "same-origin"
+    assert client.get("/?q=防汛").headers["Location"].endswith("/search?q=" + quote("防汛"))
+
+
+def test_simplified_query_finds_traditional_with_marks_facets_and_pages(client):
+    html = get(client, "/search?q=防汛演练")
+    assert "<strong>25</strong> articles match" in html and re.search(r"\(\d+\.\d\d s\)", html)
+    assert 'value="防汛演练"' in html  # the query stays in the box
+    assert "<mark>防汛演練</mark>" in html
+    assert html.count('class="hit"') == 10 and '<ol class="hits" start="1">' in html
+    assert re.search(r'<p class="meta">20\d\d-\d\d-\d\d · 臺南市', html)
+    assert 'href="/article/drill-' in html
+    # facets with counts, as filter links
+    assert re.search(r'source=%E8%87%BA%E5%8D%97%E5%B8%82%E6%94%BF%E5%BA%9C%E6%B0%B4%E5%88%A9%E5%B1%80"[^>]*>'
+                     r'臺南市政府水利局</a> <span class="n">13</span>', html)
+    assert re.search(r'since=2019-01-01&amp;until=2019-12-31">2019</a> <span class="n">8</span>', html)
+    # sort and pagination
+    assert 'href="/search?q=%E9%98%B2%E6%B1%9B%E6%BC%94%E7%BB%83&amp;sort=date"' in html
+    assert 'aria-label="Page 3"' in html and 'rel="next"' in html and 'rel="prev"' not in html
+    page3 = get(client, "/search?q=防汛演练&page=3")
+    assert page3.count('class="hit"') == 5 and 'start="21"' in page3 and 'rel="next"' not in page3
+
+
+def test_filters_and_sort(client):
+    html = get(client, "/search?q=防汛&source=臺南市安南區公所")
+    assert "<strong>12</strong> articles" in html and "Remove source filter" in html
+    assert "臺南市政府水利局</a>" in html  # other sources stay offered, counted without the source filter
+    html = get(client, "/search?q=防汛&since=2020-01-01&until=2020-12-31&sort=date")
+    dates = re.findall(r'<p class="meta">(\d{4}-\d\d-\d\d)', html)
+    assert dates and all(d.startswith("2020") for d in dates) and dates == sorted(dates, reverse=True)
+    assert re.search(r'aria-current="true">2020</a>', html) and 'aria-current="true" href' in html
+
+
+def test_zero_results_explain_and_offer_a_looser_query(client):
+    html = get(client, "/search?q=防汛演练 火星基地")
+    assert "No articles" in html and '<q lang="zh">火星</q> + <q lang="zh">基地</q>' in html
+    assert "a looser query: 防汛演练" in html and "(25 articles)" in html
+    html = get(client, "/search?q=防汛&source=不存在的單位")
+    assert "the same words without filters" in html
+
+
+def test_page_past_the_end_is_empty_not_repeated(client):
+    html = get(client, "/search?q=防汛演练&page=9")
+    assert 'class="hit"' not in html and "past the last one" in html
+    data = client.get("/api/search?q=防汛演练&page=9").get_json()
+    assert data["total"] == 25 and data["hits"] == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["page=0", "page=abc", "page=1001", "limit=0", "limit=101", "limit=1e3", "sort=votes", "since=2020-13-01",
+     "since=20200101", "until=yesterday", "since=2021-01-01&until=2020-01-01", 'q="unclosed', "q=OR",
+     "q=" + "長" * 1001],
+)
+def test_bad_parameters_are_400_in_html_and_json(client, query):
+    url = query if query.startswith("q=") else "q=防汛&" + query
+    html = get(client, "/search?" + url, 400)
+    assert "That search cannot run" in html and "Traceback" not in html
+    r = client.get("/api/search?" + url)
+    assert r.status_code == 400 and r.is_json and r.get_json()["error"]
+
+
+def test_article_page_highlights_and_relates(client):
+    html = get(client, "/article/drill-07?q=防汛演练")
+    assert "<h1><mark>防汛演練</mark>第7場 水利局動員</h1>" in html
+    assert "今年第7場<mark>防汛演練</mark>" in html and "臺南市政府水利局" in html
+    assert 'href="https://www.tainan.gov.tw/News_Content.aspx?n=9&amp;s=7" rel="noopener noreferrer nofollow"' in html
+    related = re.findall(r'<li><a href="/article/([^"]+)"', html.split("Related articles")[1])
+    assert 0 < len(related) <= 5 and "drill-07" not in related
+    assert "<mark>" not in get(client, "/article/drill-07")
+    get(client, "/article/no-such-article", 404)
+
+
+@pytest.mark.parametrize("article_id", ODD_IDS + [HOSTILE_ID])
+def test_odd_ids_round_trip_through_links(client, article_id):
+    """Ids with slashes, '#', '?', '%', dot segments: the link the results page makes opens the article."""
+    q = "特殊編號" if article_id in ODD_IDS else "整改"
+    html = get(client, f"/search?q={quote(q)}")
+    links = re.findall(r'<h2><a href="(/article/[^"]+)"', html)
+    pages = [get(client, unescape(link)) for link in links]
+    assert any(f"<code>{escape(article_id)}</code>" in page for page in pages), links
+    data = client.get("/api/article/" + quote(article_id, safe="")).get_json()
+    assert data["id"] == article_id
+
+
+def test_hostile_article_and_query_are_escaped(client):
+    results = get(client, "/search?q=整改")
+    assert_safe(results)
+    assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt;" in results
+    article = get(client, "/article/" + quote(HOSTILE_ID, safe="") + "?q=整改")
+    assert_safe(article)
+    assert "&lt;/mark&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in article
+    assert "javascript:" in article and "not a web link" in article  # shown as text, never as a link
+    hostile_q = '"><script>alert(9)</script> \' onmouseover=\'x'
+    for url in ("/search?q=", "/article/drill-01?q=", "/nope?q="):
+        assert_safe(client.get(url + quote(hostile_q)).get_data(as_text=True))
+    assert "<script>" not in client.get("/api/search?q=" + quote(hostile_q)).get_data(as_text=True)
+
+
+def test_api_search_is_the_cli_json_plus_facets(client, web_config):
+    data = client.get("/api/search?q=防汛演练&limit=3&page=2&sort=date&since=2019-01-01").get_json()
+    facets = data.pop("facets")
+    assert facets["source"] == {"臺南市政府水利局": 13, "臺南市安南區公所": 12}
+    assert sum(facets["year"].values()) == 25
+    env = {**os.environ, "NEWSSEARCH_INDEX": str(web_config.index), "NEWSSEARCH_USERDICT": str(web_config.userdict)}
+    out = subprocess.run(
+        ["newssearch", "query", "--json", "--limit", "3", "--page", "2", "--sort", "date", "--since", "2019-01-01",
+         "防汛演练"], capture_output=True, text=True, env=env, check=True).stdout
+    assert data == json.loads(out)
+    assert [h["id"] for h in data["hits"]] and set(data["hits"][0]) >= {"id", "title", "date", "source", "url",
+                                                                        "score", "snippet"}
+
+
+def test_api_article_and_json_errors(client):
+    data = client.get("/api/article/drill-03").get_json()
+    assert set(data) == {"id", "title", "date", "source", "url", "reporter", "body"} and data["id"] == "drill-03"
+    for url, status in (("/api/article/nope", 404), ("/api/search?q=", 400), ("/api/nothing", 404)):
+        r = client.get(url)
+        assert r.status_code == status and r.is_json and r.get_json()["status"] == status
+    assert client.post("/api/search?q=x").status_code == 405
+
+
+def test_opensearch_description(client):
+    r = client.get("/opensearch.xml")
+    assert r.mimetype == "application/opensearchdescription+xml"
+    assert 'template="http://localhost/search?q={searchTerms}"' in r.get_data(as_text=True)
+
+
+def test_missing_index_is_a_friendly_503(tmp_path):
+    client = create_app(Config.load(tmp_path / "none", tmp_path / "x.txt")).test_client()
+    html = get(client, "/", 503)
+    assert "Search is not ready" in html and "newssearch index" in html
+    r = client.get("/api/search?q=整改")
+    assert r.status_code == 503 and "no newssearch index" in r.get_json()["error"]
+
+
+def test_a_reindex_shows_up_without_a_restart(tmp_path):
+    config = Config.load(tmp_path / "ix", tmp_path / "x.txt")
+    write_jsonl(tmp_path / "src" / "a.jsonl", [drill(1)])
+    run_index(config, [tmp_path / "src"])
+    client = create_app(config).test_client()
+    assert client.get("/api/search?q=防汛").get_json()["total"] == 1
+    write_jsonl(tmp_path / "src" / "b.jsonl", [drill(2), drill(3)])
+    run_index(config, None)
+    assert client.get("/api/search?q=防汛").get_json()["total"] == 3
+    run_index(config, None, rebuild=True)  # a new generation: the searcher reopens
+    assert client.get("/api/search?q=防汛").get_json()["total"] == 3
+
+
+def test_flask_cli_finds_the_app_factory(web_config):
+    env = {**os.environ, "NEWSSEARCH_INDEX": str(web_config.index)}
+    out = subprocess.run([sys.executable, "-m", "flask", "--app", "search_ui", "routes"], capture_output=True,
+                         text=True, env=env, check=True).stdout
+    assert "pages.search" in out and "api.article" in out
+
+
+def test_newssearch_serve_answers_concurrent_requests(web_config, tmp_path: Path):
+    proc = subprocess.Popen(
+        ["newssearch", "serve", "--port", "0", "--index", str(web_config.index)],
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "NEWSSEARCH_USERDICT": str(web_config.userdict)},
+    )
+    try:
+        port = None
+        for line in proc.stderr:
+            if m := re.search(r"serving on http://127\.0\.0\.1:(\d+)/", line):
+                port = int(m.group(1))
+                break
+        assert port, "serve did not print its address"
+        url = f"http://127.0.0.1:{port}/api/search?q={quote('防汛演练')}&limit=5"
+
+        def fetch(_):
+            with urlopen(url, timeout=30) as r:
+                return r.status, r.headers["X-Content-Type-Options"], json.loads(r.read())["total"]
+
+        with ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(fetch, range(16))) == {(200, "nosniff", 25)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
