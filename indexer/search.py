@@ -89,6 +89,7 @@ class Searcher:
         self.state: dict[str, Any] = {}
         self._mask: set[int] = set()
         self._groups: dict[int, list[int]] = {}
+        self._analyzer = ""
 
     def _current(self):
         state = self.store.state()
@@ -100,6 +101,7 @@ class Searcher:
                 self._searcher.close()
             self._ix, self.state = self.store.open()
             self._gen = self.state.get("generation")
+            self._analyzer = analyzer_version(self.config, self.state)
             fresh = self._ix.searcher(weighting=BM25F())
         if fresh is not self._searcher:
             self._searcher = fresh
@@ -132,7 +134,7 @@ class Searcher:
     def stale_analyzer(self) -> bool:
         """True when the index was built with another analyzer or user dictionary."""
         self._current()
-        return self.state.get("analyzer") != analyzer_version(self.config)
+        return self.state.get("analyzer") != self._analyzer
 
     def _filters(self, since: str | None, until: str | None, source: str | None) -> wq.Query | None:
         parts: list[wq.Query] = []
@@ -265,7 +267,7 @@ class Searcher:
             "last_date": max(dates) if dates else None,
             "size_bytes": self.store.size_bytes(),
             "analyzer": self.state.get("analyzer"),
-            "analyzer_current": analyzer_version(self.config),
+            "analyzer_current": self._analyzer,
             "roots": self.state.get("roots", []),
             "last_run": self.state.get("last_run"),
         }

@@ -26,9 +26,24 @@ from .segment import engine_version, load_userdict
 STATE = "state.json"
 
 
-def analyzer_version(config: Config) -> str:
-    """Everything that changes tokens: our pipeline, the segmenter, the user dictionary."""
-    return f"{ANALYZER_VERSION}/{engine_version()}/dict-{load_userdict(config.userdict)}"
+def userdict_for(config: Config, state: dict[str, Any]) -> Path | None:
+    """The user dictionary to segment with: the configured one, else the one the index was built with.
+
+    Queries must be segmented with the index's dictionary even when run from another
+    working directory (cron, a web server), so the index records its path.
+    """
+    if config.userdict is not None and config.userdict.is_file():
+        return config.userdict.resolve()
+    recorded = state.get("userdict")
+    return Path(recorded) if recorded and Path(recorded).is_file() else None
+
+
+def analyzer_version(config: Config, state: dict[str, Any]) -> str:
+    """Everything that changes tokens: our pipeline, the segmenter, the user dictionary.
+
+    Loads that dictionary into the segmenter as a side effect.
+    """
+    return f"{ANALYZER_VERSION}/{engine_version()}/dict-{load_userdict(userdict_for(config, state))}"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

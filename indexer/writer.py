@@ -22,7 +22,7 @@ from .config import Config
 from .errors import IndexBusy, NewssearchError
 from .ingest import iter_files, read_file
 from .schema import make_schema
-from .store import IndexDir, analyzer_version
+from .store import IndexDir, analyzer_version, userdict_for
 
 Progress = Callable[[int, int], None]
 
@@ -120,7 +120,8 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
     missing = [str(r) for r in roots if not r.exists()]
     if missing and paths:
         raise NewssearchError(f"no such file or folder: {', '.join(missing)}")
-    version = analyzer_version(config)
+    version = analyzer_version(config, state)
+    userdict = userdict_for(config, state)
     old_gen = state.get("generation")
     summary = RunSummary()
     if rebuild or not old_gen:
@@ -206,6 +207,7 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
             "generation": gen,
             "analyzer": version if gen != old_gen else state.get("analyzer", version),
             "roots": all_roots,
+            "userdict": str(userdict) if userdict else None,
             "last_run": {"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary.as_dict()},
         }
     )
