@@ -1,4 +1,4 @@
-"""Reading source files into articles: plain text, JSON and JSON lines.
+"""Reading source files into articles: plain text, JSON, JSON lines and HTML pages.
 
 Each reader returns the articles it could read and the problems it met, so one
 bad record or file is reported and everything else is still indexed.
@@ -6,6 +6,7 @@ bad record or file is reported and everything else is still indexed.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -17,7 +18,24 @@ from .article import Article
 from .decode import decode_bytes
 from .errors import IngestError
 
-_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_./年]?(0[1-9]|1[0-2])[-_./月]?(0[1-9]|[12]\d|3[01])(?!\d)")
+HEAD_CHARS = 200  # where dates and reporter credits are looked for in a body
+
+_DATES = (
+    re.compile(r"(?<!\d)(?P<y>(?:19|20)\d\d)(?P<s>[-_./])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})(?!\d)"),  # 2014-9-10
+    re.compile(r"(?<!\d)(?P<y>(?:19|20)\d\d)\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日"),  # 2014年9月10日
+    re.compile(r"(?<!\d)(?P<y>(?:19|20)\d\d)(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01])(?!\d)"),  # 20140910
+)
+# Reporter credits: "（記者 張倫）", "(记者 张伦 通讯员 李明)", "记者：张伦", "記者張倫／臺南報導".
+# Bare 记者 is not a credit ("记者从市教育局获悉"), so the credit must be bracketed, have a colon or a slash.
+_SEP = r"[ \t\u3000、，,]+"
+_NAME = r"(?:(?!通讯员|通訊員|记者|記者|报道|報導|摄|攝)[\u3400-\u9fff·]){2,4}"
+_CREDIT = re.compile(rf"(?:记者|記者|通讯员|通訊員)[ \t\u3000]*[:：]?[ \t\u3000]*({_NAME}(?:{_SEP}{_NAME})*)")
+_CREDITS = (
+    re.compile(r"[（(【\[][ \t\u3000]*(?:本报|本報|本台|本臺|本网|本網)?(?:记者|記者|通讯员|通訊員)"
+               r"[^（()）【】\[\]\n]{2,60}[）)】\]]"),
+    re.compile(rf"(?:记者|記者|通讯员|通訊員)[ \t\u3000]*[:：][ \t\u3000]*{_NAME}"),
+    re.compile(rf"(?:记者|記者)[ \t\u3000]*{_NAME}[ \t\u3000]*[/／]"),
+)
 
 
 @dataclass
@@ -78,15 +96,43 @@ def read_text(path: Path) -> str:
     return decode_bytes(raw)[0]
 
 
+def valid_date(year: int, month: int, day: int) -> str | None:
+    """`YYYY-MM-DD` if that day exists, else None."""
+    try:
+        return dt.date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
 def date_in(text: str) -> str | None:
-    """The first full calendar date written in `text` (2014-09-10, 20140910, 2014年9月10日)."""
-    m = _DATE.search(text)
-    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else None
+    """The earliest full calendar date written in `text` (2014-09-10, 20140910, 2014年9月10日)."""
+    found = []
+    for pattern in _DATES:
+        for m in pattern.finditer(text):
+            if date := valid_date(int(m["y"]), int(m["m"]), int(m["d"])):
+                found.append((m.start(), date))
+                break
+    return min(found)[1] if found else None
+
+
+def reporter_in(text: str) -> str | None:
+    """Names credited as 记者/記者/通讯员 in `text`, joined with 、 (None when there is no credit)."""
+    for pattern in _CREDITS:
+        if m := pattern.search(text):
+            names = [n for c in _CREDIT.finditer(m.group(0)) for n in re.split(_SEP, c.group(1)) if n]
+            if names:
+                return "、".join(dict.fromkeys(names))
+    return None
 
 
 @reader(".txt")
 def read_txt(path: Path, key: str) -> FileResult:
-    """The seed format: first non-empty line is the title, the rest the body."""
+    """The seed format: first non-empty line is the title, the rest the body.
+
+    The date comes from the file name, else from the title or the body's first
+    lines (a date deep in the body is usually about something else); the
+    reporter from a credit like "（記者 張倫）" there. A file's mtime is never used.
+    """
     lines = read_text(path).splitlines()
     while lines and not lines[0].strip():
         lines.pop(0)
@@ -94,7 +140,9 @@ def read_txt(path: Path, key: str) -> FileResult:
         raise IngestError("empty file")
     title = lines[0].strip()
     body = "\n".join(lines[1:]).strip()
-    art = Article(id=key, title=title, body=body, date=date_in(path.name), file=key)
+    head = title + "\n" + body[:HEAD_CHARS]
+    art = Article(id=key, title=title, body=body, date=date_in(path.name) or date_in(head),
+                  reporter=reporter_in(body[:HEAD_CHARS]), file=key)
     return FileResult(key, [art])
 
 
@@ -164,3 +212,6 @@ def article_from_record(record: object, fallback_id: str, file: str) -> Article:
         reporter=_text(record, "reporter"),
         file=file,
     )
+
+
+from . import html as _html  # noqa: E402,F401  (registers the .html/.htm reader; it imports this module)
