@@ -32,7 +32,9 @@ _OTHER_LABEL = (
     r"更新日期|更新時間|更新时间|修改日期|作者|编辑|編輯|责任编辑|責任編輯|浏览|瀏覽|点击|點擊|阅读|閱讀|字体|字號|字号"
     r"|分享|打印|列印|访问|訪問|人气|人氣|次数|次數|日期|时间|時間|发布|發布|索引号|索引號|文号|文號"
 )
-_INFO_LABEL = r"更新日期|更新時間|更新时间|修改日期|浏览次数|瀏覽次數|点击数|點擊數|點閱次數|点击率|字体|字體|字號|字号"
+_INFO_LABEL = (
+    r"更新日期|更新時間|更新时间|修改日期|浏览次数|瀏覽次數|点击数|點擊數|點閱次數|点击率|字体|字體|(?<!文)字號|(?<!文)字号"
+)
 _DATE_VALUE = r"(?P<roc>民國|民国)?(?P<y>\d{2,4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})"
 _LABELED_DATE = (
     re.compile(rf"(?:{_DATE_LABEL}){_SP}[:：]{_SP}{_DATE_VALUE}"),
@@ -44,9 +46,12 @@ _LABELED_SOURCE = re.compile(
 )
 # Lines of the page chrome that extraction sometimes keeps.
 _CHROME_LINE = re.compile(
-    rf"^{_SP}(?:.{{0,30}}(?:{_DATE_LABEL}|{_SOURCE_LABEL}|{_INFO_LABEL}){_SP}[:：]"
+    rf"^{_SP}(?:.{{0,30}}(?:{_INFO_LABEL}){_SP}[:：]"
     r"|【?(?:打印本页|打印|列印|关闭窗口|關閉視窗|關閉|返回顶部|回到頁首)】?|分享到|當前位置|当前位置|您现在的位置|上一篇|下一篇)"
 )
+# An info line that survived: a date label and a source label on one short line.
+_INFO_LINE = re.compile(rf"(?:{_DATE_LABEL}){_SP}[:：].*(?:{_SOURCE_LABEL}){_SP}[:：]|"
+                        rf"(?:{_SOURCE_LABEL}){_SP}[:：].*(?:{_DATE_LABEL}){_SP}[:：]")
 _CHROME_CLASS = re.compile(
     r"(?:^|[\s_-])(?:nav|navbar|menu|header|top|topbar|footer|foot|bottom|share|bdshare|bshare|jiathis|fenxiang"
     r"|breadcrumb|crumb|path|position|location|weizhi|dqwz|sidebar|side|print|toolbar|tools|related|xgxx|xglj|copyright"
@@ -72,16 +77,13 @@ def parse_page(page: str, file: str) -> Article:
         raise IngestError(f"not an HTML page: {exc}") from exc
     meta = _meta(tree)
     url = _canonical(tree, meta)
-    lines = _lines(tree)
-    info = "\n".join(lines)
-    heading = _title(tree, meta)
+    info = "\n".join(_lines(tree))
+    title = _title(tree, meta)
+    date = _date(info, meta) or _markup_date(page)
+    _drop_info_lines(tree)
     _strip_chrome(tree)
-    extracted = _extract(tree)
-    body = _clean_body(extracted.get("text") or "")
-    if not body:
-        body = _clean_body("\n".join(_lines(tree)))
-    title = heading or (extracted.get("title") or "").strip()
-    if body.startswith(title) and title:
+    body = _clean_body(_extract(tree)) or _clean_body("\n".join(_lines(tree)))
+    if title and body.startswith(title):
         body = body[len(title):].lstrip()
     if not body and not title:
         raise IngestError("no article text in page")
@@ -89,7 +91,7 @@ def parse_page(page: str, file: str) -> Article:
         id=url or file,
         title=title or body[:40],
         body=body,
-        date=_date(info, meta) or extracted.get("date"),
+        date=date,
         source=_source(info, meta),
         url=url,
         reporter=reporter_in(body[:HEAD_CHARS]) or reporter_in(info),
@@ -143,7 +145,8 @@ def _lines(tree) -> list[str]:
 
 
 def _title(tree, meta: dict[str, str]) -> str | None:
-    """The headline: ArticleTitle/og:title meta, else the longest heading that the <title> contains."""
+    """The headline: ArticleTitle/og:title meta, else the longest heading that the <title> contains,
+    else the page's only <h1>, else the longest part of the <title> ("标题_某某市人民政府")."""
     for key in ("articletitle", "og:title"):
         if meta.get(key):
             return _squash(meta[key])
@@ -157,11 +160,65 @@ def _title(tree, meta: dict[str, str]) -> str | None:
         return best
     h1 = [_squash(el.text_content()) for el in tree.iter("h1")]
     h1 = [t for t in h1 if len(t) >= 4]
-    return h1[0] if len(h1) == 1 else None
+    if len(h1) == 1:
+        return h1[0]
+    parts = re.split(r"\s*(?:[_|｜—－–]|--?)\s*", page_title)
+    return max(parts, key=len) or None
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+    """Whitespace runs become one space; a lone ideographic space (common in headlines) stays."""
+    return re.sub(r"\s+", lambda m: m[0] if m[0] == "\u3000" else " ", text).strip()
+
+
+def _own_text(el) -> str:
+    """Text of `el` and its inline descendants, without nested blocks."""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str) and child.tag not in _BLOCK:
+            parts.append(child.text_content())
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _drop_info_lines(tree) -> None:
+    """Remove the first block printing a labeled date and the first printing a source (the info line).
+
+    In a list (``<ul class=info><li>發布日期…``) the whole short list goes; a
+    block that also holds content (broken HTML) loses only its own text.
+    """
+    found: set[int] = set()
+    candidates: dict = {}  # elements holding a text node with a colon, in document order
+    for node in tree.xpath("//body//text()[contains(., '：') or contains(., ':')]"):
+        el = node.getparent()
+        if node.is_tail:
+            el = el.getparent()
+        if el is not None:
+            candidates.setdefault(el, None)
+    for el in candidates:
+        if el.tag in ("body", "script", "style"):
+            continue
+        own = _own_text(el)
+        if len(own) > 200:
+            continue
+        hits = {i for i, pat in enumerate((*_LABELED_DATE[:1], _LABELED_SOURCE)) if i not in found and pat.search(own)}
+        if not hits:
+            continue
+        found |= hits
+        parent = el.getparent()
+        if parent is None:
+            continue  # inside a block dropped already
+        if el.tag in ("li", "dd", "dt", "td") and len(parent.text_content()) < 300:
+            if parent.getparent() is not None:
+                parent.drop_tree()
+        elif any(isinstance(c.tag, str) and c.tag in _BLOCK for c in el):
+            el.text = None
+            for child in [c for c in el if not (isinstance(c.tag, str) and c.tag in _BLOCK)]:
+                child.drop_tree()
+        else:
+            el.drop_tree()
+        if len(found) == 2:
+            return
 
 
 def _strip_chrome(tree) -> None:
@@ -194,7 +251,6 @@ def _config():
     from trafilatura.settings import use_config
 
     config = use_config()
-    config.set("DEFAULT", "EXTENSIVE_DATE_SEARCH", "off")  # dates only from markup, never guessed from text
     config.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")
     # 250 characters (the default) is a short English page but a long Chinese notice: below the
     # threshold trafilatura falls back to coarser extractors that keep the info line and chrome.
@@ -202,17 +258,34 @@ def _config():
     return config
 
 
-def _extract(tree) -> dict:
+def _extract(tree) -> str:
+    """The main text as trafilatura sees it (metadata is ours: its extraction costs half the time)."""
     from trafilatura import bare_extraction
 
-    doc = bare_extraction(tree, with_metadata=True, include_comments=False, include_tables=True,
-                          config=_config())
-    return doc.as_dict() if doc is not None else {}
+    doc = bare_extraction(tree, include_comments=False, include_tables=True, config=_config())
+    return (doc.text or "") if doc is not None else ""
+
+
+def _markup_date(page: str) -> str | None:
+    """A date from the page's markup (<time>, JSON-LD, dated URLs) by htmldate, never guessed from text.
+
+    htmldate gets a parsed tree: given a string that looks like a URL it would download it.
+    """
+    from htmldate import find_date
+
+    try:
+        return find_date(lxml.html.document_fromstring(page), extensive_search=False, original_date=True)
+    except (etree.ParserError, ValueError):
+        return None
 
 
 def _clean_body(text: str) -> str:
     lines = [ln.strip() for ln in text.replace("\xa0", " ").splitlines()]
-    return "\n".join(ln for ln in lines if ln and not (len(ln) < 80 and _CHROME_LINE.match(ln)))
+    return "\n".join(ln for ln in lines if ln and not (len(ln) < 80 and _is_chrome(ln)))
+
+
+def _is_chrome(line: str) -> bool:
+    return bool(_CHROME_LINE.match(line) or _INFO_LINE.search(line))
 
 
 def _date(info: str, meta: dict[str, str]) -> str | None:
