@@ -30,6 +30,12 @@ class IndexCorrupt(NewssearchError):
     hint = "rebuild it: newssearch index --rebuild"
 
 
+class IndexUnwritable(NewssearchError):
+    """The index directory cannot be written (read-only, disk full, not a folder); it is left as it was."""
+
+    hint = "the last good index is still served; make room or fix permissions, then run again"
+
+
 class IndexBusy(NewssearchError):
     """Another run is writing the index."""
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
 
 from whoosh import query as wq
 from whoosh.scoring import BM25F
 
 from .config import Config
-from .errors import ArticleNotFound, QueryError
+from .errors import ArticleNotFound, IndexCorrupt, NewssearchError, QueryError
 from .normalize import normalize
 from .query import Atom, Parsed, gram_phrase, parse, words_of
 from .snippet import segments, to_html
-from .store import IndexDir, analyzer_version
+from .store import DAMAGE, IndexDir, analyzer_version
 
 MAX_PAGE = 1000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -77,6 +79,22 @@ def _verify(atom: Atom, stored: dict) -> bool:
     return any(atom.text in normalize(stored.get(f) or "") for f in atom.fields)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _damage_is_corrupt(fn: F) -> F:
+    """Whoosh reading a damaged segment raises what no query can cause: report it as IndexCorrupt."""
+
+    @wraps(fn)
+    def run(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except DAMAGE as exc:
+            raise IndexCorrupt(f"the index at {self.config.index} is damaged: {type(exc).__name__}: {exc}") from exc
+
+    return run  # type: ignore[return-value]
+
+
 class Searcher:
     """A long-lived reader of one index; reopens itself when a run has changed the index."""
 
@@ -93,16 +111,21 @@ class Searcher:
 
     def _current(self):
         state = self.store.state()
-        if self._searcher is not None and state.get("generation") == self._gen:
-            fresh = self._searcher.refresh()
-            self.state = state
-        else:
-            if self._searcher is not None:
-                self._searcher.close()
-            self._ix, self.state = self.store.open()
-            self._gen = self.state.get("generation")
-            self._analyzer = analyzer_version(self.config, self.state)
-            fresh = self._ix.searcher(weighting=BM25F())
+        try:
+            if self._searcher is not None and state.get("generation") == self._gen:
+                fresh = self._searcher.refresh()
+                self.state = state
+            else:
+                if self._searcher is not None:
+                    self._searcher.close()
+                self._ix, self.state = self.store.open()
+                self._gen = self.state.get("generation")
+                self._analyzer = analyzer_version(self.config, self.state)
+                fresh = self._ix.searcher(weighting=BM25F())
+        except NewssearchError:
+            raise
+        except Exception as exc:  # opening segments: Whoosh raises many kinds on damaged files
+            raise IndexCorrupt(f"cannot open index {self.config.index}: {type(exc).__name__}: {exc}") from exc
         if fresh is not self._searcher:
             self._searcher = fresh
             self._find_duplicates()
@@ -131,6 +154,7 @@ class Searcher:
             self._searcher.close()
             self._searcher = None
 
+    @_damage_is_corrupt
     def stale_analyzer(self) -> bool:
         """True when the index was built with another analyzer or user dictionary."""
         self._current()
@@ -181,6 +205,7 @@ class Searcher:
             q = wq.And([q, flt])
         return q, allowed, parsed
 
+    @_damage_is_corrupt
     def search(
         self,
         text: str,
@@ -212,6 +237,7 @@ class Searcher:
             h.duplicates = [self._brief(d) for d in self._groups.get(r.docnum, []) if d != r.docnum]
         return SearchResult(text, results.total, page, hits, time.perf_counter() - start, terms)
 
+    @_damage_is_corrupt
     def facets(
         self, text: str, since: str | None = None, until: str | None = None, source: str | None = None
     ) -> dict[str, dict[str, int]]:
@@ -240,6 +266,7 @@ class Searcher:
         f = self._searcher.stored_fields(docnum)
         return {k: f.get(k) or None for k in ("id", "url", "source", "date")}
 
+    @_damage_is_corrupt
     def article(self, article_id: str) -> dict[str, Any]:
         s = self._current()
         doc = s.document(id=article_id)
@@ -247,6 +274,7 @@ class Searcher:
             raise ArticleNotFound(f"no article with id {article_id!r}")
         return {k: (v or None) if k in ("date", "source", "url", "reporter") else v for k, v in doc.items()}
 
+    @_damage_is_corrupt
     def stats(self) -> dict[str, Any]:
         s = self._current()
         r = s.reader()

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import struct
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as windex
 from whoosh.index import FileIndex
+from whoosh.reading import CorruptIndexError
 
 from .analysis import ANALYZER_VERSION
 from .config import Config
@@ -24,6 +28,8 @@ from .errors import IndexCorrupt, IndexNotFound
 from .segment import engine_version, load_userdict
 
 STATE = "state.json"
+# What Whoosh raises when it reads a truncated or overwritten file; no query or article causes these.
+DAMAGE = (EOFError, struct.error, zlib.error, UnicodeDecodeError, pickle.UnpicklingError, CorruptIndexError)
 
 
 def userdict_for(config: Config, state: dict[str, Any]) -> Path | None:

@@ -19,10 +19,10 @@ from whoosh import index as windex
 
 from .article import Article
 from .config import Config
-from .errors import IndexBusy, NewssearchError
+from .errors import IndexBusy, IndexCorrupt, IndexUnwritable, NewssearchError
 from .ingest import iter_files, read_file
 from .schema import make_schema
-from .store import IndexDir, analyzer_version, userdict_for
+from .store import DAMAGE, IndexDir, analyzer_version, userdict_for
 
 Progress = Callable[[int, int], None]
 
@@ -97,18 +97,43 @@ def run_index(
 ) -> RunSummary:
     """Index `paths` (or the remembered folders) into the index at `config.index`."""
     start = time.monotonic()
-    config.index.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(config.index / ".write.lock"))
+    store = IndexDir(config.index)
     try:
+        config.index.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(config.index / ".write.lock"))
         lock.acquire(timeout=wait)
     except Timeout as exc:
         raise IndexBusy(f"another newssearch index run is writing {config.index}") from exc
+    except OSError as exc:
+        raise IndexUnwritable(f"cannot write the index at {config.index}: {exc.strerror or exc}") from exc
     try:
-        summary = _run(IndexDir(config.index), config, paths, rebuild, progress)
+        summary = _run(store, config, paths, rebuild, progress)
+    except DAMAGE as exc:
+        raise IndexCorrupt(f"the index at {config.index} is damaged: {type(exc).__name__}: {exc}") from exc
+    except OSError as exc:
+        _discard_unfinished(store)
+        raise IndexUnwritable(f"cannot write the index at {config.index}: {exc.strerror or exc}") from exc
     finally:
         lock.release()
     summary.seconds = time.monotonic() - start
     return summary
+
+
+def _discard_unfinished(store: IndexDir) -> None:
+    """After a failed run, delete what it wrote that never went live, so a full disk gets its space back.
+
+    That is a generation being rebuilt, and the segment files of a failed commit
+    to the live generation (Whoosh would only clean them up at the next commit).
+    """
+    try:
+        live = store.state().get("generation")
+        for gen in store.generations() - {live}:
+            store.remove_generation(gen)
+        if live:
+            ix, _ = store.open()
+            windex.clean_files(ix.storage, live, ix.latest_generation(), ix._segments())
+    except (OSError, NewssearchError):
+        pass  # the directory is unusable; the live generation is untouched either way
 
 
 def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummary:
@@ -195,7 +220,8 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
                 writer.add_document(**_fields(a, d, now))
             writer.commit()
         except BaseException:
-            writer.cancel()
+            if not writer.is_closed:  # a failed commit has closed it already
+                writer.cancel()
             raise
     summary.removed = len(to_delete)
     summary.generation = gen

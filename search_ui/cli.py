@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 some files could not be indexed (the rest were);
 2 bad usage or query; 3 no index, or an unreadable one; 4 no such article;
-75 another index run holds the lock (try again later).
+74 the index cannot be written (read-only, disk full); 75 another index run holds the lock (try again later).
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from indexer.errors import (
     IndexBusy,
     IndexCorrupt,
     IndexNotFound,
+    IndexUnwritable,
     NewssearchError,
     QueryError,
 )
 
-EXIT = {QueryError: 2, IndexNotFound: 3, IndexCorrupt: 3, ArticleNotFound: 4, IndexBusy: 75}
+EXIT = {QueryError: 2, IndexNotFound: 3, IndexCorrupt: 3, ArticleNotFound: 4, IndexUnwritable: 74, IndexBusy: 75}
 
 
 def friendly(fn):
