@@ -18,6 +18,7 @@ from .normalize import normalize
 from .query import Atom, Parsed, gram_phrase, parse, words_of
 from .snippet import segments, to_html
 from .store import DAMAGE, IndexDir, analyzer_version
+from .timeline import Timeline, build
 
 MAX_PAGE = 1000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -36,6 +37,7 @@ class Hit:
     snippet: str
     segments: list = field(default_factory=list, repr=False)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
+    added: int | None = None  # unix time of the index run that wrote it
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -160,8 +162,8 @@ class Searcher:
         self._current()
         return self.state.get("analyzer") != self._analyzer
 
-    def _filters(self, since: str | None, until: str | None, source: str | None) -> wq.Query | None:
-        parts: list[wq.Query] = []
+    def _filters(self, since: str | None, until: str | None, source: str | None, new: bool) -> wq.Query | None:
+        parts: list[wq.Query] = [wq.NumericRange("added", self._last_change(), None)] if new else []
         for name, value in (("since", since), ("until", until)):
             if value and not _DATE.match(value):
                 raise QueryError(f"--{name} wants a date like 2014-09-10, not {value!r}")
@@ -189,7 +191,13 @@ class Searcher:
                 result = docs if result is None else result & docs
         return (result or set()) - excluded
 
-    def _compile(self, s, text: str, since, until, source) -> tuple[wq.Query, set[int] | None, Parsed]:
+    def _last_change(self) -> int:
+        """When the latest index run that added or changed articles started: what counts as new."""
+        if "last_change_started" in self.state:
+            return self.state["last_change_started"]
+        return max(self._searcher.reader().column_reader("added"), default=0)  # index from before it was kept
+
+    def _compile(self, s, text: str, since, until, source, new=False) -> tuple[wq.Query, set[int] | None, Parsed]:
         """The Whoosh query for `text` plus filters, and the exact doc set when phrases need checking."""
         parsed = parse(text)
         built = [(c, [_atom_query(a) for a in c.atoms]) for c in parsed.clauses]
@@ -197,7 +205,7 @@ class Searcher:
         q: wq.Query = wq.And(positive) if len(positive) > 1 else positive[0]
         negative = [q2 for c, qs in built if c.negated for q2, _ in qs]
         needs_check = any(v for _, qs in built for _, v in qs)
-        flt = self._filters(since, until, source)
+        flt = self._filters(since, until, source, new)
         allowed = self._exact_docs(s, parsed) if needs_check else None
         if negative and not needs_check:
             q = wq.AndNot(q, wq.Or(negative))
@@ -215,15 +223,16 @@ class Searcher:
         since: str | None = None,
         until: str | None = None,
         source: str | None = None,
+        new: bool = False,
     ) -> SearchResult:
-        """Run a query; `limit=0` returns every hit on one page."""
+        """Run a query; `limit=0` returns every hit on one page; `new` keeps what the latest run changed."""
         start = time.perf_counter()
         if sort not in ("relevance", "date"):
             raise QueryError(f"unknown sort {sort!r}", hint="use relevance or date")
         if limit < 0 or page < 1 or page > MAX_PAGE:
             raise QueryError("limit must be ≥ 0 and page between 1 and 1000")
         s = self._current()
-        q, allowed, parsed = self._compile(s, text, since, until, source)
+        q, allowed, parsed = self._compile(s, text, since, until, source, new)
         kwargs: dict[str, Any] = {"filter": allowed} if allowed is not None else {}
         if self._mask:
             kwargs["mask"] = self._mask
@@ -238,15 +247,21 @@ class Searcher:
         return SearchResult(text, results.total, page, hits, time.perf_counter() - start, terms)
 
     @_damage_is_corrupt
-    def facets(
-        self, text: str, since: str | None = None, until: str | None = None, source: str | None = None
-    ) -> dict[str, dict[str, int]]:
-        """Hits per source and per year for a query (most frequent first)."""
+    def _matching(self, text: str, since, until, source, new: bool) -> tuple[Any, set[int]]:
+        """The searcher and the doc numbers of every hit of a query, reposts left out."""
         s = self._current()
-        q, allowed, _ = self._compile(s, text, since, until, source)
+        q, allowed, _ = self._compile(s, text, since, until, source, new)
         docs = set(s.docs_for_query(q)) - self._mask
         if allowed is not None:
             docs &= allowed
+        return s, docs
+
+    def facets(
+        self, text: str, since: str | None = None, until: str | None = None, source: str | None = None,
+        new: bool = False,
+    ) -> dict[str, dict[str, int]]:
+        """Hits per source and per year for a query (most frequent first)."""
+        s, docs = self._matching(text, since, until, source, new)
         r = s.reader()
         by_source: dict[str, int] = {}
         by_year: dict[str, int] = {}
@@ -261,6 +276,16 @@ class Searcher:
             "source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
             "year": dict(sorted(by_year.items(), reverse=True)),
         }
+
+    @_damage_is_corrupt
+    def timeline(
+        self, text: str, since: str | None = None, until: str | None = None, source: str | None = None,
+        new: bool = False,
+    ) -> Timeline:
+        """Hits per month (per year for spans over three years), empty months included."""
+        s, docs = self._matching(text, since, until, source, new)
+        dates = s.reader().column_reader("date") if docs else {}
+        return build((dates[d] or None for d in docs), since, until)
 
     def _brief(self, docnum: int) -> dict[str, Any]:
         f = self._searcher.stored_fields(docnum)
@@ -312,6 +337,7 @@ def _hit(stored: dict, score: float | None, terms: list[str]) -> Hit:
         score=round(float(score or 0.0), 4),
         snippet=to_html(segs),
         segments=segs,
+        added=stored.get("added"),
     )
 
 

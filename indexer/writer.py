@@ -69,6 +69,20 @@ def _existing(ix) -> dict[str, tuple[str, str]]:
         return {ids[d]: (files[d], digests[d]) for d in r.all_doc_ids()}
 
 
+def _first_seen(store: IndexDir) -> dict[tuple[str, str], int]:
+    """(id, digest) -> when the live generation first indexed it, so a rebuild keeps "new" meaning new."""
+    try:
+        ix, _ = store.open()
+    except NewssearchError:  # a damaged index is what --rebuild repairs
+        return {}
+    with ix.searcher() as s:
+        r = s.reader()
+        if r.doc_count_all() == 0:
+            return {}
+        ids, digests, added = (r.column_reader(c) for c in ("id", "digest", "added"))
+        return {(ids[d], digests[d]): added[d] for d in r.all_doc_ids()}
+
+
 def _fields(a: Article, digest: str, now: int) -> dict:
     return {
         "id": a.id,
@@ -149,6 +163,7 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
     userdict = userdict_for(config, state)
     old_gen = state.get("generation")
     summary = RunSummary()
+    first_seen = _first_seen(store) if rebuild and old_gen else {}
     if rebuild or not old_gen:
         gen = f"g{int(old_gen[1:]) + 1}" if old_gen else "g1"
         ix = windex.create_in(str(store.path), make_schema(), indexname=gen)
@@ -168,7 +183,8 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
     new_manifest = {k: v for k, v in manifest.items() if not _under(k, roots)}
     to_write: dict[str, tuple[Article, str]] = {}
     to_delete: set[str] = set()
-    now = int(time.time())
+    now = max(int(time.time()), state.get("last_change_started", 0) + 1)  # runs in one second stay apart
+    fresh = 0
     for n, path in enumerate(files, 1):
         key = str(path)
         seen_files.add(key)
@@ -217,7 +233,9 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
                     summary.updated += 1
                 else:
                     summary.added += 1
-                writer.add_document(**_fields(a, d, now))
+                when = first_seen.get((aid, d), now)
+                fresh += when == now
+                writer.add_document(**_fields(a, d, when))
             writer.commit()
         except BaseException:
             if not writer.is_closed:  # a failed commit has closed it already
@@ -235,6 +253,7 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
             "roots": all_roots,
             "userdict": str(userdict) if userdict else None,
             "last_run": {"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary.as_dict()},
+            **({"last_change_started": now} if fresh else {}),  # what `query --since-last-run` shows
         }
     )
     if old_gen and gen != old_gen:

@@ -101,32 +101,55 @@ def index(paths: tuple[Path, ...], index_dir: str | None, rebuild: bool, wait: f
 @index_option
 @click.option("--limit", "-n", type=click.IntRange(0), default=10, show_default=True, help="Hits per page; 0 for all.")
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
-@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--sort", type=click.Choice(["relevance", "date"]), help="[default: relevance; date for atom]")
 @click.option("--since", metavar="YYYY-MM-DD", help="Only articles published on or after this date.")
 @click.option("--until", metavar="YYYY-MM-DD", help="Only articles published on or before this date.")
 @click.option("--source", metavar="TEXT", help="Only articles whose publishing unit contains TEXT.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--since-last-run", "new", is_flag=True, help="Only articles the latest index run added or changed.")
+@click.option("--timeline", is_flag=True, help="Print hits per month (per year over 3 years) instead of hits.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "atom"]), default="text", show_default=True,
+              help="atom: an Atom feed of the hits, newest first, linking to the web UI at --base-url.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--base-url", envvar="NEWSSEARCH_URL", default="http://127.0.0.1:8000/", show_default=True,
+              help="Where newssearch serve is reached, for the links in an Atom feed [env NEWSSEARCH_URL].")
 @friendly
-def query(words: tuple[str, ...], index_dir: str | None, limit: int, page: int, sort: str,
-          since: str | None, until: str | None, source: str | None, as_json: bool) -> None:
+def query(words: tuple[str, ...], index_dir: str | None, limit: int, page: int, sort: str | None,
+          since: str | None, until: str | None, source: str | None, new: bool, timeline: bool, fmt: str,
+          as_json: bool, base_url: str) -> None:
     """Search for WORDS: all required; "a phrase"; A OR B; -word; title:word.
 
     Either script finds both: 整改落实 finds 整改落實.
     """
     from indexer.search import Searcher
 
+    fmt = "json" if as_json else fmt
+    if timeline and fmt == "atom":
+        raise QueryError("--timeline has no Atom form", hint="use --format text or json")
+    sort = sort or ("date" if fmt == "atom" else "relevance")
     searcher = Searcher(Config.load(index_dir))
-    result = searcher.search(" ".join(words), limit=limit, page=page, sort=sort, since=since,
-                             until=until, source=source)
+    text = " ".join(words)
+    filters = {"since": since, "until": until, "source": source, "new": new}
+    result = searcher.search(text, limit=limit, page=page, sort=sort, **filters)
+    tl = searcher.timeline(text, **filters) if timeline else None
     if searcher.stale_analyzer():
         click.echo("warning: the index was built with another analyzer or user dictionary; "
                    "run: newssearch index --rebuild", err=True)
-    if as_json:
-        click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
-        return
-    from .render import print_result
+    if fmt == "json":
+        click.echo(json.dumps({**result.as_dict(), **({"timeline": tl.as_dict()} if tl else {})}, ensure_ascii=False))
+    elif fmt == "atom":
+        from indexer.feed import build_feed
 
-    print_result(result, color=sys.stdout.isatty())
+        params = {"q": text, **filters, "new": 1 if new else None}
+        click.echo(build_feed(result, base_url, params), nl=False)
+    elif tl:
+        from indexer.timeline import bars
+
+        click.echo(f"{result.total} article(s) match, per {tl.unit or 'month'}:")
+        click.echo("\n".join(bars(tl)))
+    else:
+        from .render import print_result
+
+        print_result(result, color=sys.stdout.isatty())
 
 
 @main.command()

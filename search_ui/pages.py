@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,17 +62,22 @@ def article(article_id: str):
     with searcher() as s:
         art = s.article(article_id)
         rel = related(s, art)
-    terms = highlight_terms(q)
-    body = [Markup(highlight_html(par, terms)) for par in (art.get("body") or "").split("\n") if par.strip()]
     return render_template(
         "article.html",
         art=art,
         q=q,
-        title=Markup(highlight_html(art["title"], terms)),
-        paragraphs=body,
+        terms=highlight_terms(q),
+        paragraphs=[par for par in (art.get("body") or "").split("\n") if par.strip()],
         original=web_link(art.get("url")),
+        indexed=dt.datetime.fromtimestamp(art["added"]).strftime("%Y-%m-%d %H:%M") if art.get("added") else None,
         related=rel,
     )
+
+
+@bp.app_template_filter("highlight")
+def highlight(text: str | None, terms: list[str]) -> Markup:
+    """`text` escaped, with `terms` in <mark>: the only markup that article text can carry."""
+    return Markup(highlight_html(text or "", terms))
 
 
 @bp.get("/opensearch.xml")

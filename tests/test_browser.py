@@ -1,0 +1,147 @@
+"""A real headless Chromium against `newssearch serve` over shared-corpus articles in both scripts.
+
+Uses Debian's chromium (installed by .ci/run), not a Playwright-downloaded browser.
+Screenshots go to bench/out/screenshots/ (ignored by git); the path is printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from .conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "bench" / "out" / "screenshots"
+QUERY = "观光"  # Simplified; the Tainan articles write 觀光
+UNIT = "新聞及國際關係處新聞傳播科"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="no /usr/bin/chromium: install Debian's chromium (apt-get install chromium)"
+)
+
+
+@pytest.fixture(scope="module")
+def base_url(corpus_index) -> Iterator[str]:
+    env = {**os.environ, "NEWSSEARCH_USERDICT": str(corpus_index.userdict)}
+    proc = subprocess.Popen(["newssearch", "serve", "--port", "0", "--index", str(corpus_index.index)],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in proc.stderr:
+            if m := re.search(r"serving on (http://127\.0\.0\.1:\d+)/", line):
+                yield m.group(1)
+                break
+        else:
+            pytest.fail("newssearch serve did not start")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(autouse=True)
+def show_where_screenshots_are(capsys):
+    yield
+    with capsys.disabled():
+        print(f"\nscreenshots: {SHOTS}")
+
+
+def watch(page: Page) -> list[str]:
+    """Console errors (a CSP violation or a failed load shows up here)."""
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
+def no_horizontal_scroll(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"{page.url} is {width}px wide"
+
+
+def test_search_filter_page_and_open_an_article(browser: Browser, base_url: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = watch(page)
+    page.goto(base_url + "/")
+    box = page.get_by_role("searchbox", name="Search news")
+    expect(box).to_be_focused()
+    page.screenshot(path=SHOTS / "1-home.png")
+
+    box.fill(QUERY)
+    box.press("Enter")
+    page.wait_for_url(re.compile(r"/search\?q="))
+    expect(page.get_by_role("status")).to_contain_text("articles match")
+    expect(box).to_have_value(QUERY)
+    hits = page.locator("li.hit")
+    expect(hits).to_have_count(10)
+    marks = page.locator(".snippet mark").all_inner_texts()
+    assert "觀光" in marks, marks  # Simplified query, Traditional text marked
+    style = page.locator(".snippet mark").first.evaluate(
+        "m => [getComputedStyle(m).fontWeight, getComputedStyle(m).textDecorationLine]")
+    assert style == ["700", "underline"]  # more than colour
+    page.screenshot(path=SHOTS / "2-results.png", full_page=True)
+
+    page.locator("#filters").get_by_role("link", name=UNIT, exact=True).click()
+    page.wait_for_url(re.compile(r"source="))
+    expect(page.get_by_role("list", name="Active filters")).to_contain_text(UNIT)
+    metas = page.locator("li.hit .meta").all_inner_texts()
+    assert len(metas) == 10 and all(UNIT in m for m in metas), metas
+    page.screenshot(path=SHOTS / "3-filtered.png", full_page=True)
+
+    page.get_by_role("navigation", name="Result pages").get_by_role("link", name="Next").click()
+    page.wait_for_url(re.compile(r"page=2"))
+    assert page.locator("ol.hits").get_attribute("start") == "11"
+    expect(page.get_by_role("link", name="Page 2, current")).to_be_visible()
+    title = page.locator("li.hit h2 a").first.inner_text()
+    page.screenshot(path=SHOTS / "4-page2.png", full_page=True)
+
+    page.locator("li.hit h2 a").first.click()
+    page.wait_for_url(re.compile(r"/article/"))
+    expect(page.locator("article h1")).to_have_text(title)
+    assert "觀光" in page.locator("article mark").all_inner_texts()
+    expect(page.get_by_role("complementary", name="Related articles").get_by_role("link")).not_to_have_count(0)
+    page.screenshot(path=SHOTS / "5-article.png", full_page=True)
+    assert errors == []
+    page.close()
+
+
+def test_phone_width_has_no_horizontal_scroll(browser: Browser, base_url: str):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    errors = watch(page)
+    page.goto(base_url + "/")
+    no_horizontal_scroll(page)
+    page.screenshot(path=SHOTS / "6-phone-home.png")
+    page.goto(f"{base_url}/search?q={QUERY}")
+    no_horizontal_scroll(page)
+    expect(page.get_by_role("button", name="Search", exact=True)).to_be_in_viewport()
+    page.screenshot(path=SHOTS / "7-phone-results.png")
+    page.get_by_role("link", name="Filters ↓").click()  # the filters come after the results on a phone
+    expect(page.get_by_label("From")).to_be_in_viewport()
+    page.screenshot(path=SHOTS / "8-phone-filters.png")
+    page.locator("li.hit h2 a").first.click()
+    page.wait_for_url(re.compile(r"/article/"))
+    no_horizontal_scroll(page)
+    page.screenshot(path=SHOTS / "9-phone-article.png")
+    page.goto(f"{base_url}/search?q={QUERY} 火星基地")
+    no_horizontal_scroll(page)
+    page.screenshot(path=SHOTS / "10-phone-no-results.png")
+    assert errors == []
+    context.close()

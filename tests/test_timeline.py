@@ -1,0 +1,131 @@
+"""Following a topic over time: the timeline of a query's hits, and what the latest index run added."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections import Counter
+
+import pytest
+from click.testing import CliRunner
+
+from indexer.article import Article
+from indexer.config import Config
+from indexer.normalize import normalize
+from indexer.search import Searcher
+from indexer.timeline import build
+from indexer.writer import run_index
+from search_ui.cli import main
+
+from .conftest import HANS, HANT, corpus_records, write_jsonl
+
+
+def labels(tl) -> dict[str, int]:
+    return {b.label: b.count for b in tl.buckets}
+
+
+def test_months_for_short_spans_with_empty_months_filled():
+    tl = build(["2020-01-05", "2020-01-31", "2020-04-01", None])
+    assert tl.unit == "month"
+    assert labels(tl) == {"2020-01": 2, "2020-02": 0, "2020-03": 0, "2020-04": 1}
+    assert (tl.buckets[1].since, tl.buckets[1].until) == ("2020-02-01", "2020-02-29")  # a leap year
+    assert tl.undated == 1 and tl.total == 4 and tl.peak == 2
+
+
+def test_years_for_long_spans_and_buckets_clipped_to_the_filters():
+    tl = build(["2012-07-02", "2016-03-01", "2016-05-01"], since="2012-06-15")
+    assert tl.unit == "year"
+    assert labels(tl) == {"2012": 1, "2013": 0, "2014": 0, "2015": 0, "2016": 2}
+    assert (tl.buckets[0].since, tl.buckets[-1].until) == ("2012-06-15", "2016-05-01")
+
+
+def test_a_one_year_filter_shows_all_its_months_but_far_filters_do_not_stretch_the_chart():
+    assert len(build(["2020-03-03", "2020-10-10"], "2020-01-01", "2020-12-31").buckets) == 12
+    assert labels(build(["2020-03-03"], "1900-01-01", "2999-12-31")) == {f"2020-{m:02d}": int(m == 3)
+                                                                         for m in range(1, 13)}
+    assert build([None, None]).as_dict() == {"unit": "", "buckets": [], "undated": 2}
+
+
+def brute_force(records: list[dict], phrase: str, since: str = "", until: str = "9999") -> Counter:
+    """Articles containing `phrase` (normalized), one per repost group, counted per month."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        art = Article(r["id"], r["title"], r["body"], r["date"], r.get("source"))
+        groups.setdefault(art.dupkey(), []).append(r)
+    kept = [min(g, key=lambda r: (r["date"], r["id"])) for g in groups.values()]
+    return Counter(r["date"][:7] for r in kept if since <= r["date"] <= until
+                   and (phrase in normalize(r["title"]) or phrase in normalize(r["body"])))
+
+
+@pytest.mark.parametrize("phrase", ["整改", "观光", "人民"])
+def test_counts_match_a_brute_force_count_over_the_indexed_articles(corpus_index, phrase):
+    records = corpus_records(HANS, 1500) + corpus_records(HANT, 1500)
+    expected = brute_force(records, phrase)
+    s = Searcher(corpus_index)
+    try:
+        tl = s.timeline(f'"{phrase}"')
+        assert tl.unit == "year" and tl.undated == 0
+        by_year = Counter()
+        for month, n in expected.items():
+            by_year[month[:4]] += n
+        assert {k: v for k, v in labels(tl).items() if v} == dict(by_year)
+        assert tl.total == s.search(f'"{phrase}"', limit=1).total
+        year = max(by_year, key=by_year.get)  # a bar narrows to one year: months now
+        narrow = s.timeline(f'"{phrase}"', since=f"{year}-01-01", until=f"{year}-12-31")
+        assert narrow.unit == "month" and len(narrow.buckets) == 12
+        assert {k: v for k, v in labels(narrow).items() if v} == dict(
+            brute_force(records, phrase, f"{year}-01-01", f"{year}-12-31"))
+    finally:
+        s.close()
+
+
+def test_cli_prints_a_bar_chart_and_json_has_the_same_counts(corpus_index):
+    env = {"NEWSSEARCH_INDEX": str(corpus_index.index), "NEWSSEARCH_USERDICT": str(corpus_index.userdict)}
+    runner = CliRunner(env=env)
+    text = runner.invoke(main, ["query", "--timeline", "--since", "2019-01-01", "--until", "2019-12-31", "观光"])
+    assert text.exit_code == 0, text.output
+    lines = text.output.splitlines()
+    assert lines[0].endswith("per month:") and len(lines) == 13
+    data = json.loads(runner.invoke(main, ["query", "--timeline", "--json", "--since", "2019-01-01",
+                                           "--until", "2019-12-31", "观光"]).output)
+    assert [f"{b['label']} {b['count']:>6}" for b in data["timeline"]["buckets"]] == [ln[:14] for ln in lines[1:]]
+    assert "█" in text.output
+    bad = runner.invoke(main, ["query", "--timeline", "--format", "atom", "观光"])
+    assert bad.exit_code == 2 and "no Atom form" in bad.output
+
+
+def article(n: int, **changes) -> dict:
+    return {"id": f"flood-{n}", "title": f"防汛整改第{n}號通報", "date": f"2021-0{1 + n % 9}-01",
+            "source": "臺南市政府水利局", "body": f"第{n}區防汛整改進度：完成{n * 3}處抽水站檢修。", **changes}
+
+
+def ids(s: Searcher, **kw) -> set[str]:
+    return {h.id for h in s.search("防汛整改", limit=0, **kw).hits}
+
+
+def test_new_since_last_run_across_index_runs(tmp_path):
+    config = Config.load(tmp_path / "index", tmp_path / "none.txt")
+    src = tmp_path / "src"
+    write_jsonl(src / "a.jsonl", [article(n) for n in range(1, 6)])
+    run_index(config, [src])
+    s = Searcher(config)
+    try:
+        assert ids(s, new=True) == ids(s)  # the first run added everything
+        write_jsonl(src / "b.jsonl", [article(n) for n in range(6, 9)])
+        write_jsonl(src / "a.jsonl", [article(n) for n in range(1, 5)] + [article(5, body="防汛整改：第5區更正。")])
+        run_index(config)
+        assert ids(s, new=True) == {"flood-5", "flood-6", "flood-7", "flood-8"}  # added or changed
+        assert s.timeline("防汛整改", new=True).total == 4
+        assert sum(s.facets("防汛整改", new=True)["year"].values()) == 4
+        run_index(config)  # a cron run that finds nothing new keeps showing the last news
+        assert ids(s, new=True) == {"flood-5", "flood-6", "flood-7", "flood-8"}
+        run_index(config, rebuild=True)  # nor does a rebuild make old articles new
+        assert ids(s, new=True) == {"flood-5", "flood-6", "flood-7", "flood-8"}
+        assert ids(s, new=True, since="2021-07-01") == {"flood-6", "flood-7", "flood-8"}
+    finally:
+        s.close()
+    env = {**os.environ, "NEWSSEARCH_INDEX": str(config.index), "NEWSSEARCH_USERDICT": str(config.userdict)}
+    out = subprocess.run(["newssearch", "query", "--since-last-run", "--json", "-n", "0", "防汛整改"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    assert {h["id"] for h in json.loads(out)["hits"]} == {"flood-5", "flood-6", "flood-7", "flood-8"}
