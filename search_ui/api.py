@@ -8,7 +8,7 @@ from .engine import run_search, searcher
 from .params import parse_args
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-ARTICLE_FIELDS = ("id", "title", "date", "source", "url", "reporter", "body")
+PRIVATE = ("digest", "file")  # bookkeeping, and the server's file paths
 
 
 @bp.get("/search")
@@ -25,4 +25,4 @@ def search():
 def article(article_id: str):
     with searcher() as s:
         art = s.article(article_id)
-    return jsonify({k: art.get(k) for k in ARTICLE_FIELDS})
+    return jsonify({k: v for k, v in art.items() if k not in PRIVATE})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from flask import current_app
 
@@ -27,11 +29,21 @@ class Engine:
         self.config = config
         self._searcher = Searcher(config)
         self._lock = threading.Lock()
+        self._stats: dict[str, Any] = {}
+        self._stats_key = ""
 
     @contextmanager
     def use(self) -> Iterator[Searcher]:
         with self._lock:
             yield self._searcher
+
+    def stats(self) -> dict[str, Any]:
+        """Index figures for the home page; they walk every document, so only recomputed after an index run."""
+        with self._lock:
+            key = json.dumps(self._searcher.store.state(), sort_keys=True, default=str)
+            if key != self._stats_key or not self._stats:
+                self._stats, self._stats_key = self._searcher.stats(), key
+            return self._stats
 
     def close(self) -> None:
         with self._lock:

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from indexer.errors import QueryError
@@ -14,7 +14,7 @@ from indexer.query import parse
 from indexer.search import Hit, Searcher, words_for_display
 from indexer.snippet import highlight_html
 
-from .engine import run_search, searcher
+from .engine import EXTENSION, run_search, searcher
 from .params import SearchParams, parse_args
 
 bp = Blueprint("pages", __name__)
@@ -26,9 +26,7 @@ def home():
     q = request.args.get("q", "").strip()
     if q:
         return redirect(url_for(".search", q=q))
-    with searcher() as s:
-        stats = s.stats()
-    return render_template("home.html", stats=stats)
+    return render_template("home.html", stats=current_app.extensions[EXTENSION].stats())
 
 
 @bp.get("/search")

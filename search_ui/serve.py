@@ -29,8 +29,7 @@ def serve(host: str, port: int, threads: int, index_dir: str | None) -> None:
     config = Config.load(index_dir)
     app = create_app(config)
     try:
-        with app.extensions[EXTENSION].use() as s:
-            count = s.stats()["articles"]
+        count = app.extensions[EXTENSION].stats()["articles"]
         click.echo(f"newssearch: {count} articles in {config.index}", err=True)
     except NewssearchError as exc:
         click.echo(f"warning: {exc}" + (f"\nhint: {exc.hint}" if exc.hint else ""), err=True)
