@@ -12,6 +12,9 @@ from typing import Any, TypeVar
 from whoosh import query as wq
 from whoosh.scoring import BM25F
 
+from . import keywords as kw
+from . import suggest as sg
+from . import synonyms
 from .config import Config
 from .errors import ArticleNotFound, IndexCorrupt, NewssearchError, QueryError
 from .normalize import normalize
@@ -36,6 +39,7 @@ class Hit:
     score: float
     snippet: str
     segments: list = field(default_factory=list, repr=False)
+    keywords: list[str] = field(default_factory=list)  # indexer.keywords, as written in the article
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     added: int | None = None  # unix time of the index run that wrote it
 
@@ -53,9 +57,11 @@ class SearchResult:
     hits: list[Hit]
     seconds: float
     terms: list[str]
+    suggestions: list[str] = field(default_factory=list)  # did you mean (indexer.suggest), best first
 
     def as_dict(self) -> dict[str, Any]:
-        return {"query": self.query, "total": self.total, "page": self.page, "hits": [h.as_dict() for h in self.hits]}
+        return {"query": self.query, "total": self.total, "page": self.page, "hits": [h.as_dict() for h in self.hits],
+                "suggestions": self.suggestions}
 
 
 def _atom_query(atom: Atom) -> tuple[wq.Query, bool]:
@@ -199,7 +205,7 @@ class Searcher:
 
     def _compile(self, s, text: str, since, until, source, new=False) -> tuple[wq.Query, set[int] | None, Parsed]:
         """The Whoosh query for `text` plus filters, and the exact doc set when phrases need checking."""
-        parsed = parse(text)
+        parsed = synonyms.for_config(self.config).apply(parse(text))
         built = [(c, [_atom_query(a) for a in c.atoms]) for c in parsed.clauses]
         positive = [wq.Or([q for q, _ in qs]) if len(qs) > 1 else qs[0][0] for c, qs in built if not c.negated]
         q: wq.Query = wq.And(positive) if len(positive) > 1 else positive[0]
@@ -224,6 +230,8 @@ class Searcher:
         until: str | None = None,
         source: str | None = None,
         new: bool = False,
+        keywords: bool = True,
+        suggest: bool = True,
     ) -> SearchResult:
         """Run a query; `limit=0` returns every hit on one page; `new` keeps what the latest run changed."""
         start = time.perf_counter()
@@ -242,9 +250,14 @@ class Searcher:
         results = s.search_page(q, page, pagelen=size, **kwargs)
         terms = parsed.highlight_terms()
         hits = [_hit(r.fields(), r.score if sort == "relevance" else None, terms) for r in results]
+        stops = synonyms.for_config(self.config).stopwords
         for h, r in zip(hits, results, strict=True):
             h.duplicates = [self._brief(d) for d in self._groups.get(r.docnum, []) if d != r.docnum]
-        return SearchResult(text, results.total, page, hits, time.perf_counter() - start, terms)
+            h.keywords = kw.keywords(s, r.fields(), stopwords=stops) if keywords else []
+        result = SearchResult(text, results.total, page, hits, time.perf_counter() - start, terms)
+        if suggest and page == 1 and results.total < sg.FEW:
+            result.suggestions = self.suggest(text, results.total, since=since, until=until, source=source)
+        return result
 
     @_damage_is_corrupt
     def _matching(self, text: str, since, until, source, new: bool) -> tuple[Any, set[int]]:
@@ -297,7 +310,36 @@ class Searcher:
         doc = s.document(id=article_id)
         if doc is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
-        return {k: (v or None) if k in ("date", "source", "url", "reporter") else v for k, v in doc.items()}
+        art = {k: (v or None) if k in ("date", "source", "url", "reporter") else v for k, v in doc.items()}
+        art["keywords"] = kw.keywords(s, doc, n=10, stopwords=synonyms.for_config(self.config).stopwords)
+        return art
+
+    def suggest(
+        self, text: str, total: int | None = None, since: str | None = None, until: str | None = None,
+        source: str | None = None,
+    ) -> list[str]:
+        """Did you mean: better queries for `text` if it finds fewer than indexer.suggest.FEW articles."""
+
+        def count(q: str) -> int:
+            return self.search(q, limit=1, since=since, until=until, source=source, keywords=False,
+                               suggest=False).total
+
+        s = self._current()
+        return sg.suggest(s.reader(), text, count(text) if total is None else total, count)
+
+    def related(self, article_id: str, n: int = 5) -> list[Hit]:
+        """More like this: the `n` articles sharing most of the key terms of `article_id` (reposts left out)."""
+        s = self._current()
+        docnum = s.document_number(id=article_id)
+        if docnum is None:
+            raise ArticleNotFound(f"no article with id {article_id!r}")
+        stops = synonyms.for_config(self.config).stopwords
+        mask = self._mask | set(self._groups.get(docnum, []))
+        hits = []
+        for d, score, terms in kw.related(s, docnum, n, mask=mask, stopwords=stops):
+            hits.append(_hit(s.stored_fields(d), score, terms))
+            hits[-1].keywords = kw.keywords(s, s.stored_fields(d), stopwords=stops)
+        return hits
 
     @_damage_is_corrupt
     def stats(self) -> dict[str, Any]:

@@ -67,6 +67,11 @@ def cut(text: str) -> list[str]:
     return _jieba().cut(text)
 
 
+def tag(text: str) -> list[tuple[str, str]]:
+    """Segment normalized text into (word, part-of-speech tag) pairs (jieba's tag set)."""
+    return _jieba().tag(text)
+
+
 def engine_version() -> str:
     """Identify the segmenter build, for the analyzer version."""
     from importlib.metadata import version

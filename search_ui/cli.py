@@ -161,7 +161,8 @@ def show(article_id: str, index_dir: str | None, as_json: bool) -> None:
     """Print the article with ARTICLE_ID (ids are in query --json output)."""
     from indexer.search import Searcher
 
-    art = Searcher(Config.load(index_dir)).article(article_id)
+    searcher = Searcher(Config.load(index_dir))
+    art = searcher.article(article_id)
     if as_json:
         click.echo(json.dumps(art, ensure_ascii=False))
         return
@@ -173,6 +174,13 @@ def show(article_id: str, index_dir: str | None, as_json: bool) -> None:
         click.echo(art["url"])
     click.echo()
     click.echo(art["body"])
+    if art.get("keywords"):
+        click.echo(f"\nkeywords: {' · '.join(art['keywords'])}")
+    related = searcher.related(article_id)
+    if related:
+        click.echo("\nrelated:")
+        for hit in related:
+            click.echo(f"  {hit.date or '':10}  {hit.title}  ({hit.id})")
 
 
 @main.command()

@@ -17,9 +17,11 @@ def print_result(result: SearchResult, color: bool) -> None:
         words = " / ".join(words_for_display(result.query.replace('"', " ")))
         if words:
             click.echo(f"The query was read as: {words}")
+        _print_suggestions(result)
         return
     first = (result.page - 1) * max(len(result.hits), 1)
     click.echo(f"{result.total} article(s) match, {result.seconds * 1000:.0f} ms")
+    _print_suggestions(result)
     for n, hit in enumerate(result.hits, first + 1):
         click.echo()
         click.echo(f"{n:>3}. " + click.style(hit.title, bold=True) if color else f"{n:>3}. {hit.title}")
@@ -28,7 +30,14 @@ def print_result(result: SearchResult, color: bool) -> None:
             click.echo(f"     {meta}")
         snippet = "".join(_mark(t, color) if m else t for t, m in hit.segments)
         click.echo(f"     {snippet}")
+        if hit.keywords:
+            click.echo(f"     keywords: {' · '.join(hit.keywords[:6])}")
         click.echo(click.style(f"     {hit.id}", dim=True) if color else f"     {hit.id}")
+
+
+def _print_suggestions(result: SearchResult) -> None:
+    if result.suggestions:
+        click.echo("Did you mean: " + "  |  ".join(result.suggestions))
 
 
 def print_stats(st: dict) -> None:

@@ -1,0 +1,207 @@
+"""Did you mean: better queries for a query that finds few or no articles.
+
+Three kinds of suggestion, in this order, each kept only if it finds more
+articles than the query did:
+
+* a near spelling: a query word that finds nothing is replaced by a word of
+  the index's own vocabulary (the title and body word fields) one edit away,
+  same-length words first, then words whose changed character sounds the same
+  (most Chinese typos come from a pinyin input method: 整该 → 整改), then the
+  most frequent;
+* the other script's form with the regional vocabulary converted too (OpenCC
+  tw2sp / s2twp: 軟體 ↔ 软件), which per-character normalization cannot do;
+* a shorter query: without the term that finds the fewest articles (the one
+  that killed it), a whole term when there are several, else a word of the only one.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from .errors import QueryError
+from .normalize import is_han, normalize
+from .query import parse, words_of
+
+FEW = 3  # suggest for queries finding fewer articles than this
+MAX_SUGGESTIONS = 3
+_TOKENS = re.compile(r'"[^"]*"?|\S+')
+
+Count = Callable[[str], int]
+
+
+@lru_cache(maxsize=2)
+def _converter(config: str):
+    import opencc
+
+    return opencc.OpenCC(config)
+
+
+@lru_cache(maxsize=1)
+def _homophones() -> tuple[dict[str, frozenset[str]], dict[str, list[str]]]:
+    """Toneless pinyin readings per Han character, and the characters per reading."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    readings: dict[str, frozenset[str]] = {}
+    chars: dict[str, list[str]] = {}
+    for cp, raw in pinyin_dict.items():
+        bare = "".join(c for c in unicodedata.normalize("NFKD", raw) if not unicodedata.combining(c))
+        ch = chr(cp)
+        if normalize(ch) != ch:
+            continue  # the index holds Simplified forms only
+        readings[ch] = frozenset(bare.split(","))
+        for r in readings[ch]:
+            chars.setdefault(r, []).append(ch)
+    return readings, chars
+
+
+def _sound_alikes(ch: str) -> set[str]:
+    readings, chars = _homophones()
+    return {c for r in readings.get(ch, ()) for c in chars[r]} - {ch}
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True if `b` is one substitution, insertion or deletion away from `a`."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1 :] == b[i + 1 :]
+    return a[i:] == b[i + 1 :] if len(b) > len(a) else a[i + 1 :] == b[i:]
+
+
+def respellings(reader: Any, word: str) -> list[str]:
+    """Words of the index vocabulary one edit from normalized `word`, likeliest first.
+
+    Candidates: every same-sounding character in each position (looked up
+    directly), and the vocabulary sharing the word's first characters (one
+    edit away). Ranked: same sound, then same length, then document frequency.
+    """
+
+    def df(w: str) -> int:
+        return max(reader.doc_frequency("title", w), reader.doc_frequency("body", w))
+
+    found: dict[str, tuple[bool, int]] = {}
+    for i, ch in enumerate(word):
+        for alt in _sound_alikes(ch) if is_han(ch) else ():
+            cand = word[:i] + alt + word[i + 1 :]
+            if n := df(cand):
+                found[cand] = (True, n)
+    prefix = word[: max(1, len(word) - 2)]
+    for field in ("title", "body"):
+        for raw in reader.expand_prefix(field, prefix):
+            cand = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            if len(cand) >= 2 and cand not in found and _one_edit(word, cand):
+                found[cand] = (False, df(cand))
+    return sorted(found, key=lambda c: (not found[c][0], len(c) != len(word), -found[c][1], c))
+
+
+def _is_traditional(text: str) -> bool:
+    return any(is_han(c) and n != c for c, n in zip(text, normalize(text), strict=True))
+
+
+def _replace_word(text: str, word: str, new: str) -> str:
+    """`text` with the first occurrence of normalized `word` replaced by `new` in `text`'s script."""
+    start = normalize(text).find(word)
+    if start < 0:
+        return text
+    if _is_traditional(text):
+        new = _converter("s2t").convert(new)
+    return text[:start] + new + text[start + len(word) :]
+
+
+def _plain_words(text: str) -> list[str]:
+    """The required words of the unquoted, positive terms of a query."""
+    parsed = parse(text)
+    return [w for c in parsed.positive for a in c.atoms if not a.phrase for w in words_of(a.text)]
+
+
+def _spelling(reader: Any, text: str, count: Count) -> list[str]:
+    out: list[str] = []
+    for word in dict.fromkeys(_plain_words(text)):
+        if count(word) < FEW:
+            out += [_replace_word(text, word, cand) for cand in respellings(reader, word)[:2]]
+    return out
+
+
+def _other_script(text: str) -> list[str]:
+    conv = "tw2sp" if _is_traditional(text) else "s2twp"
+    other = _converter(conv).convert(text)
+    return [other] if normalize(other) != normalize(text) else []
+
+
+def _droppable(tokens: list[str], k: int) -> bool:
+    """True if token k is a plain positive term (not an operator, an exclusion or an OR side)."""
+    t = tokens[k]
+    near = tokens[max(k - 1, 0) : k + 2]
+    return t not in ("OR", "NOT") and not t.startswith("-") and "OR" not in near and tokens[max(k - 1, 0)] != "NOT"
+
+
+def _shorter(text: str, total: int, count: Count) -> list[str]:
+    """Drop the term with the fewest hits, then the next, until the query finds more than `total`."""
+    tokens = _TOKENS.findall(text)
+    if len(tokens) > 1:
+        keep = [k for k in range(len(tokens)) if _droppable(tokens, k)]
+        hits = {k: count(tokens[k]) for k in keep}
+        dropped: set[int] = set()
+        for k in sorted(keep, key=hits.__getitem__)[:-1]:
+            dropped.add(k)
+            cand = " ".join(t for j, t in enumerate(tokens) if j not in dropped)
+            if count(cand) > total:
+                return [cand]
+        return []
+    if text.startswith('"'):
+        return []
+    norm = normalize(text)
+    words = list(dict.fromkeys(words_of(norm)))
+    hits = {w: count(w) for w in words}
+    chars = list(text)
+    for w in sorted(words, key=hits.__getitem__)[:-1]:
+        start = norm.find(w)
+        chars[start : start + len(w)] = " " * len(w)
+        cand = " ".join("".join(chars).split())
+        if count(cand) > total:
+            return [cand]
+    return []
+
+
+def suggest(reader: Any, text: str, total: int, count: Count) -> list[str]:
+    """Up to MAX_SUGGESTIONS better queries for `text`, which found `total` articles.
+
+    `reader` is the index's Whoosh reader (for its vocabulary); `count(query)`
+    returns how many articles a query finds with the same filters.
+    """
+    if total >= FEW:
+        return []
+    count = lru_cache(maxsize=None)(count)
+    makers: list[Callable[[], list[str]]] = [
+        lambda: _spelling(reader, text, count),
+        lambda: _other_script(text),
+        lambda: _shorter(text, total, count),
+    ]
+    out: list[str] = []
+    seen = {normalize(text)}
+    for make in makers:
+        try:
+            group = make()
+        except QueryError:
+            return out
+        for cand in group:
+            key = normalize(cand)
+            if key in seen or not cand.strip():
+                continue
+            seen.add(key)
+            try:
+                n = count(cand)
+            except QueryError:
+                continue
+            if n > total:
+                out.append(cand)
+            if len(out) == MAX_SUGGESTIONS:
+                return out
+    return out
