@@ -88,7 +88,9 @@ class IndexDir:
         if not gen:
             raise IndexNotFound(f"no newssearch index at {self.path}")
         try:
-            return windex.open_dir(str(self.path), indexname=gen), state
+            ix = windex.open_dir(str(self.path), indexname=gen)
+            ix.reader().close()  # opening every segment finds a truncated or overwritten one here
+            return ix, state
         except Exception as exc:  # Whoosh raises many kinds on damaged files
             raise IndexCorrupt(f"cannot open index {self.path} ({gen}): {exc}") from exc
 

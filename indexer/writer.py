@@ -9,6 +9,7 @@ worst make stale, never wrong.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -140,6 +141,8 @@ def _discard_unfinished(store: IndexDir) -> None:
     to the live generation (Whoosh would only clean them up at the next commit).
     """
     try:
+        for scratch in store.path.glob("g*.tmp"):  # Whoosh's per-writer scratch folders
+            shutil.rmtree(scratch, ignore_errors=True)
         live = store.state().get("generation")
         for gen in store.generations() - {live}:
             store.remove_generation(gen)
