@@ -1,12 +1,58 @@
-"""The Whoosh schema: word fields rank, gram fields find, columns drive incremental runs."""
+"""The Whoosh schema: word fields rank, gram fields find, columns drive incremental runs.
+
+The schema is pickled into the index, so the classes here (and the tokenizers in
+`indexer.analysis`) are found by import path: keep their names and modules.
+"""
 
 from __future__ import annotations
 
-from whoosh import fields
+import sys
+from array import array
+
+from whoosh import fields, formats
 
 from .analysis import GramTokenizer, WordTokenizer
 
 TITLE_BOOST = 3.0
+_SWAP = sys.byteorder != "little"
+
+
+class GramPositions(formats.Positions):
+    """Positions stored as a typecode byte and a little-endian array of absolute positions.
+
+    Whoosh's `Positions` pickles a list of deltas: ~14 bytes for a single
+    position, and a pickle call per posting. A gram posting has one or two
+    positions, so an array is 3–5 bytes, and encoding and decoding are C calls.
+    """
+
+    def encode(self, poslist) -> bytes:
+        code = "H" if poslist[-1] < 65536 else "I"
+        a = array(code, poslist)
+        if _SWAP:
+            a.byteswap()
+        return code.encode() + a.tobytes()
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        a = array(chr(valuestring[0]))
+        a.frombytes(valuestring[1:])
+        if _SWAP:
+            a.byteswap()
+        return a.tolist()
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        return (len(valuestring) - 1) // (2 if valuestring[0] == 72 else 4)  # 72 is "H"
+
+    def decode_weight(self, valuestring: bytes) -> float:
+        return self.decode_frequency(valuestring) * self.field_boost
+
+    def combine(self, vs) -> bytes:
+        return self.encode(sorted({p for v in vs for p in self.decode_positions(v)}))
+
+
+def _grams(analyzer: GramTokenizer, boost: float = 1.0) -> fields.TEXT:
+    field = fields.TEXT(analyzer=analyzer, phrase=True, field_boost=boost)
+    field.format = GramPositions(field_boost=boost)
+    return field
 
 
 def make_schema() -> fields.Schema:
@@ -16,9 +62,9 @@ def make_schema() -> fields.Schema:
         id=fields.ID(stored=True, unique=True, sortable=True),
         title=fields.TEXT(analyzer=words, stored=True, phrase=False, field_boost=TITLE_BOOST),
         body=fields.TEXT(analyzer=words, stored=True, phrase=False),
-        title_g=fields.TEXT(analyzer=grams, phrase=True, field_boost=TITLE_BOOST),
-        body_g=fields.TEXT(analyzer=grams, phrase=True),
-        source_g=fields.TEXT(analyzer=grams, phrase=True),
+        title_g=_grams(grams, TITLE_BOOST),
+        body_g=_grams(grams),
+        source_g=_grams(grams),
         date=fields.ID(stored=True, sortable=True),
         source=fields.ID(stored=True, sortable=True),
         url=fields.STORED(),

@@ -23,6 +23,7 @@ from .config import Config
 from .errors import IndexBusy, IndexCorrupt, IndexUnwritable, NewssearchError
 from .ingest import iter_files, read_file
 from .schema import make_schema
+from .segments import build_segments, commit_segments, discard
 from .store import DAMAGE, IndexDir, analyzer_version, userdict_for
 
 Progress = Callable[[int, int], None]
@@ -38,6 +39,7 @@ class RunSummary:
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     generation: str = ""
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (workers' summed)
 
     def line(self) -> str:
         return (
@@ -188,6 +190,7 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
     to_delete: set[str] = set()
     now = max(int(time.time()), state.get("last_change_started", 0) + 1)  # runs in one second stay apart
     fresh = 0
+    t_read = time.perf_counter()
     for n, path in enumerate(files, 1):
         key = str(path)
         seen_files.add(key)
@@ -225,25 +228,33 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
             to_delete.update(ids)
     to_delete -= to_write.keys()
 
+    summary.timings["read"] = time.perf_counter() - t_read
     if to_write or to_delete or gen != old_gen:
-        writer = ix.writer(limitmb=512)
+        docs = []
+        for aid, (a, d) in to_write.items():
+            if aid in existing:
+                to_delete.add(aid)
+                summary.updated += 1
+            else:
+                summary.added += 1
+            when = first_seen.get((aid, d), now)
+            fresh += when == now
+            docs.append(_fields(a, d, when))
+        segments, timings = build_segments(ix, docs)
+        summary.timings.update(timings)
+        t_toc = time.perf_counter()
+        writer = ix.writer()
         try:
             for aid in to_delete:
                 writer.delete_by_term("id", aid)
-            for aid, (a, d) in to_write.items():
-                if aid in existing:
-                    writer.delete_by_term("id", aid)
-                    summary.updated += 1
-                else:
-                    summary.added += 1
-                when = first_seen.get((aid, d), now)
-                fresh += when == now
-                writer.add_document(**_fields(a, d, when))
-            writer.commit()
+            commit_segments(writer, segments)
         except BaseException:
             if not writer.is_closed:  # a failed commit has closed it already
                 writer.cancel()
+            discard(ix.storage, segments)
             raise
+        summary.timings["toc"] = time.perf_counter() - t_toc
+        to_delete -= to_write.keys()
     summary.removed = len(to_delete)
     summary.generation = gen
     store.save_manifest(gen, new_manifest)

@@ -1,0 +1,337 @@
+"""Performance benchmark (issue 6): newssearch against the naive Whoosh + ChineseAnalyzer build.
+
+Both indexes are built in this run from ../shared/corpus (both files, 27,000 articles;
+``--big`` repeats it with distinct ids and a marked body up to 100,000), each build in
+a child process so its peak memory can be read. Then: incremental runs with nothing
+changed and with 1 % of the articles changed, index sizes, a fixed query mix timed
+with snippets (Whoosh's highlighter for the naive build: it has no other), and the
+wall time of a cold ``newssearch query 整改`` process. Every figure is printed beside
+the naive one with the ratio. Stage times are CPU seconds summed over worker processes.
+
+Usage: python bench/perf.py [--articles N | --big] [--corpus DIR] [--repeat R] [--no-naive]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import corpus  # noqa: E402
+
+CHUNK = 1000  # articles per source file, like a crawler's daily dumps
+BIG = 100_000
+# (label, query, search options); "common" rows are the words in most articles.
+QUERIES: list[tuple[str, str, dict]] = [
+    ("word", "整改", {}),
+    ("word", "疫情", {}),
+    ("word", "防汛", {}),
+    ("word", "观光", {}),
+    ("word", "觀光", {}),
+    ("word", "乡村振兴", {}),
+    ("word", "長照", {}),
+    ("name", "黄伟哲", {}),
+    ("name", "黃偉哲", {}),
+    ("name", "习近平", {}),
+    ("name", "赖清德", {}),
+    ("phrase", '"全面建成小康社会"', {}),
+    ("phrase", '"臺南市政府"', {}),
+    ("phrase", '"新闻联播"', {}),
+    ("phrase", '"38个"', {}),
+    ("two", "疫情 防控", {}),
+    ("two", "台南 观光", {}),
+    ("two", "經濟 發展", {}),
+    ("two", "学校 营养午餐", {}),
+    ("filter", "疫情", {"since": "2020-01-01", "until": "2020-12-31"}),
+    ("filter", "教育", {"source": "教育局"}),
+    ("date", "疫情", {"sort": "date"}),
+    ("date", "防疫 OR 疫苗", {"sort": "date"}),
+    ("common", "台南", {}),
+    ("common", "中国", {}),
+    ("common", "发展", {}),
+    ("common", "工作", {}),
+    ("common", "台南", {"sort": "date"}),
+]
+
+
+def load_records(args) -> list[dict]:
+    """The benchmark's articles: all of both files, a sample of `--articles`, or `--big` repeats."""
+    by_tag = corpus.load(args.corpus, per_file=None)
+    records = by_tag["hans"] + by_tag["hant"]
+    if args.articles:
+        records = corpus.sample(records, args.articles)
+    if args.big:
+        out = list(records)
+        k = 1
+        while len(out) < BIG:
+            for r in records[: BIG - len(out)]:
+                out.append({**r, "id": f"{r['id']}~{k}", "body": f"{r['body']}\n（副本{k}）"})
+            k += 1
+        records = out
+    return records
+
+
+def write_source(records: list[dict], src: Path) -> list[Path]:
+    files = []
+    for i in range(0, len(records), CHUNK):
+        files.append(corpus.write_jsonl(records[i : i + CHUNK], src / f"part-{i // CHUNK:04d}.jsonl"))
+    return files
+
+
+class PeakPss:
+    """Samples the summed PSS of a process tree (shared pages counted once) every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _tree(self) -> list[int]:
+        kids: dict[int, list[int]] = {}
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    ppid = int(Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                kids.setdefault(ppid, []).append(int(d))
+        out, todo = [], [self.pid]
+        while todo:
+            p = todo.pop()
+            out.append(p)
+            todo.extend(kids.get(p, []))
+        return out
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.05):
+            total = 0
+            for p in self._tree():
+                try:
+                    for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1]) * 1024
+                except OSError:
+                    pass
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def run_child(args: list[str]) -> dict:
+    """Run this script in child mode; return its JSON plus wall time, CPU time and peak memory."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
+    sampler = PeakPss(proc.pid)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    pss = sampler.stop()
+    if proc.returncode:
+        raise SystemExit(f"child {args} failed with {proc.returncode}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result.update(wall=time.perf_counter() - start, cpu=usage.ru_utime + usage.ru_stime,
+                  maxrss=usage.ru_maxrss * 1024, pss=pss)
+    return result
+
+
+def child_build_newssearch(src: str, index: str) -> None:
+    from indexer.config import Config
+    from indexer.writer import run_index
+
+    s = run_index(Config.load(index, Path(index).parent / "no-userdict.txt"), [Path(src)])
+    print(json.dumps({"added": s.added, "updated": s.updated, "unchanged": s.unchanged, "timings": s.timings}))
+
+
+def child_build_naive(src: str, index: str) -> None:
+    from whoosh import fields
+    from whoosh import index as windex
+
+    from bench.naive import chinese_analyzer
+
+    Path(index).mkdir(parents=True)
+    schema = fields.Schema(id=fields.ID(stored=True, unique=True),
+                           content=fields.TEXT(analyzer=chinese_analyzer(), stored=True))
+    writer = windex.create_in(index, schema).writer(limitmb=256)
+    n = 0
+    for f in sorted(Path(src).glob("*.jsonl")):
+        for r in corpus.read_jsonl(f):
+            writer.add_document(id=r["id"], content=f"{r.get('title') or ''}\n{r.get('body') or ''}")
+            n += 1
+    writer.commit()
+    print(json.dumps({"added": n}))
+
+
+def time_queries(search, repeat: int) -> dict[str, list[float]]:
+    """Seconds per query by label (the first pass warms caches and is not counted)."""
+    times: dict[str, list[float]] = {}
+    for rep in range(repeat + 1):
+        for label, q, opts in QUERIES:
+            t = time.perf_counter()
+            search(q, opts)
+            if rep:
+                times.setdefault(label, []).append(time.perf_counter() - t)
+    return times
+
+
+def newssearch_queries(index: Path, repeat: int) -> dict[str, list[float]]:
+    from indexer.config import Config
+    from indexer.search import Searcher
+
+    s = Searcher(Config.load(index, index.parent / "no-userdict.txt"))
+    try:
+        return time_queries(lambda q, o: s.search(q, **o), repeat)
+    finally:
+        s.close()
+
+
+def naive_queries(index: Path, repeat: int) -> dict[str, list[float]]:
+    from whoosh import index as windex
+    from whoosh import query as wq
+    from whoosh.qparser import QueryParser
+
+    from bench.naive import chinese_analyzer
+
+    chinese_analyzer()  # jieba's dictionary loads here, not in the first query
+    ix = windex.open_dir(str(index))
+    parser = QueryParser("content", ix.schema)
+    with ix.searcher() as s:
+        def search(q: str, opts: dict) -> None:
+            query = parser.parse(q)
+            if opts.get("source") or opts.get("since"):  # no such fields: filter on a word instead
+                query = wq.And([query, parser.parse(opts.get("source") or "2020")])
+            hits = s.search(query, limit=10)  # no date field to sort on
+            for hit in hits:
+                hit.highlights("content")
+        return time_queries(search, repeat)
+
+
+def cold_query(cmd: list[str], runs: int = 3) -> float:
+    walls = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - t)
+    return statistics.median(walls)
+
+
+NAIVE_COLD = """
+import sys, warnings; sys.path.insert(0, {root!r})
+from whoosh import index; from whoosh.qparser import QueryParser
+from bench.naive import chinese_analyzer
+chinese_analyzer(); ix = index.open_dir({index!r})
+with ix.searcher() as s:
+    for h in s.search(QueryParser("content", ix.schema).parse("整改"), limit=10): print(h.highlights("content"))
+"""
+
+
+def change_one_percent(records: list[dict], src: Path, seed: int) -> int:
+    rng = random.Random(seed)
+    picked = set(rng.sample(range(len(records)), max(1, len(records) // 100)))
+    for i in picked:
+        records[i] = {**records[i], "body": records[i]["body"] + "\n（更正）"}
+    for k in {i // CHUNK for i in picked}:
+        corpus.write_jsonl(records[k * CHUNK : (k + 1) * CHUNK], src / f"part-{k:04d}.jsonl")
+    return len(picked)
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def row(name: str, naive: float | None, ours: float, unit: str, better: str) -> None:
+    """One table line; the ratio is how many times better newssearch is (>1 is better)."""
+    def fmt(v):
+        return "—" if v is None else f"{v:,.3f}" if abs(v) < 10 else f"{v:,.0f}"
+    ratio = "—"
+    if naive:
+        ratio = f"{(ours / naive if better == 'higher' else naive / ours if ours else float('inf')):.2f}×"
+    print(f"{name:<38} {fmt(naive):>14} {fmt(ours):>14} {unit:<10} {ratio:>8}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", type=Path, default=corpus.DEFAULT_CORPUS)
+    ap.add_argument("--articles", type=int, help="a seeded sample of N articles (quick runs)")
+    ap.add_argument("--big", action="store_true", help=f"repeat the corpus to {BIG:,} articles")
+    ap.add_argument("--repeat", type=int, default=5, help="timed passes over the query mix (default 5)")
+    ap.add_argument("--no-naive", action="store_true", help="skip the naive build (no ratios)")
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        kind, src, index = args.child
+        return (child_build_newssearch if kind == "newssearch" else child_build_naive)(src, index)
+
+    records = load_records(args)
+    chars = sum(len(r.get("title") or "") + len(r.get("body") or "") for r in records)
+    with tempfile.TemporaryDirectory(prefix="nsperf-") as tmp:
+        tmp = Path(tmp)
+        src, ours_ix, naive_ix = tmp / "src", tmp / "index", tmp / "naive"
+        write_source(records, src)
+        print(f"{len(records):,} articles, {chars:,} characters, {os.cpu_count()} cores", file=sys.stderr)
+        naive = None if args.no_naive else run_child(["--child", "naive", str(src), str(naive_ix)])
+        ours = run_child(["--child", "newssearch", str(src), str(ours_ix)])
+        again = run_child(["--child", "newssearch", str(src), str(ours_ix)])
+        changed = change_one_percent(records, src, corpus.SEED)
+        inc = run_child(["--child", "newssearch", str(src), str(ours_ix)])
+        assert again["unchanged"] == len(records) and inc["updated"] == changed, (again, inc)
+        q_ours = newssearch_queries(ours_ix, args.repeat)
+        q_naive = None if naive is None else naive_queries(naive_ix, args.repeat)
+        exe = Path(sys.executable).with_name("newssearch")
+        cold = cold_query([str(exe), "query", "整改", "--index", str(ours_ix)])
+        cold_naive = None if naive is None else cold_query(
+            [sys.executable, "-c", NAIVE_COLD.format(root=str(ROOT), index=str(naive_ix))])
+        size, size_naive = dir_size(ours_ix), None if naive is None else dir_size(naive_ix)
+
+    def n(key):
+        return None if naive is None else naive[key]
+
+    def qs(times, labels=None):
+        return [t for k, v in times.items() if labels is None or k in labels for t in v]
+
+    print(f"\n{len(records):,} articles, {chars / 1e6:.1f} M characters; ratio = times better than naive\n")
+    print(f"{'':<38} {'naive':>14} {'newssearch':>14} {'unit':<10} {'ratio':>8}")
+    row("indexing rate", n("added") and len(records) / naive["wall"], len(records) / ours["wall"], "art/s", "higher")
+    row("indexing rate (characters)", n("added") and chars / naive["wall"], chars / ours["wall"], "chars/s", "higher")
+    row("indexing wall time", n("wall"), ours["wall"], "s", "lower")
+    row("indexing CPU time (all processes)", n("cpu"), ours["cpu"], "s", "lower")
+    row("peak memory, largest process", n("maxrss") and naive["maxrss"] / 2**20, ours["maxrss"] / 2**20, "MiB", "lower")
+    row("peak memory, process tree (PSS)", n("pss") and naive["pss"] / 2**20, ours["pss"] / 2**20, "MiB", "lower")
+    row("incremental, nothing changed", n("wall"), again["wall"], "s", "lower")
+    row(f"incremental, 1 % changed ({changed:,})", n("wall"), inc["wall"], "s", "lower")
+    row("index size", size_naive and size_naive / 2**20, size / 2**20, "MiB", "lower")
+    for p in (50, 95, 99):
+        ms = pct(qs(q_ours), p) * 1000
+        row(f"query p{p} with snippets", q_naive and pct(qs(q_naive), p) * 1000, ms, "ms", "lower")
+    row("query p99, most common words", q_naive and pct(qs(q_naive, {"common"}), 99) * 1000,
+        pct(qs(q_ours, {"common"}), 99) * 1000, "ms", "lower")
+    row("cold `query 整改` process", cold_naive, cold, "s wall", "lower")
+    print("\n(naive incremental = its full rebuild: it has no incremental mode)")
+    print("\nnewssearch per query kind (ms): " + ", ".join(
+        f"{k} p50 {pct(v, 50) * 1000:.1f}/p95 {pct(v, 95) * 1000:.1f}" for k, v in q_ours.items()))
+    t = ours["timings"]
+    total = sum(t.values()) or 1
+    print("newssearch indexing time split (CPU s, workers summed): " + ", ".join(
+        f"{k} {v:.1f} ({v / total:.0%})" for k, v in t.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""Building Whoosh segments fast: analyzed postings written straight to the codec.
+
+Whoosh's ``SegmentWriter`` sends every posting through a generic pool: a Python
+call and a size estimate per posting, one big sort of (field, term, doc, weight,
+value) tuples at commit, then a per-posting loop into the codec. Our gram fields
+carry about one posting per character, so that path cost ~75 % of a run. Here a
+:class:`SegmentBuilder` analyzes each article once (one normalization per text
+for its word and gram fields), keeps one segment's postings in memory grouped
+by term (they arrive in document order), and writes the terms in sorted order a
+whole block at a time through the codec's own postings writer. The files are
+ordinary Whoosh 3 segments: reading, merging and deleting stay Whoosh's.
+
+:func:`build_segments` runs one builder per core on forked processes; the
+parent's writer then adds every new segment in a single TOC commit
+(:func:`commit_segments`), so a run stays atomic.
+
+This relies on internals of whoosh3 3.54.0 (pinned exactly in pyproject.toml):
+``SegmentWriter._merge_segments/_commit_toc/_finish`` and the postings writer's
+block buffers.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import time
+from array import array
+from collections import Counter
+from functools import cache
+from typing import Any
+
+from whoosh import formats
+from whoosh.codec import default_codec
+from whoosh.system import pack_uint
+from whoosh.util.numeric import byte_to_length, length_to_byte
+
+from .analysis import GramTokenizer, WordTokenizer, _NormalizingTokenizer, gram_positions, word_tokens
+from .normalize import normalize
+from .postings import write_field
+
+# A segment is written when its postings would take about this much memory
+# (an estimate: ~60 bytes a posting, ~300 bytes a distinct term).
+SEGMENT_BUDGET = 320 * 1024 * 1024
+# Below this many documents forking workers costs more than it saves.
+PARALLEL_MIN_DOCS = 400
+SINGLE = 1 << 16  # single-position encodings shared below this position
+STAGES = ("normalize", "segment", "grams", "postings", "commit")
+
+Timings = dict[str, float]
+_FREQ_BYTES = {n: pack_uint(n) for n in range(1, 256)}
+
+
+def _freq_bytes(n: int) -> bytes:
+    return _FREQ_BYTES.get(n) or pack_uint(n)
+
+
+class SegmentBuilder:
+    """Accumulates documents for one new segment of `ix`, then writes it."""
+
+    def __init__(self, ix, timings: Timings) -> None:
+        self.storage = ix.storage
+        self.schema = ix.schema
+        self.codec = default_codec()
+        self.segment = self.codec.new_segment(self.storage, ix.indexname)
+        self.perdoc = self.codec.per_document_writer(self.storage, self.segment)
+        self.docnum = 0
+        self.cost = 0
+        self.t = timings
+        # field -> term bytes -> (doc numbers, weights, encoded values)
+        self.postings: dict[str, dict[bytes, tuple[array, array, list]]] = {}
+        self.lengths: dict[str, array] = {}
+        self.names = sorted(self.schema.names())
+        self.fast = {n: _fast_kind(self.schema[n]) for n in self.names}
+
+    def add(self, fields: dict[str, Any]) -> None:
+        """Add one document (the keyword arguments Whoosh's add_document takes)."""
+        t = self.t
+        t0 = time.thread_time()
+        analysis = t["normalize"] + t["segment"] + t["grams"]
+        doc = self.docnum
+        perdoc = self.perdoc
+        perdoc.start_doc(doc)
+        norms: dict[str, str] = {}
+        for name in self.names:
+            value = fields.get(name)
+            if value is None:
+                continue
+            field = self.schema[name]
+            length = 0
+            if field.indexed:
+                kind = self.fast[name]
+                terms = self.postings.setdefault(name, {})
+                if kind:
+                    length, count, new_terms = self._add_text(kind, field, value, norms, terms, doc)
+                else:
+                    length, count, new_terms = _add_generic(field, value, terms, doc)
+                self.cost += 60 * count + 300 * new_terms
+                if field.scorable:
+                    lens = self.lengths.setdefault(name, array("I"))
+                    lens.extend([0] * (doc + 1 - len(lens)))
+                    lens[doc] = byte_to_length(length_to_byte(length))
+                else:
+                    length = 0
+            perdoc.add_field(name, field, value if field.stored else None, length)
+            if field.column_type:
+                perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
+        perdoc.finish_doc()
+        self.docnum += 1
+        analysis = t["normalize"] + t["segment"] + t["grams"] - analysis
+        t["postings"] += time.thread_time() - t0 - analysis
+
+    def _add_text(self, kind: str, field, value: str, norms: dict[str, str], terms: dict, doc: int):
+        """Analyze one of our text fields into `terms`; return (length, postings, new terms).
+
+        Terms are kept as str: str sorts like its UTF-8 encoding, which is written later.
+        """
+        t = self.t
+        t0 = time.thread_time()
+        norm = norms.get(value)
+        if norm is None:
+            norm = norms[value] = normalize(value)
+        t1 = time.thread_time()
+        t["normalize"] += t1 - t0
+        fmt = field.format
+        boost = fmt.field_boost
+        if kind == "words":
+            counts: dict[str, int] = Counter(w for w, *_ in word_tokens(norm, search=True))
+            t["segment"] += time.thread_time() - t1
+        else:
+            grams = gram_positions(norm)
+            t["grams"] += time.thread_time() - t1
+            enc, one = fmt.encode, _single_positions(type(fmt))
+        get = terms.get
+        length = new = 0
+        for term, x in (counts if kind == "words" else grams).items():
+            if kind == "words":
+                n, vb = x, _freq_bytes(x)
+            else:
+                n = len(x)
+                if n == 1 and x[0] < SINGLE:  # most grams occur once in a text: share those encodings
+                    vb = one[x[0]]
+                else:
+                    vb = enc(x)
+            e = get(term)
+            if e is None:
+                e = terms[term] = (array("I"), array("f"), [])
+                new += 1
+            e[0].append(doc)
+            e[1].append(n * boost)
+            e[2].append(vb)
+            length += n
+        return length, len(counts if kind == "words" else grams), new
+
+    def full(self) -> bool:
+        return self.cost >= SEGMENT_BUDGET
+
+    def finish(self):
+        """Write the segment's files; return the Whoosh segment (None if it has no documents)."""
+        t0 = time.thread_time()
+        self.perdoc.close()
+        if not self.docnum:
+            return None
+        fw = self.codec.field_writer(self.storage, self.segment)
+        for name in sorted(self.postings):
+            field = self.schema[name]
+            fw.start_field(name, field)
+            write_field(fw, self.postings.pop(name), self.lengths.get(name))
+            fw.finish_field()
+        fw.close()
+        self.segment.set_doc_count(self.docnum)
+        self.t["commit"] += time.thread_time() - t0
+        return self.segment
+
+
+def _fast_kind(field) -> str | None:
+    """'words' or 'grams' for our analyzers on a text field; None for Whoosh's generic path."""
+    ana = getattr(field, "analyzer", None)
+    fmt = getattr(field, "format", None)
+    if not isinstance(ana, _NormalizingTokenizer) or not isinstance(fmt, (formats.Frequency, formats.Positions)):
+        return None
+    if type(ana) is WordTokenizer and isinstance(fmt, formats.Frequency):
+        return "words"
+    if type(ana) is GramTokenizer and isinstance(fmt, formats.Positions):
+        return "grams"
+    return None
+
+
+@cache
+def _single_positions(fmt_class) -> list[bytes]:
+    """The encodings of [0], [1], ... [SINGLE - 1] in a positions format, built once per process."""
+    fmt = fmt_class()
+    return [fmt.encode([p]) for p in range(SINGLE)]
+
+
+def _add_generic(field, value, terms: dict, doc: int) -> tuple[int, int, int]:
+    """Whoosh's own analysis for other indexed fields (ids, dates, numbers)."""
+    length = count = new = 0
+    for tb, freq, weight, vbytes in field.index(value):
+        e = terms.get(tb)
+        if e is None:
+            e = terms[tb] = (array("I"), array("f"), [])
+            new += 1
+        e[0].append(doc)
+        e[1].append(weight)
+        e[2].append(vbytes)
+        length += freq
+        count += 1
+    return length, count, new
+
+
+def _new_timings() -> Timings:
+    return dict.fromkeys(STAGES, 0.0)
+
+
+def build_range(ix, docs: list[dict], start: int, stop: int) -> tuple[list, Timings]:
+    """Build segments from docs[start:stop] in this process; return them with the time per stage."""
+    timings = _new_timings()
+    segments = []
+    gc.freeze()  # the documents and the growing postings are long-lived: don't rescan them
+    builder = SegmentBuilder(ix, timings)
+    try:
+        for k in range(start, stop):
+            builder.add(docs[k])
+            if builder.full():
+                segments.append(builder.finish())
+                builder = SegmentBuilder(ix, timings)
+        seg = builder.finish()
+    finally:
+        gc.unfreeze()
+    if seg is not None:
+        segments.append(seg)
+    return segments, timings
+
+
+_shared: tuple[Any, list[dict]] | None = None  # what forked workers read instead of unpickling
+
+
+def _work(bounds: tuple[int, int]) -> tuple[list, Timings]:
+    assert _shared is not None
+    ix, docs = _shared
+    return build_range(ix, docs, *bounds)
+
+
+def _split(docs: list[dict], parts: int) -> list[tuple[int, int]]:
+    """Contiguous ranges with about equal amounts of text."""
+    sizes = [len(d.get("body") or "") + len(d.get("title") or "") + 50 for d in docs]
+    target = sum(sizes) / parts
+    bounds, start, acc = [], 0, 0
+    for k, s in enumerate(sizes):
+        acc += s
+        if acc >= target * (len(bounds) + 1) and len(bounds) < parts - 1:
+            bounds.append((start, k + 1))
+            start = k + 1
+    bounds.append((start, len(docs)))
+    return [b for b in bounds if b[0] < b[1]]
+
+
+def build_segments(ix, docs: list[dict], procs: int | None = None) -> tuple[list, Timings]:
+    """New segments holding `docs`, built on up to `procs` forked processes (default: every core)."""
+    global _shared
+    procs = procs or os.cpu_count() or 1
+    can_fork = "fork" in multiprocessing.get_all_start_methods()
+    if procs < 2 or len(docs) < PARALLEL_MIN_DOCS or not can_fork:
+        return build_range(ix, docs, 0, len(docs))
+    parts = _split(docs, procs)
+    _shared = (ix, docs)
+    try:
+        with multiprocessing.get_context("fork").Pool(len(parts)) as pool:
+            results = pool.map(_work, parts, chunksize=1)
+    finally:
+        _shared = None
+    timings = _new_timings()
+    segments = []
+    for segs, t in results:
+        segments.extend(segs)
+        for k, v in t.items():
+            timings[k] += v
+    return segments, timings
+
+
+def commit_segments(writer, segments: list) -> None:
+    """Commit `writer` (its deletions, small-segment merges) together with prebuilt `segments`.
+
+    One TOC write makes the whole run visible at once, as ``MpWriter`` does
+    with ``multisegment=True``.
+    """
+    final = writer._merge_segments(None, None, None)
+    final += segments
+    if writer._added:
+        final.append(writer._finalize_segment())
+    else:
+        writer._close_segment()
+    writer._commit_toc(final)
+    writer._finish()
+
+
+def discard(storage, segments: list) -> None:
+    """Delete the files of segments that never reached a TOC (after a failed run)."""
+    for seg in segments:
+        for name in seg.list_files(storage):
+            storage.delete_file(name)

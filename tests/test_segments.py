@@ -1,0 +1,103 @@
+"""The fast segment writer must produce what Whoosh's own writer produces, term for term."""
+
+import pytest
+from whoosh import index as windex
+
+from indexer import segments
+from indexer.analysis import gram_positions, gram_tokens
+from indexer.article import Article
+from indexer.normalize import normalize
+from indexer.postings import BLOCK, INLINE_LIMIT
+from indexer.schema import GramPositions, make_schema
+from indexer.writer import _fields
+
+from .conftest import HANS, HANT, corpus_records
+
+
+def _docs(n: int) -> list[dict]:
+    recs = corpus_records(HANS, n // 2) + corpus_records(HANT, n - n // 2)
+    arts = [Article(r["id"], r["title"], r["body"], r.get("date"), r.get("source"), r.get("url"), file="f.jsonl")
+            for r in recs]
+    return [_fields(a, a.digest(), 1700000000) for a in arts]
+
+
+def _postings(ix) -> dict:
+    """field -> term -> {article id: (weight, decoded value)} over every segment."""
+    out: dict = {}
+    with ix.searcher() as s:
+        r = s.reader()
+        ids = {d: s.stored_fields(d).get("id") for d in r.all_doc_ids()}
+        for fieldname in ix.schema.names():
+            field = ix.schema[fieldname]
+            if not field.indexed:
+                continue
+            fmt = field.format
+            for term in r.lexicon(fieldname):
+                m = r.postings(fieldname, term)
+                got = {}
+                while m.is_active():
+                    v = m.value()
+                    decoded = fmt.decode_positions(v) if fieldname.endswith("_g") else v
+                    got[ids[m.id()]] = (round(m.weight(), 3), decoded)
+                    m.next()
+                out.setdefault(fieldname, {})[term] = got
+    return out
+
+
+def test_gram_positions_group_gram_tokens():
+    for r in corpus_records(HANT, 40) + corpus_records(HANS, 40):
+        for text in (normalize(r["body"]), r["title"], "息（新聞聯播）38個 COVID-19 a\nb"):
+            expected: dict = {}
+            for g, p, _s, _e in gram_tokens(text):
+                expected.setdefault(g, []).append(p)
+            assert gram_positions(text) == expected
+
+
+def test_gram_positions_format_round_trips():
+    fmt = GramPositions(field_boost=3.0)
+    for poslist in ([0], [5, 9, 300], [70000], [1, 65535, 65536, 10**6]):
+        v = fmt.encode(poslist)
+        assert fmt.decode_positions(v) == poslist
+        assert fmt.decode_frequency(v) == len(poslist)
+        assert fmt.decode_weight(v) == 3.0 * len(poslist)
+
+
+def test_fast_segments_hold_the_same_postings_as_whoosh(tmp_path, monkeypatch):
+    monkeypatch.setattr(segments, "PARALLEL_MIN_DOCS", 50)
+    docs = _docs(160)
+    (tmp_path / "a").mkdir()
+    reference = windex.create_in(str(tmp_path / "a"), make_schema())
+    with reference.writer() as w:
+        for d in docs:
+            w.add_document(**d)
+    (tmp_path / "b").mkdir()
+    fast = windex.create_in(str(tmp_path / "b"), make_schema())
+    monkeypatch.setattr(segments, "SEGMENT_BUDGET", 1024 * 1024)  # several segments per worker
+    built, timings = segments.build_segments(fast, docs, procs=2)
+    assert len(built) > 2 and set(timings) == set(segments.STAGES)
+    segments.commit_segments(fast.writer(), built)
+    assert fast.doc_count() == len(docs)
+
+    want, got = _postings(reference), _postings(fast)
+    assert got.keys() == want.keys()
+    for fieldname in want:
+        assert got[fieldname] == want[fieldname], fieldname
+    counts = [len(p) for p in got["body_g"].values()]
+    assert max(counts) > BLOCK and min(counts) <= INLINE_LIMIT  # inlined, one-block and multi-block terms
+
+
+@pytest.mark.parametrize("n", [3, 60])
+def test_stored_fields_and_columns_match(tmp_path, monkeypatch, n):
+    monkeypatch.setattr(segments, "PARALLEL_MIN_DOCS", 50)
+    docs = _docs(n)
+    (tmp_path / "b").mkdir()
+    ix = windex.create_in(str(tmp_path / "b"), make_schema())
+    built, _ = segments.build_segments(ix, docs)
+    segments.commit_segments(ix.writer(), built)
+    with ix.searcher() as s:
+        r = s.reader()
+        stored = {s.stored_fields(d)["id"]: s.stored_fields(d) for d in r.all_doc_ids()}
+        dates = {r.column_reader("id")[d]: r.column_reader("date")[d] for d in r.all_doc_ids()}
+    for d in docs:
+        assert stored[d["id"]]["body"] == d["body"] and stored[d["id"]]["added"] == d["added"]
+        assert dates[d["id"]] == d["date"]
