@@ -19,7 +19,7 @@ MAX_MONTHS = 36  # longer spans are counted per year
 @dataclass
 class Bucket:
     label: str  # "2020-03" or "2020"
-    since: str  # the bucket's first and last day, within the date filters
+    since: str  # the bucket's first and last day, within the date filters: what a click narrows to
     until: str
     count: int
 
@@ -76,7 +76,8 @@ def build(dates: Iterable[str | None], since: str | None = None, until: str | No
     else:
         spans = [(f"{y:04d}", dt.date(y, 1, 1), dt.date(y, 12, 31)) for y in range(lo.year, hi.year + 1)]
     for label, start, end in spans:
-        first, last = max(start, lo), min(end, hi)
+        first = max(start, _day(since)) if since else start
+        last = min(end, _day(until)) if until else end
         buckets.append(Bucket(label, first.isoformat(), last.isoformat(), counts.get(label, 0)))
     return Timeline(unit, buckets, undated)
 

@@ -13,12 +13,13 @@ PRIVATE = ("digest", "file")  # bookkeeping, and the server's file paths
 
 @bp.get("/search")
 def search():
-    """?q=&page=&limit=&sort=&since=&until=&source= → query, total, page, hits, facets."""
+    """?q=&page=&limit=&sort=&since=&until=&source=&new= → query, total, page, hits, facets, timeline."""
     p = parse_args(request.args)
     with searcher() as s:
         result = run_search(s, p)
         facets = s.facets(p.q, **p.filters())
-    return jsonify({**result.as_dict(), "facets": facets})
+        timeline = s.timeline(p.q, **p.filters())
+    return jsonify({**result.as_dict(), "facets": facets, "timeline": timeline.as_dict()})
 
 
 @bp.get("/article/<id:article_id>")

@@ -15,6 +15,7 @@ from indexer.search import Hit, Searcher, words_for_display
 from indexer.snippet import highlight_html
 
 from .engine import EXTENSION, run_search, searcher
+from .follow import timeline_context
 from .params import SearchParams, parse_args
 
 bp = Blueprint("pages", __name__)
@@ -36,10 +37,11 @@ def search():
         return redirect(url_for(".home"))
     with searcher() as s:
         result = run_search(s, p)
-        by_source = s.facets(p.q, p.since, p.until)
+        by_source = s.facets(p.q, p.since, p.until, new=p.new)
         unfiltered = not (p.since or p.until or p.source)
-        by_year = by_source["year"] if unfiltered else s.facets(p.q, source=p.source)["year"]
+        by_year = by_source["year"] if unfiltered else s.facets(p.q, source=p.source, new=p.new)["year"]
         tries = [] if result.total else suggestions(s, p)
+        follow = timeline_context(s, p)
     return render_template(
         "search.html",
         p=p,
@@ -51,6 +53,7 @@ def search():
         years=by_year,
         words=words_for_display(p.q.replace('"', " ")),
         tries=tries,
+        **follow,
     )
 
 
@@ -116,11 +119,12 @@ def suggestions(s: Searcher, p: SearchParams) -> list[tuple[str, dict[str, Any],
     tries: list[tuple[str, dict[str, Any], int]] = []
     loose = looser_query(p.q)
     candidates = [(f"a looser query: {loose}", p.link(q=loose))] if loose else []
-    if p.source or p.since or p.until:
-        candidates.append(("the same words without filters", p.link(source=None, since=None, until=None)))
+    if p.source or p.since or p.until or p.new:
+        candidates.append(("the same words without filters", p.link(source=None, since=None, until=None, new=False)))
     for label, args in candidates:
         try:
-            total = s.search(args["q"], limit=1, **{k: args.get(k) for k in ("since", "until", "source")}).total
+            total = s.search(args["q"], limit=1, new=bool(args.get("new")),
+                             **{k: args.get(k) for k in ("since", "until", "source")}).total
         except QueryError:
             continue
         if total:

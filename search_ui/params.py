@@ -25,12 +25,13 @@ class SearchParams:
     since: str | None = None
     until: str | None = None
     source: str | None = None
+    new: bool = False  # only what the latest index run added or changed
 
     def engine_kwargs(self) -> dict[str, Any]:
         return {"limit": self.limit, "page": self.page, "sort": self.sort, **self.filters()}
 
-    def filters(self) -> dict[str, str | None]:
-        return {"since": self.since, "until": self.until, "source": self.source}
+    def filters(self) -> dict[str, Any]:
+        return {"since": self.since, "until": self.until, "source": self.source, "new": self.new}
 
     def link(self, **changes: Any) -> dict[str, Any]:
         """Query-string arguments for a link to these parameters with `changes`, defaults left out.
@@ -41,7 +42,8 @@ class SearchParams:
             changes["page"] = 1
         p = replace(self, **changes)
         defaults = SearchParams()
-        return {k: v for k, v in asdict(p).items() if v not in (None, "") and v != getattr(defaults, k)}
+        return {k: int(v) if isinstance(v, bool) else v
+                for k, v in asdict(p).items() if v not in (None, "") and v != getattr(defaults, k)}
 
     def year(self) -> str | None:
         """The year the date filters select, when they select exactly one whole year."""
@@ -79,6 +81,13 @@ def _date(args: Mapping[str, str], name: str) -> str | None:
         raise QueryError(f"{name} must be a date like 2014-09-10, not {raw!r}") from None
 
 
+def _flag(args: Mapping[str, str], name: str) -> bool:
+    raw = (args.get(name) or "").strip().lower()
+    if raw not in ("", "0", "1", "true", "false", "on", "off", "yes", "no"):
+        raise QueryError(f"{name} must be 1 or 0, not {raw!r}")
+    return raw in ("1", "true", "on", "yes")
+
+
 def parse_args(args: Mapping[str, str]) -> SearchParams:
     """Validate request arguments; raises QueryError (a 400) for anything out of range."""
     sort = (args.get("sort") or "relevance").strip()
@@ -95,4 +104,5 @@ def parse_args(args: Mapping[str, str]) -> SearchParams:
         since=since,
         until=until,
         source=(args.get("source") or "").strip() or None,
+        new=_flag(args, "new"),
     )

@@ -56,10 +56,12 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions[EXTENSION] = Engine(config or Config.load())
 
     from .api import bp as api_bp
+    from .follow import bp as follow_bp
     from .pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(follow_bp)
 
     @app.after_request
     def secure(response: Response) -> Response:

@@ -145,3 +145,25 @@ def test_phone_width_has_no_horizontal_scroll(browser: Browser, base_url: str):
     page.screenshot(path=SHOTS / "10-phone-no-results.png")
     assert errors == []
     context.close()
+
+
+def test_timeline_bar_narrows_the_dates(browser: Browser, base_url: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = watch(page)
+    page.goto(f"{base_url}/search?q={QUERY}")
+    expect(page.locator("figure.timeline figcaption")).to_contain_text("Articles per year")
+    feed = page.locator('link[rel="alternate"][type="application/atom+xml"]').get_attribute("href")
+    assert page.get_by_role("link", name="Subscribe to this search (Atom feed)").get_attribute("href") == feed
+    bar = page.locator("a.tl-bar").last  # the latest year with hits
+    label = bar.get_attribute("aria-label")  # e.g. "2019: 123 articles"
+    year, count = label[:4], int(label.split(": ")[1].split()[0])
+    page.screenshot(path=SHOTS / "11-timeline.png")
+    bar.click()
+    page.wait_for_url(re.compile(rf"since={year}-01-01.*until={year}-12-31"))
+    expect(page.locator("#since")).to_have_value(f"{year}-01-01")
+    expect(page.locator("#until")).to_have_value(f"{year}-12-31")
+    expect(page.get_by_role("status")).to_contain_text(f"{count:,} article")
+    expect(page.locator("figure.timeline figcaption")).to_contain_text("Articles per month")
+    page.screenshot(path=SHOTS / "12-timeline-year.png")
+    assert errors == []
+    page.close()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import xml.etree.ElementTree as ET
-from urllib.parse import quote
+from html import unescape
+from urllib.parse import quote, urlsplit
 
 import feedparser
 import pytest
@@ -14,6 +16,7 @@ from indexer.config import Config
 from indexer.feed import build_feed, entry_id, feed_id
 from indexer.search import Searcher
 from indexer.writer import run_index
+from search_ui import create_app
 
 from .conftest import HANT, corpus_records, write_jsonl
 
@@ -111,3 +114,38 @@ def test_cli_prints_the_same_feed(feed_index):
     out = subprocess.run(["newssearch", "query", "--format", "atom", "-n", "50", "防汛"],
                          capture_output=True, env=env, check=True).stdout
     assert out == feed_of(feed_index)[0]
+
+
+@pytest.fixture(scope="module")
+def client(feed_index):
+    app = create_app(feed_index)
+    app.testing = True
+    return app.test_client()
+
+
+def test_web_feed_is_the_cli_feed_and_its_links_open_the_articles(client, feed_index):
+    r = client.get("/feed?q=防汛")
+    assert r.status_code == 200 and r.mimetype == "application/atom+xml"
+    f = feedparser.parse(r.data)
+    assert not f.bozo and len(f.entries) > 10
+    env = {**os.environ, "NEWSSEARCH_INDEX": str(feed_index.index), "NEWSSEARCH_USERDICT": str(feed_index.userdict),
+           "NEWSSEARCH_URL": "http://localhost/"}
+    cli = subprocess.run(["newssearch", "query", "--format", "atom", "-n", "50", "防汛"],
+                         capture_output=True, env=env, check=True).stdout
+    assert r.data == cli
+    for e in f.entries:
+        link = urlsplit(e.link)
+        page = client.get(f"{link.path}?{link.query}")
+        assert page.status_code == 200 and e.title in unescape(re.sub(r"<[^>]+>", "", page.get_data(as_text=True)))
+    narrow = feedparser.parse(client.get("/feed?q=防汛&since=2020-01-01&limit=2&sort=relevance&new=1").data)
+    assert narrow.feed.links[0].href == "http://localhost/feed?q=%E9%98%B2%E6%B1%9B&since=2020-01-01&new=1"
+    assert len(narrow.entries) <= 2
+    assert client.get("/feed?q=").status_code == 400 and client.get("/feed?q=x&new=maybe").status_code == 400
+
+
+def test_search_page_links_its_feed(client):
+    html = client.get("/search?q=防汛&source=水利").get_data(as_text=True)
+    (alt,) = re.findall(r'<link rel="alternate" type="application/atom\+xml"[^>]*href="([^"]+)"', html)
+    visible = re.findall(r'<a href="([^"]+)" type="application/atom\+xml">Subscribe', html)
+    assert visible == [alt] and unescape(alt) == "/feed?q=%E9%98%B2%E6%B1%9B&source=%E6%B0%B4%E5%88%A9"
+    assert feedparser.parse(client.get(unescape(alt)).data).entries

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections import Counter
+from html import unescape
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +18,7 @@ from indexer.normalize import normalize
 from indexer.search import Searcher
 from indexer.timeline import build
 from indexer.writer import run_index
+from search_ui import create_app
 from search_ui.cli import main
 
 from .conftest import HANS, HANT, corpus_records, write_jsonl
@@ -37,7 +40,7 @@ def test_years_for_long_spans_and_buckets_clipped_to_the_filters():
     tl = build(["2012-07-02", "2016-03-01", "2016-05-01"], since="2012-06-15")
     assert tl.unit == "year"
     assert labels(tl) == {"2012": 1, "2013": 0, "2014": 0, "2015": 0, "2016": 2}
-    assert (tl.buckets[0].since, tl.buckets[-1].until) == ("2012-06-15", "2016-05-01")
+    assert (tl.buckets[0].since, tl.buckets[-1].until) == ("2012-06-15", "2016-12-31")
 
 
 def test_a_one_year_filter_shows_all_its_months_but_far_filters_do_not_stretch_the_chart():
@@ -129,3 +132,31 @@ def test_new_since_last_run_across_index_runs(tmp_path):
     out = subprocess.run(["newssearch", "query", "--since-last-run", "--json", "-n", "0", "防汛整改"],
                          capture_output=True, text=True, env=env, check=True).stdout
     assert {h["id"] for h in json.loads(out)["hits"]} == {"flood-5", "flood-6", "flood-7", "flood-8"}
+    client = create_app(config).test_client()
+    api = client.get("/api/search?q=防汛整改&new=1&limit=100").get_json()
+    assert {h["id"] for h in api["hits"]} == {"flood-5", "flood-6", "flood-7", "flood-8"}
+    page = client.get("/search?q=防汛整改&new=1").get_data(as_text=True)
+    assert "<strong>4</strong> articles" in page and "New in the last index run" in page
+    assert 'name="new" value="1"' in page  # the date form keeps the filter
+    assert "Only what the last index run added" in client.get("/search?q=防汛整改").get_data(as_text=True)
+
+
+def test_search_page_draws_the_timeline_and_a_bar_narrows_the_dates(corpus_index):
+    client = create_app(corpus_index).test_client()
+    api = client.get("/api/search?q=观光").get_json()["timeline"]
+    html = client.get("/search?q=观光").get_data(as_text=True)
+    svg = html[html.index('<svg class="tl-chart"'):html.index("</svg>")]
+    bars = re.findall(r'<a class="tl-bar" href="([^"]+)" aria-label="([^"]+)"', svg)
+    assert [label for _, label in bars] == [f"{b['label']}: {b['count']} article{'s' if b['count'] != 1 else ''}"
+                                           for b in api["buckets"] if b["count"]]
+    start = html.index('<details class="tl-counts">')
+    text = html[start:html.index("</details>", start)]
+    listed = re.findall(r"<li>(?:<a [^>]+>|<span>)([\d-]+)(?:</a>|</span>) <span class=\"n\">([\d,]+)</span>", text)
+    assert [(b["label"], f"{b['count']:,}") for b in api["buckets"]] == listed  # the text alternative, empty ones too
+    href, label = max(bars, key=lambda b: int(b[1].split(": ")[1].split()[0]))
+    narrowed = client.get(unescape(href)).get_data(as_text=True)
+    count = int(label.split(": ")[1].split()[0])
+    assert f"<strong>{count:,}</strong> article" in narrowed
+    year = label[:4]
+    assert f'value="{year}-01-01"' in narrowed and f'value="{year}-12-31"' in narrowed
+    assert '<figcaption id="tl-cap">Articles per month' in narrowed
