@@ -91,13 +91,26 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _damage_is_corrupt(fn: F) -> F:
-    """Whoosh reading a damaged segment raises what no query can cause: report it as IndexCorrupt."""
+    """Whoosh reading a damaged segment raises what no query can cause: report it as IndexCorrupt.
+
+    Whoosh opens column files lazily, and a run that commits (merging segments)
+    or swaps generations deletes files of the state we were reading: when the
+    index changed under a failed read, the read is done again on the new state.
+    """
 
     @wraps(fn)
     def run(self, *args, **kwargs):
         try:
             return fn(self, *args, **kwargs)
-        except DAMAGE as exc:
+        except NewssearchError:
+            raise
+        except Exception as exc:
+            if self._searcher is not None and (
+                not self._searcher.up_to_date() or self.store.state().get("generation") != self._gen
+            ):
+                return fn(self, *args, **kwargs)
+            if not isinstance(exc, DAMAGE):
+                raise
             raise IndexCorrupt(f"the index at {self.config.index} is damaged: {type(exc).__name__}: {exc}") from exc
 
     return run  # type: ignore[return-value]
@@ -121,7 +134,12 @@ class Searcher:
         state = self.store.state()
         try:
             if self._searcher is not None and state.get("generation") == self._gen:
-                fresh = self._searcher.refresh()
+                fresh = self._searcher
+                if not fresh.up_to_date():
+                    # Not refresh(): whoosh3 reuses the reader of a segment whose id is unchanged, with
+                    # the old commit's deletions, so updated and removed articles would stay visible.
+                    fresh = self._ix.searcher(weighting=BM25F())
+                    self._searcher.close()
                 self.state = state
             else:
                 if self._searcher is not None:
@@ -133,6 +151,8 @@ class Searcher:
         except NewssearchError:
             raise
         except Exception as exc:  # opening segments: Whoosh raises many kinds on damaged files
+            if self.store.state().get("generation") != state.get("generation"):
+                return self._current()  # a rebuild went live and deleted the generation we were opening
             raise IndexCorrupt(f"cannot open index {self.config.index}: {type(exc).__name__}: {exc}") from exc
         if fresh is not self._searcher:
             self._searcher = fresh

@@ -82,7 +82,11 @@ class IndexDir:
         write_json_atomic(self.path / STATE, state)
 
     def open(self) -> tuple[FileIndex, dict[str, Any]]:
-        """Open the live generation for reading."""
+        """Open the live generation for reading.
+
+        A rebuild swaps state.json, then deletes the old generation: if that
+        happens while we open the old one, we open the new one instead.
+        """
         state = self.state()
         gen = state.get("generation")
         if not gen:
@@ -92,6 +96,8 @@ class IndexDir:
             ix.reader().close()  # opening every segment finds a truncated or overwritten one here
             return ix, state
         except Exception as exc:  # Whoosh raises many kinds on damaged files
+            if self.state().get("generation") != gen:
+                return self.open()
             raise IndexCorrupt(f"cannot open index {self.path} ({gen}): {exc}") from exc
 
     def manifest(self, gen: str) -> dict[str, str]:

@@ -9,7 +9,9 @@ worst make stale, never wrong.
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,6 +29,13 @@ from .segments import build_segments, commit_segments, discard
 from .store import DAMAGE, IndexDir, analyzer_version, userdict_for
 
 Progress = Callable[[int, int], None]
+
+
+def pause_for_tests(stage: str) -> None:
+    """NEWSSEARCH_TEST_PAUSE_AT=<stage> parks a run at read, toc, state or swap, so a test can kill it there."""
+    if os.environ.get("NEWSSEARCH_TEST_PAUSE_AT") == stage:
+        print(f"newssearch: paused at {stage}", file=sys.stderr, flush=True)
+        time.sleep(float(os.environ.get("NEWSSEARCH_TEST_PAUSE_SECONDS", "600")))
 
 
 @dataclass
@@ -124,6 +133,7 @@ def run_index(
     except OSError as exc:
         raise IndexUnwritable(f"cannot write the index at {config.index}: {exc.strerror or exc}") from exc
     try:
+        _discard_unfinished(store)  # what a killed run (kill -9, power loss) left behind
         summary = _run(store, config, paths, rebuild, progress)
     except DAMAGE as exc:
         raise IndexCorrupt(f"the index at {config.index} is damaged: {type(exc).__name__}: {exc}") from exc
@@ -229,6 +239,7 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
     to_delete -= to_write.keys()
 
     summary.timings["read"] = time.perf_counter() - t_read
+    pause_for_tests("read")
     if to_write or to_delete or gen != old_gen:
         docs = []
         for aid, (a, d) in to_write.items():
@@ -243,6 +254,7 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
         segments, timings = build_segments(ix, docs)
         summary.timings.update(timings)
         t_toc = time.perf_counter()
+        pause_for_tests("toc")
         writer = ix.writer()
         try:
             for aid in to_delete:
@@ -257,6 +269,7 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
         to_delete -= to_write.keys()
     summary.removed = len(to_delete)
     summary.generation = gen
+    pause_for_tests("state")
     store.save_manifest(gen, new_manifest)
     all_roots = sorted({str(r) for r in remembered + roots})
     store.save_state(
@@ -270,6 +283,7 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
             **({"last_change_started": now} if fresh else {}),  # what `query --since-last-run` shows
         }
     )
+    pause_for_tests("swap")
     if old_gen and gen != old_gen:
         store.remove_generation(old_gen)
     return summary

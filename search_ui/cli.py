@@ -3,6 +3,8 @@
 Exit codes: 0 success; 1 some files could not be indexed (the rest were);
 2 bad usage or query; 3 no index, or an unreadable one; 4 no such article;
 74 the index cannot be written (read-only, disk full); 75 another index run holds the lock (try again later).
+``index`` lists every file it could not read on stderr as ``error: PATH: reason`` and indexes the rest;
+with ``--quiet`` those lines and the summary line are all it prints (for cron mail).
 """
 
 from __future__ import annotations
