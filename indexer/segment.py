@@ -73,7 +73,18 @@ def tag(text: str) -> list[tuple[str, str]]:
 
 
 def engine_version() -> str:
-    """Identify the segmenter build, for the analyzer version."""
+    """Identify the segmenter build, for the analyzer version.
+
+    Read from the installed dist-info folder's name when there is one: importing
+    importlib.metadata and scanning every distribution costs ~0.1 s of a cold query.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("rjieba")
+    if spec is not None and spec.origin:
+        found = sorted(Path(spec.origin).parent.parent.glob("rjieba-*.dist-info"))
+        if len(found) == 1:
+            return f"rjieba-{found[0].name[len('rjieba-'):-len('.dist-info')]}"
     from importlib.metadata import version
 
     return f"rjieba-{version('rjieba')}"
