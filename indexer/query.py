@@ -17,6 +17,7 @@ from . import segment
 from .analysis import HAN, gram_tokens
 from .errors import QueryError
 from .normalize import normalize
+from .phrase import GramPhrase
 
 FIELDS = {"title": ("title",), "source": ("source",)}
 MAX_QUERY_CHARS = 1000
@@ -162,7 +163,7 @@ def gram_phrase(fieldname: str, text: str, boost: float = 1.0) -> tuple[wq.Query
         return wq.NullQuery, True
     if len(terms) == 1:
         return wq.Term(fieldname, terms[0], boost=boost), verify
-    return wq.Phrase(fieldname, terms, boost=boost), verify
+    return GramPhrase(fieldname, terms, boost=boost), verify
 
 
 def _is_alnum(term: str) -> bool:
