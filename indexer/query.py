@@ -22,6 +22,8 @@ from .phrase import GramPhrase
 FIELDS = {"title": ("title",), "source": ("source",)}
 MAX_QUERY_CHARS = 1000
 _LEX = re.compile(r'\s*(?:(-)|(NOT)\s+)?(?:(\w+):)?("([^"]*)("?)|[^\s"]+)')
+# A document number such as 南府教字〔2023〕12号 is searched as one exact phrase, quoted or not.
+_DOC_NUMBER = re.compile(r"[〔\[(【]\s*(?:19|20)\d\d\s*[〕\])】]\s*第?\s*\d+\s*号")
 _PIECES = re.compile(rf"[{HAN}]+|[^\W_{HAN}]+")
 
 
@@ -85,7 +87,8 @@ def parse(text: str) -> Parsed:
             else:
                 token = f"{fname}:{token}"
         raw = inner if inner is not None else token
-        atom = Atom(normalize(raw), phrase=inner is not None, fields=fields)
+        norm = normalize(raw)
+        atom = Atom(norm, phrase=inner is not None or _DOC_NUMBER.search(norm) is not None, fields=fields)
         if not _PIECES.search(atom.text) and not (atom.phrase and atom.text.strip()):
             if join_next:
                 raise QueryError("OR needs a term on each side", hint='e.g. 整改 OR 落实')

@@ -163,3 +163,17 @@ def test_exact_total_beyond_the_page(corpus_index):
     full = s.search("台南", limit=0)
     page = s.search("台南", limit=5)
     assert page.total == full.total == len(full.hits) > 5
+
+
+def test_document_numbers_are_exact_even_unquoted(config, tmp_path):
+    write_jsonl(
+        tmp_path / "d" / "x.jsonl",
+        [
+            {"id": "doc", "title": "關於印發實施方案的通知", "body": "南府教字〔2023〕12號，各區公所："},
+            {"id": "other", "title": "2023年工作", "body": "第12号文件在〔2022〕年印发，2023年执行。"},
+        ],
+    )
+    run_index(config, [tmp_path / "d"])
+    s = Searcher(config)
+    assert ids(s.search("〔2023〕12号")) == ["doc"]
+    assert ids(s.search("南府教字〔2023〕12號")) == ["doc"]
