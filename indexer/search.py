@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from whoosh import query as wq
 from whoosh.scoring import BM25F
+from whoosh.searching import ResultsPage
 
 from . import keywords as kw
 from . import suggest as sg
@@ -27,6 +28,7 @@ MAX_PAGE = 1000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _WORD_FIELDS = {"title": "title", "body": "body"}
 _GRAM_FIELDS = {"title": "title_g", "body": "body_g", "source": "source_g"}
+RUN_BOOST = 4.0  # the query as a contiguous run: 2.0 -> 4.0 raised P@10 of unspaced queries 0.977 -> 0.999
 
 
 @dataclass
@@ -77,7 +79,7 @@ def _atom_query(atom: Atom) -> tuple[wq.Query, bool]:
         required.append(wq.Or(alts))
     q: wq.Query = wq.And(required) if len(required) > 1 else required[0]
     runs = [r for r in re.split(r"\W+", atom.text) if len(r) > 2]
-    boosts = [gram_phrase(g, r, boost=2.0)[0] for r in runs for g in grams if len(words_of(r)) > 1]
+    boosts = [gram_phrase(g, r, boost=RUN_BOOST)[0] for r in runs for g in grams if len(words_of(r)) > 1]
     if boosts:
         q = wq.AndMaybe(q, wq.Or(boosts))
     return q, False
@@ -267,7 +269,9 @@ class Searcher:
         if sort == "date":
             kwargs.update(sortedby="date", reverse=True)
         size = limit or max(1, s.doc_count())
-        results = s.search_page(q, page, pagelen=size, **kwargs)
+        # Score every match, then page: Whoosh's top-N collector mis-scores phrase matchers (the
+        # contiguous-run boost) and preloaded ORs and loses the best hits (bench/relevance.py).
+        results = ResultsPage(s.search(q, limit=None, **kwargs), page, size)
         terms = parsed.highlight_terms()
         hits = [_hit(r.fields(), r.score if sort == "relevance" else None, terms) for r in results]
         stops = synonyms.for_config(self.config).stopwords

@@ -3,11 +3,11 @@
 Three kinds of suggestion, in this order, each kept only if it finds more
 articles than the query did:
 
-* a near spelling: a query word that finds nothing is replaced by a word of
-  the index's own vocabulary (the title and body word fields) one edit away,
-  same-length words first, then words whose changed character sounds the same
-  (most Chinese typos come from a pinyin input method: 整该 → 整改), then the
-  most frequent;
+* a near spelling: a query word that finds (almost) nothing is replaced by a
+  word of the index's own vocabulary (the title and body word fields) one edit
+  away: words whose changed character sounds the same first (most Chinese typos
+  come from a pinyin input method: 整该 → 整改), then same-length words, then
+  the most frequent;
 * the other script's form with the regional vocabulary converted too (OpenCC
   tw2sp / s2twp: 軟體 ↔ 软件), which per-character normalization cannot do;
 * a shorter query: without the term that finds the fewest articles (the one
@@ -33,7 +33,7 @@ _TOKENS = re.compile(r'"[^"]*"?|\S+')
 Count = Callable[[str], int]
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def _converter(config: str):
     import opencc
 
