@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from whoosh.analysis import Token, Tokenizer
 
@@ -106,13 +107,22 @@ def word_tokens(text: str, search: bool = True) -> list[GramToken]:
             else:
                 pstart, pend = s, e
     out: list[GramToken] = []
+    append = out.append
     pos = -1
     pending: list[tuple[str, int, int]] = []
     for (word, s, e), is_top in zip(raw, top, strict=True):
         if not is_top:
             pending.append((word, s, e))
             continue
-        parts = list(_split(word, s))
+        pieces = _pieces(word)
+        if pieces is None:  # the usual case: the token is one word part
+            pos += 1
+            for w, ws, _we in pending:
+                out.extend((p, pos, ps, pe) for p, ps, pe in _split(w, ws) if (p, ps, pe) != (word, s, e))
+            pending.clear()
+            append((word, pos, s, e))
+            continue
+        parts = [(p, s + ps, s + pe) for p, ps, pe in pieces]
         if not parts:
             pending.clear()
             continue
@@ -121,17 +131,59 @@ def word_tokens(text: str, search: bool = True) -> list[GramToken]:
             out.extend((p, pos, ps, pe) for p, ps, pe in _split(w, ws) if (p, ps, pe) not in parts)
         pending.clear()
         for k, (p, ps, pe) in enumerate(parts):
-            out.append((p, pos + k, ps, pe))
+            append((p, pos + k, ps, pe))
         pos += len(parts) - 1
     return out
 
 
-def _split(word: str, start: int) -> Iterator[tuple[str, int, int]]:
+def word_counts(text: str) -> dict[str, int]:
+    """How often each index-time word occurs in normalized text: `word_tokens` counted, in one pass.
+
+    The indexer needs no word positions (the word fields rank, the gram fields
+    find phrases), so it skips building a tuple per token.
+    """
+    raw = segment.tokenize(text, search=True)
+    counts: dict[str, int] = {}
+    get = counts.get
+    pstart = pend = -1
+    full = True  # the current parent token is a single word part
+    parts: list[tuple[str, int, int]] = []
+    for k in range(len(raw) - 1, -1, -1):
+        word, s, e = raw[k]
+        if pstart <= s and e <= pend and (s, e) != (pstart, pend):  # a sub-word of the parent
+            if full:
+                for p, _ps, _pe in _split(word, s):
+                    counts[p] = get(p, 0) + 1
+            else:
+                for part in _split(word, s):
+                    if parts and part not in parts:
+                        counts[part[0]] = get(part[0], 0) + 1
+            continue
+        pstart, pend = s, e
+        pieces = _pieces(word)
+        full = pieces is None
+        if full:
+            counts[word] = get(word, 0) + 1
+            continue
+        parts = [(p, s + ps, s + pe) for p, ps, pe in pieces]
+        for p, _ps, _pe in parts:
+            counts[p] = get(p, 0) + 1
+    return counts
+
+
+@lru_cache(maxsize=1 << 17)
+def _pieces(word: str) -> tuple[tuple[str, int, int], ...] | None:
+    """The letter/digit and Han parts of a token with offsets into it; None if it is all one part."""
     if _WORD_PART.fullmatch(word):
-        yield word, start, start + len(word)
-        return
-    for m in _WORD_PART.finditer(word):
-        yield m.group(), start + m.start(), start + m.end()
+        return None
+    return tuple((m.group(), m.start(), m.end()) for m in _WORD_PART.finditer(word))
+
+
+def _split(word: str, start: int) -> list[tuple[str, int, int]]:
+    pieces = _pieces(word)
+    if pieces is None:
+        return [(word, start, start + len(word))]
+    return [(p, start + ps, start + pe) for p, ps, pe in pieces]
 
 
 class _NormalizingTokenizer(Tokenizer):

@@ -26,18 +26,17 @@ import multiprocessing
 import os
 import time
 from array import array
-from collections import Counter
 from functools import cache
 from typing import Any
 
 from whoosh import formats
 from whoosh.codec import default_codec
 from whoosh.system import pack_uint
-from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.util.numeric import length_to_byte
 
-from .analysis import GramTokenizer, WordTokenizer, _NormalizingTokenizer, gram_positions, word_tokens
+from .analysis import GramTokenizer, WordTokenizer, _NormalizingTokenizer, gram_positions, word_counts
 from .normalize import normalize
-from .postings import write_field
+from .postings import use_fast_term_table, write_field
 
 # A segment is written when its postings would take about this much memory
 # (an estimate: ~60 bytes a posting, ~300 bytes a distinct term).
@@ -96,10 +95,10 @@ class SegmentBuilder:
                 else:
                     length, count, new_terms = _add_generic(field, value, terms, doc)
                 self.cost += 60 * count + 300 * new_terms
-                if field.scorable:
-                    lens = self.lengths.setdefault(name, array("I"))
-                    lens.extend([0] * (doc + 1 - len(lens)))
-                    lens[doc] = byte_to_length(length_to_byte(length))
+                if field.scorable:  # 1 + the length byte Whoosh stores, 0 for an empty field
+                    lens = self.lengths.setdefault(name, array("B"))
+                    lens.extend(bytes(doc + 1 - len(lens)))
+                    lens[doc] = length_to_byte(length) + 1 if length else 0
                 else:
                     length = 0
             perdoc.add_field(name, field, value if field.stored else None, length)
@@ -125,7 +124,7 @@ class SegmentBuilder:
         fmt = field.format
         boost = fmt.field_boost
         if kind == "words":
-            counts: dict[str, int] = Counter(w for w, *_ in word_tokens(norm, search=True))
+            counts = word_counts(norm)
             t["segment"] += time.thread_time() - t1
         else:
             grams = gram_positions(norm)
@@ -162,6 +161,7 @@ class SegmentBuilder:
         if not self.docnum:
             return None
         fw = self.codec.field_writer(self.storage, self.segment)
+        use_fast_term_table(fw)
         for name in sorted(self.postings):
             field = self.schema[name]
             fw.start_field(name, field)

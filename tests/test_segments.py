@@ -1,10 +1,12 @@
 """The fast segment writer must produce what Whoosh's own writer produces, term for term."""
 
+from collections import Counter
+
 import pytest
 from whoosh import index as windex
 
 from indexer import segments
-from indexer.analysis import gram_positions, gram_tokens
+from indexer.analysis import gram_positions, gram_tokens, word_counts, word_tokens
 from indexer.article import Article
 from indexer.normalize import normalize
 from indexer.postings import BLOCK, INLINE_LIMIT
@@ -22,7 +24,7 @@ def _docs(n: int) -> list[dict]:
 
 
 def _postings(ix) -> dict:
-    """field -> term -> {article id: (weight, decoded value)} over every segment."""
+    """field -> term -> (term statistics, {article id: (weight, decoded value)}) over every segment."""
     out: dict = {}
     with ix.searcher() as s:
         r = s.reader()
@@ -40,7 +42,9 @@ def _postings(ix) -> dict:
                     decoded = fmt.decode_positions(v) if fieldname.endswith("_g") else v
                     got[ids[m.id()]] = (round(m.weight(), 3), decoded)
                     m.next()
-                out.setdefault(fieldname, {})[term] = got
+                ti = r.term_info(fieldname, term)
+                stats = (ti.doc_frequency(), round(ti.weight(), 3), ti.min_length(), ti.max_length())
+                out.setdefault(fieldname, {})[term] = (stats, got)
     return out
 
 
@@ -51,6 +55,14 @@ def test_gram_positions_group_gram_tokens():
             for g, p, _s, _e in gram_tokens(text):
                 expected.setdefault(g, []).append(p)
             assert gram_positions(text) == expected
+
+
+def test_word_counts_count_word_tokens():
+    texts = ["covid-19疫情 a股 2020年9月10日 中华人民共和国教育实践活动 38个问题 ……", "，。"]
+    for r in corpus_records(HANT, 60) + corpus_records(HANS, 60):
+        texts += [normalize(r["body"]), normalize(r["title"])]
+    for text in texts:
+        assert word_counts(text) == Counter(w for w, *_ in word_tokens(text))
 
 
 def test_gram_positions_format_round_trips():
@@ -82,7 +94,7 @@ def test_fast_segments_hold_the_same_postings_as_whoosh(tmp_path, monkeypatch):
     assert got.keys() == want.keys()
     for fieldname in want:
         assert got[fieldname] == want[fieldname], fieldname
-    counts = [len(p) for p in got["body_g"].values()]
+    counts = [len(p) for _, p in got["body_g"].values()]
     assert max(counts) > BLOCK and min(counts) <= INLINE_LIMIT  # inlined, one-block and multi-block terms
 
 
