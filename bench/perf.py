@@ -215,11 +215,13 @@ def naive_queries(index: Path, repeat: int) -> dict[str, list[float]]:
         return time_queries(search, repeat)
 
 
-def cold_query(cmd: list[str], runs: int = 3) -> float:
+def cold_query(cmd: list[str], cwd: Path, runs: int = 3) -> float:
+    """Median wall time of a new process; the user dictionary is the one the index was built with."""
+    env = {**os.environ, "NEWSSEARCH_USERDICT": str(cwd / "no-userdict.txt")}
     walls = []
     for _ in range(runs):
         t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=cwd, env=env)
         walls.append(time.perf_counter() - t)
     return statistics.median(walls)
 
@@ -292,9 +294,9 @@ def main(argv: list[str] | None = None) -> None:
         q_ours = newssearch_queries(ours_ix, args.repeat)
         q_naive = None if naive is None else naive_queries(naive_ix, args.repeat)
         exe = Path(sys.executable).with_name("newssearch")
-        cold = cold_query([str(exe), "query", "整改", "--index", str(ours_ix)])
+        cold = cold_query([str(exe), "query", "整改", "--index", str(ours_ix)], tmp)
         cold_naive = None if naive is None else cold_query(
-            [sys.executable, "-c", NAIVE_COLD.format(root=str(ROOT), index=str(naive_ix))])
+            [sys.executable, "-c", NAIVE_COLD.format(root=str(ROOT), index=str(naive_ix))], tmp)
         size, size_naive = dir_size(ours_ix), None if naive is None else dir_size(naive_ix)
 
     def n(key):

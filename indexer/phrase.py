@@ -22,6 +22,8 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import ListMatcher
 from whoosh.scoring import WeightLengthScorer
 
+from .schema import _SWAP, GramPositions
+
 
 def _read_all(m) -> tuple[list[int], list[float], list]:
     """Every (doc, weight, value) of a raw posting matcher, as three lists."""
@@ -79,29 +81,42 @@ class GramPhrase(wq.Phrase):
     def _find(self, reader, fieldname, fmt, words, scorers) -> tuple[list[int], list[float]]:
         n = len(words)
         order = sorted(range(n), key=lambda k: reader.doc_frequency(fieldname, words[k]))
-        found: list[dict[int, tuple[float, bytes]] | None] = [None] * n
+        weights: list[dict[int, float]] = [{}] * n
+        values: list[dict[int, bytes]] = [{}] * n
         candidates: set[int] | None = None
         for k in order:
-            ids, weights, values = _read_all(reader.postings(fieldname, words[k]))
-            if candidates is None:
-                found[k] = dict(zip(ids, zip(weights, values, strict=True), strict=True))
-                candidates = set(found[k])
-            else:
-                found[k] = {d: (w, v) for d, w, v in zip(ids, weights, values, strict=True) if d in candidates}
-                candidates &= found[k].keys()
+            ids, ws, vs = _read_all(reader.postings(fieldname, words[k]))
+            weights[k], values[k] = dict(zip(ids, ws, strict=True)), dict(zip(ids, vs, strict=True))
+            candidates = set(ids) if candidates is None else candidates.intersection(ids)
             if not candidates:
                 return [], []
-        decode = fmt.decode_positions
+        decode = _decoder(fmt)
         out_ids: list[int] = []
         scores: list[float] = []
         for d in sorted(candidates):
-            rest = [set(decode(found[k][d][1])) for k in range(1, n)]
-            if any(all(p + k in rest[k - 1] for k in range(1, n)) for p in decode(found[0][d][1])):
+            starts = set(decode(values[0][d]))
+            for k in range(1, n):
+                starts.intersection_update([p - k for p in decode(values[k][d])])
+                if not starts:
+                    break
+            else:
                 out_ids.append(d)
                 if scorers is not None:
                     length = scorers[0].dfl(d)
-                    scores.append(sum(s._score(found[k][d][0], length) for k, s in enumerate(scorers)))
+                    scores.append(sum(s._score(weights[k][d], length) for k, s in enumerate(scorers)))
         return out_ids, scores
+
+
+def _decoder(fmt):
+    """`fmt.decode_positions`, with a shortcut for GramPositions' one-position values (most grams)."""
+    decode = fmt.decode_positions
+    if not isinstance(fmt, GramPositions) or _SWAP:
+        return decode
+
+    def fast(v: bytes):
+        return (v[1] | v[2] << 8,) if len(v) == 3 and v[0] == 72 else decode(v)  # b"H" + one uint16
+
+    return fast
 
 
 class _Scored(ListMatcher):
