@@ -20,6 +20,7 @@ from .config import Config
 from .errors import ArticleNotFound, IndexCorrupt, NewssearchError, QueryError
 from .normalize import normalize
 from .query import Atom, Parsed, gram_phrase, parse, words_of
+from .ranges import ColumnRange
 from .snippet import segments, to_html
 from .store import DAMAGE, IndexDir, analyzer_version
 from .timeline import Timeline, build
@@ -196,7 +197,7 @@ class Searcher:
             if value and not _DATE.match(value):
                 raise QueryError(f"--{name} wants a date like 2014-09-10, not {value!r}")
         if since or until:
-            parts.append(wq.TermRange("date", since or "0000", until or "9999"))
+            parts.append(ColumnRange("date", since or "0000", until or "9999"))
         if source and normalize(source).strip():
             parts.append(gram_phrase("source_g", normalize(source).strip())[0])
         return wq.And(parts) if parts else None
