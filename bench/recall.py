@@ -13,7 +13,10 @@ then measured on queries drawn with a fixed seed:
 * known item: two title words of an article (same script, and converted to the
   other script with full OpenCC s2t/t2s), hit@10 and MRR@10 of that article.
 
-Usage: python bench/recall.py [--articles N | --full] [--corpus DIR] [--queries N]
+A newssearch result row counts for every repost it lists (Hit.duplicates). The
+index run's problems are printed, and so are the first misses (--show N).
+
+Usage: python bench/recall.py [--articles N | --full] [--corpus DIR] [--queries N] [--show N]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -42,7 +46,9 @@ from indexer.search import Searcher
 from indexer.segment import cut
 from indexer.writer import run_index
 
-Engine = Callable[[str, int | None], list[str]]
+# An engine runs a query and returns its result rows, best first; a row lists the ids it
+# stands for (newssearch shows reposts of an article under one result).
+Engine = Callable[[str, int | None], list[list[str]]]
 _HAN_RUN = re.compile(f"[{HAN}]+")
 KINDS = ("han", "punct", "alnum", "edge")
 
@@ -129,37 +135,54 @@ def known_items(rng: random.Random, docs: list[dict], n: int) -> list[tuple[str,
     return out
 
 
-def _run(engine: Engine, query: str, limit: int | None) -> list[str]:
+def _run(engine: Engine, query: str, limit: int | None) -> list[list[str]]:
     try:
         return engine(query, limit)
     except QueryError:
         return []
 
 
-def measure(engine: Engine, norm: dict[str, str], subs, phrases, items) -> dict[str, float]:
-    """All metrics for one engine; `norm` maps article id to its normalized title+body."""
+def _newssearch(searcher: Searcher, query: str, limit: int | None) -> list[list[str]]:
+    """Result rows of newssearch (keywords and suggestions off: they do not change what is found)."""
+    hits = searcher.search(query, limit=limit or 0, keywords=False, suggest=False).hits
+    return [[h.id, *(d["id"] for d in h.duplicates)] for h in hits]
+
+
+def measure(engine: Engine, norm: dict[str, str], subs, phrases, items, log: list[str]) -> dict[str, float]:
+    """All metrics for one engine; `norm` maps article id to its normalized title+body.
+
+    Every missed article, wrong phrase hit and known item that the other-script
+    query ranks lower than the same-script one is described in `log`.
+    """
     m: dict[str, float] = Counter()
     for q in subs:
         truth = {i for i, t in norm.items() if normalize(q) in t}
-        found = set(_run(engine, q, None))
+        found = {i for row in _run(engine, q, None) for i in row}
         m["sub_truth"] += len(truth)
         m["sub_found"] += len(found & truth)
         m["sub_hits"] += len(found)
         m["sub_wrong"] += len(found - truth)
+        if truth - found:
+            log.append(f"substring {q}: missed {sorted(truth - found)}")
     for kind, span in phrases:
         truth = {i for i, t in norm.items() if normalize(span) in t}
-        found = set(_run(engine, f'"{span}"', None))
+        found = {i for row in _run(engine, f'"{span}"', None) for i in row}
         for key in ("ph", f"ph_{kind}"):
             m[f"{key}_truth"] += len(truth)
             m[f"{key}_found"] += len(found & truth)
             m[f"{key}_hits"] += len(found)
         m["ph_wrong"] += len(found - truth)
+        if truth != found:
+            log.append(f'phrase "{span}": missed {sorted(truth - found)} wrong {sorted(found - truth)}')
     for aid, same, other in items:
+        ranks = {}
         for key, q in (("same", same), ("cross", other)):
-            ranked = _run(engine, q, 10)[:10]
-            if aid in ranked:
+            ranks[key] = next((k for k, row in enumerate(_run(engine, q, 10)[:10], 1) if aid in row), 0)
+            if ranks[key]:
                 m[f"{key}_hit"] += 1
-                m[f"{key}_rr"] += 1 / (ranked.index(aid) + 1)
+                m[f"{key}_rr"] += 1 / ranks[key]
+        if ranks["cross"] != ranks["same"]:
+            log.append(f"known item {aid}: {same} at {ranks['same'] or '>10'}, {other} at {ranks['cross'] or '>10'}")
     return m
 
 
@@ -197,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--full", action="store_true", help="index every article of both files")
     ap.add_argument("--queries", type=int, default=300, help="queries per metric (default 300)")
     ap.add_argument("--seed", type=int, default=corpus.SEED)
+    ap.add_argument("--show", type=int, default=10, metavar="N", help="list N of newssearch's misses (default 10)")
     args = ap.parse_args(argv)
     data = corpus.load(args.corpus, None if args.full else args.articles, args.seed)
     docs = [{**r, "_script": tag} for tag, recs in data.items() for r in recs]
@@ -224,19 +248,23 @@ def main(argv: list[str] | None = None) -> None:
         rows = {}
         try:
             start = time.perf_counter()
-            rows["newssearch"] = measure(
-                lambda q, limit: [h.id for h in searcher.search(q, limit=limit or 0).hits], norm, subs, phrases, items
-            )
+            log: list[str] = []
+            rows["newssearch"] = measure(partial(_newssearch, searcher), norm, subs, phrases, items, log)
             query_s = {"newssearch": time.perf_counter() - start}
             with naive:
                 start = time.perf_counter()
-                rows["naive"] = measure(naive.search, norm, subs, phrases, items)
+                rows["naive"] = measure(lambda q, limit: [[i] for i in naive.search(q, limit)], norm, subs, phrases,
+                                        items, [])
                 query_s["naive"] = time.perf_counter() - start
         finally:
             searcher.close()
     print()
     report(rows, times, len(items))
     print("\nquery time (all metrics): " + ", ".join(f"{k} {v:.1f}s" for k, v in query_s.items()))
+    if log and args.show:
+        print(f"\nnewssearch: {len(log)} queries with a miss, a wrong hit or a cross-script difference")
+        for line in log[: args.show]:
+            print(f"  {line[:300]}")
 
 
 if __name__ == "__main__":
