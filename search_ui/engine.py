@@ -57,9 +57,12 @@ def searcher() -> Iterator[Searcher]:
         yield s
 
 
-def run_search(s: Searcher, p: SearchParams) -> SearchResult:
-    """Search with validated parameters; a page past the last one is empty, not the last page again."""
-    result = s.search(p.q, **p.engine_kwargs())
+def run_search(s: Searcher, p: SearchParams, **extra: Any) -> SearchResult:
+    """Search with validated parameters; a page past the last one is empty, not the last page again.
+
+    `extra` goes to Searcher.search (e.g. suggest=False where nobody reads suggestions).
+    """
+    result = s.search(p.q, **p.engine_kwargs(), **extra)
     if result.total and p.page > p.pages(result.total):
         result.hits = []
     return result

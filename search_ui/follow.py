@@ -35,7 +35,7 @@ def feed():
         raise QueryError("a feed needs a query", hint="e.g. /feed?q=整改")
     p = replace(p, sort="date", limit=p.limit if request.args.get("limit") else FEED_LIMIT)
     with searcher() as s:
-        result = run_search(s, p)
+        result = run_search(s, p, suggest=False, keywords=False)
     return Response(build_feed(result, request.url_root, feed_params(p)), mimetype=ATOM)
 
 

@@ -10,8 +10,9 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from markupsafe import Markup
 
 from indexer.errors import QueryError
+from indexer.normalize import is_han, normalize
 from indexer.query import parse
-from indexer.search import Hit, Searcher, words_for_display
+from indexer.search import Searcher, words_for_display
 from indexer.snippet import highlight_html
 
 from .engine import EXTENSION, run_search, searcher
@@ -40,7 +41,7 @@ def search():
         by_source = s.facets(p.q, p.since, p.until, new=p.new)
         unfiltered = not (p.since or p.until or p.source)
         by_year = by_source["year"] if unfiltered else s.facets(p.q, source=p.source, new=p.new)["year"]
-        tries = [] if result.total else suggestions(s, p)
+        tries = [] if result.total else other_searches(s, p, result.suggestions)
         follow = timeline_context(s, p)
     return render_template(
         "search.html",
@@ -51,7 +52,7 @@ def search():
         pages=p.pages(result.total),
         sources=by_source["source"],
         years=by_year,
-        words=words_for_display(p.q.replace('"', " ")),
+        reading=understood(result.query),
         tries=tries,
         **follow,
     )
@@ -62,7 +63,7 @@ def article(article_id: str):
     q = request.args.get("q", "").strip()
     with searcher() as s:
         art = s.article(article_id)
-        rel = related(s, art)
+        rel = s.related(art["id"], n=RELATED)
     return render_template(
         "article.html",
         art=art,
@@ -81,18 +82,22 @@ def highlight(text: str | None, terms: list[str]) -> Markup:
     return Markup(highlight_html(text or "", terms))
 
 
+@bp.app_template_filter("script")
+def script(text: str | None) -> str:
+    """The lang tag for Chinese text: zh-Hant when it has a Traditional form, else zh-Hans (the page's)."""
+    text = text or ""
+    return "zh-Hant" if any(is_han(a) and a != b for a, b in zip(text, normalize(text), strict=True)) else "zh-Hans"
+
+
+@bp.app_template_filter("unqueried")
+def unqueried(words: list[str], terms: list[str], n: int = 5) -> list[str]:
+    """The first `n` keywords that are not what was searched for (every hit has those)."""
+    return [w for w in words if normalize(w) not in terms][:n]
+
+
 @bp.get("/opensearch.xml")
 def opensearch():
     return Response(render_template("opensearch.xml"), mimetype="application/opensearchdescription+xml")
-
-
-def related(s: Searcher, art: dict[str, Any], limit: int = RELATED) -> list[Hit]:
-    """A few other articles on the same subject: for now, any of the title's words, ranked."""
-    words = words_for_display(art["title"])[:8]
-    if not words:
-        return []
-    hits = s.search(" OR ".join(words), limit=limit + 1).hits
-    return [h for h in hits if h.id != art["id"]][:limit]
 
 
 def highlight_terms(q: str) -> list[str]:
@@ -114,16 +119,34 @@ def looser_query(q: str) -> str | None:
     return " ".join(words[:-1]) if len(words) > 1 else None
 
 
-def suggestions(s: Searcher, p: SearchParams) -> list[tuple[str, dict[str, Any], int]]:
-    """Searches to try after a miss, as (label, link arguments, hits), only those that find something."""
+def understood(q: str) -> list[dict[str, Any]]:
+    """How the query was read, for people: per term its alternatives, each a phrase or the words that must occur."""
+    try:
+        parsed = parse(q)
+    except QueryError:
+        return []
+    return [
+        {"negated": c.negated,
+         "alts": [{"field": a.fields[0] if len(a.fields) == 1 else None,
+                   "words": [a.text] if a.phrase else words_for_display(a.text), "phrase": a.phrase}
+                  for a in c.atoms]}
+        for c in parsed.clauses
+    ]
+
+
+def other_searches(s: Searcher, p: SearchParams, suggested: list[str]) -> list[tuple[str, dict[str, Any], int]]:
+    """Searches to try after a miss, as (label, link arguments, hits), only those that find something.
+
+    The engine's did-you-mean list is shown on its own; a looser query it already offers is not repeated.
+    """
     tries: list[tuple[str, dict[str, Any], int]] = []
     loose = looser_query(p.q)
-    candidates = [(f"a looser query: {loose}", p.link(q=loose))] if loose else []
+    candidates = [(f"放宽条件：{loose}", p.link(q=loose))] if loose and loose not in suggested else []
     if p.source or p.since or p.until or p.new:
-        candidates.append(("the same words without filters", p.link(source=None, since=None, until=None, new=False)))
+        candidates.append(("去掉筛选条件，搜索同样的词", p.link(source=None, since=None, until=None, new=False)))
     for label, args in candidates:
         try:
-            total = s.search(args["q"], limit=1, new=bool(args.get("new")),
+            total = s.search(args["q"], limit=1, new=bool(args.get("new")), suggest=False, keywords=False,
                              **{k: args.get(k) for k in ("since", "until", "source")}).total
         except QueryError:
             continue

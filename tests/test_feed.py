@@ -146,6 +146,6 @@ def test_web_feed_is_the_cli_feed_and_its_links_open_the_articles(client, feed_i
 def test_search_page_links_its_feed(client):
     html = client.get("/search?q=防汛&source=水利").get_data(as_text=True)
     (alt,) = re.findall(r'<link rel="alternate" type="application/atom\+xml"[^>]*href="([^"]+)"', html)
-    visible = re.findall(r'<a href="([^"]+)" type="application/atom\+xml">Subscribe', html)
+    visible = re.findall(r'<a href="([^"]+)" type="application/atom\+xml">订阅', html)
     assert visible == [alt] and unescape(alt) == "/feed?q=%E9%98%B2%E6%B1%9B&source=%E6%B0%B4%E5%88%A9"
     assert feedparser.parse(client.get(unescape(alt)).data).entries

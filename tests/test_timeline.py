@@ -136,9 +136,9 @@ def test_new_since_last_run_across_index_runs(tmp_path):
     api = client.get("/api/search?q=防汛整改&new=1&limit=100").get_json()
     assert {h["id"] for h in api["hits"]} == {"flood-5", "flood-6", "flood-7", "flood-8"}
     page = client.get("/search?q=防汛整改&new=1").get_data(as_text=True)
-    assert "<strong>4</strong> articles" in page and "New in the last index run" in page
+    assert "<strong>4</strong> 篇" in page and "仅看最近一次索引新增" in page
     assert 'name="new" value="1"' in page  # the date form keeps the filter
-    assert "Only what the last index run added" in client.get("/search?q=防汛整改").get_data(as_text=True)
+    assert "只看最近一次索引新增的文章" in client.get("/search?q=防汛整改").get_data(as_text=True)
 
 
 def test_search_page_draws_the_timeline_and_a_bar_narrows_the_dates(corpus_index):
@@ -147,16 +147,15 @@ def test_search_page_draws_the_timeline_and_a_bar_narrows_the_dates(corpus_index
     html = client.get("/search?q=观光").get_data(as_text=True)
     svg = html[html.index('<svg class="tl-chart"'):html.index("</svg>")]
     bars = re.findall(r'<a class="tl-bar" href="([^"]+)" aria-label="([^"]+)"', svg)
-    assert [label for _, label in bars] == [f"{b['label']}: {b['count']} article{'s' if b['count'] != 1 else ''}"
-                                           for b in api["buckets"] if b["count"]]
+    assert [label for _, label in bars] == [f"{b['label']}：{b['count']} 篇" for b in api["buckets"] if b["count"]]
     start = html.index('<details class="tl-counts">')
     text = html[start:html.index("</details>", start)]
     listed = re.findall(r"<li>(?:<a [^>]+>|<span>)([\d-]+)(?:</a>|</span>) <span class=\"n\">([\d,]+)</span>", text)
     assert [(b["label"], f"{b['count']:,}") for b in api["buckets"]] == listed  # the text alternative, empty ones too
-    href, label = max(bars, key=lambda b: int(b[1].split(": ")[1].split()[0]))
+    href, label = max(bars, key=lambda b: int(b[1].split("：")[1].split()[0]))
     narrowed = client.get(unescape(href)).get_data(as_text=True)
-    count = int(label.split(": ")[1].split()[0])
-    assert f"<strong>{count:,}</strong> article" in narrowed
+    count = int(label.split("：")[1].split()[0])
+    assert f"<strong>{count:,}</strong> 篇" in narrowed
     year = label[:4]
     assert f'value="{year}-01-01"' in narrowed and f'value="{year}-12-31"' in narrowed
-    assert '<figcaption id="tl-cap">Articles per month' in narrowed
+    assert '<figcaption id="tl-cap">每月文章数' in narrowed

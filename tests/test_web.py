@@ -18,6 +18,8 @@ import pytest
 from markupsafe import escape
 
 from indexer.config import Config
+from indexer.normalize import normalize
+from indexer.search import Searcher
 from indexer.writer import run_index
 from search_ui import create_app
 
@@ -114,7 +116,7 @@ def test_home_has_autofocused_labelled_box_and_security_headers(client):
     assert re.search(r'<input id="q" type="search" name="q" value=""[^>]*autofocus', html)
     assert '<label for="q"' in html and 'role="search"' in html and "<main" in html
     assert 'rel="search" type="application/opensearchdescription+xml"' in html
-    assert "34 articles" in html
+    assert "共收录 34 篇文章" in html and '<html lang="zh-Hans">' in html
     csp = r.headers["Content-Security-Policy"]
     assert "default-src 'none'" in csp and "script-src" not in csp and "unsafe-inline" not in csp
     assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["Referrer-Policy"] == "same-origin"
@@ -123,11 +125,11 @@ def test_home_has_autofocused_labelled_box_and_security_headers(client):
 
 def test_simplified_query_finds_traditional_with_marks_facets_and_pages(client):
     html = get(client, "/search?q=防汛演练")
-    assert "<strong>25</strong> articles match" in html and re.search(r"\(\d+\.\d\d s\)", html)
+    assert "共找到 <strong>25</strong> 篇文章" in html and re.search(r"用时 \d+\.\d\d 秒", html)
     assert 'value="防汛演练"' in html  # the query stays in the box
     assert "<mark>防汛演練</mark>" in html
     assert html.count('class="hit"') == 10 and '<ol class="hits" start="1">' in html
-    assert re.search(r'<p class="meta">20\d\d-\d\d-\d\d · 臺南市', html)
+    assert re.search(r'<p class="meta" lang="zh-Hant">20\d\d-\d\d-\d\d · 臺南市', html)
     assert 'href="/article/drill-' in html
     # facets with counts, as filter links
     assert re.search(r'source=%E8%87%BA%E5%8D%97%E5%B8%82%E6%94%BF%E5%BA%9C%E6%B0%B4%E5%88%A9%E5%B1%80"[^>]*>'
@@ -135,7 +137,7 @@ def test_simplified_query_finds_traditional_with_marks_facets_and_pages(client):
     assert re.search(r'since=2019-01-01&amp;until=2019-12-31">2019</a> <span class="n">8</span>', html)
     # sort and pagination
     assert 'href="/search?q=%E9%98%B2%E6%B1%9B%E6%BC%94%E7%BB%83&amp;sort=date"' in html
-    assert 'aria-label="Page 3"' in html and 'rel="next"' in html and 'rel="prev"' not in html
+    assert 'aria-label="第 3 页"' in html and 'rel="next"' in html and 'rel="prev"' not in html
     page3 = get(client, "/search?q=防汛演练&page=3")
     assert page3.count('class="hit"') == 5 and 'start="21"' in page3 and 'rel="next"' not in page3
 
@@ -143,31 +145,40 @@ def test_simplified_query_finds_traditional_with_marks_facets_and_pages(client):
 def test_reposts_are_one_result_that_links_the_others(client):
     html = get(client, "/search?q=" + quote("第3場防汛"))
     assert html.count('class="hit"') == 1
-    assert re.search(r'Also published:\s*<a href="/article/repost-03\?q=[^"]+" lang="zh">臺南市政府新聞及國際關係處, '
+    assert re.search(r'同文另见：\s*<a href="/article/repost-03\?q=[^"]+" lang="zh-Hant">臺南市政府新聞及國際關係處，'
                      r"2021-09-13</a>", html)
 
 
 def test_filters_and_sort(client):
     html = get(client, "/search?q=防汛&source=臺南市安南區公所")
-    assert "<strong>12</strong> articles" in html and "Remove source filter" in html
+    assert "<strong>12</strong> 篇" in html and "去掉发布单位筛选" in html
     assert "臺南市政府水利局</a>" in html  # other sources stay offered, counted without the source filter
     html = get(client, "/search?q=防汛&since=2020-01-01&until=2020-12-31&sort=date")
-    dates = re.findall(r'<p class="meta">(\d{4}-\d\d-\d\d)', html)
+    dates = re.findall(r'<p class="meta"[^>]*>(\d{4}-\d\d-\d\d)', html)
     assert dates and all(d.startswith("2020") for d in dates) and dates == sorted(dates, reverse=True)
     assert re.search(r'aria-current="true">2020</a>', html) and 'aria-current="true" href' in html
 
 
-def test_zero_results_explain_and_offer_a_looser_query(client):
+def did_you_mean(html: str) -> list[str]:
+    """The links of the page's did-you-mean line, unescaped."""
+    m = re.search(r'<p class="dym">(.*?)</p>', html, re.S)
+    return [unescape(h) for h in re.findall(r'<a href="([^"]+)"', m.group(1))] if m else []
+
+
+def test_zero_results_explain_and_offer_other_searches(client):
     html = get(client, "/search?q=防汛演练 火星基地")
-    assert "No articles" in html and '<q lang="zh">火星</q> + <q lang="zh">基地</q>' in html
-    assert "a looser query: 防汛演练" in html and "(25 articles)" in html
+    assert "没有找到" in html and 'class="hit"' not in html
+    assert '<q lang="zh-Hans">演练</q> + <q lang="zh-Hans">火星</q> + <q lang="zh-Hans">基地</q>' in html
+    assert did_you_mean(html) == ["/search?q=" + quote("防汛演练")]
+    assert html.count('href="/search?q=%E9%98%B2%E6%B1%9B%E6%BC%94%E7%BB%83"') == 1  # not offered twice
     html = get(client, "/search?q=防汛&source=不存在的單位")
-    assert "the same words without filters" in html
+    link, n = re.search(r'<a href="([^"]+)">去掉筛选条件，搜索同样的词</a>（(\d+) 篇）', html).groups()
+    assert "source" not in link and f"共找到 <strong>{n}</strong> 篇" in get(client, unescape(link))
 
 
 def test_page_past_the_end_is_empty_not_repeated(client):
     html = get(client, "/search?q=防汛演练&page=9")
-    assert 'class="hit"' not in html and "past the last one" in html
+    assert 'class="hit"' not in html and "超出最后一页" in html
     data = client.get("/api/search?q=防汛演练&page=9").get_json()
     assert data["total"] == 25 and data["hits"] == []
 
@@ -181,20 +192,75 @@ def test_page_past_the_end_is_empty_not_repeated(client):
 def test_bad_parameters_are_400_in_html_and_json(client, query):
     url = query if query.startswith("q=") else "q=防汛&" + query
     html = get(client, "/search?" + url, 400)
-    assert "That search cannot run" in html and "Traceback" not in html
+    assert "无法执行这次搜索" in html and "Traceback" not in html
     r = client.get("/api/search?" + url)
     assert r.status_code == 400 and r.is_json and r.get_json()["error"]
 
 
 def test_article_page_highlights_and_relates(client):
     html = get(client, "/article/drill-07?q=防汛演练")
-    assert "<h1><mark>防汛演練</mark>第7場 水利局動員</h1>" in html
+    assert '<h1 lang="zh-Hant"><mark>防汛演練</mark>第7場 水利局動員</h1>' in html
     assert "今年第7場<mark>防汛演練</mark>" in html and "臺南市政府水利局" in html
     assert 'href="https://www.tainan.gov.tw/News_Content.aspx?n=9&amp;s=7" rel="noopener noreferrer nofollow"' in html
-    related = re.findall(r'<li><a href="/article/([^"]+)"', html.split("Related articles")[1])
+    related = re.findall(r'<li><a href="/article/([^"]+)"', html.split("相关文章")[1])
     assert 0 < len(related) <= 5 and "drill-07" not in related
     assert "<mark>" not in get(client, "/article/drill-07")
     get(client, "/article/no-such-article", 404)
+
+
+def test_misspelled_query_offers_a_suggestion_that_finds_results(client):
+    """防汛演连 (a pinyin-input typo for 演练) finds nothing; the suggestion keeps the filter and finds articles."""
+    html = get(client, "/search?q=防汛演连&source=臺南市政府水利局")
+    assert "没有找到" in html and "您是不是要找" in html
+    assert '<q lang="zh-Hans">防汛</q> + <q lang="zh-Hans">演连</q>' in html  # how the query was read
+    first = did_you_mean(html)[0]
+    assert first == "/search?q=" + quote("防汛演练") + "&source=" + quote("臺南市政府水利局")
+    followed = get(client, first)
+    assert "共找到 <strong>13</strong> 篇" in followed and "<mark>防汛演練</mark>" in followed
+    assert "您是不是要找" not in followed
+    assert client.get("/api/search?q=防汛演连").get_json()["suggestions"][0] == "防汛演练"
+
+
+def test_keywords_under_results_and_on_the_article_run_searches(client, web_config):
+    html = get(client, "/search?q=防汛演练")
+    shown = [re.findall(r'<a href="/search\?q=[^"]+" lang="[^"]+">([^<]+)</a>', kw)
+             for kw in re.findall(r'<p class="kw">(.*?)</p>', html, re.S)]
+    s = Searcher(web_config)
+    try:
+        hits = s.search("防汛演练").hits
+        terms = {"防汛", "演练", "防汛演练"}
+        assert shown == [[w for w in h.keywords if normalize(w) not in terms][:5] for h in hits] and all(shown)
+        assert any(normalize(w) in terms for h in hits for w in h.keywords)  # the query's own words left out
+        article_kw = s.article("drill-07")["keywords"]
+    finally:
+        s.close()
+    word = shown[0][0]
+    assert "共找到" in get(client, "/search?q=" + quote(word))  # a keyword link finds its article
+    page = get(client, "/article/drill-07")
+    kw = re.search(r'<p class="kw">(.*?)</p>', page, re.S).group(1)
+    assert re.findall(r'>([^<]+)</a>', kw) == article_kw and 'lang="zh-Hant"' in kw  # as written: Traditional
+
+
+def test_related_articles_come_from_the_engine(client, web_config):
+    page = get(client, "/article/drill-07")
+    listed = re.findall(r'<li><a href="/article/([^"]+)"', page.split('<h2 id="rel-h">相关文章</h2>')[1])
+    s = Searcher(web_config)
+    try:
+        expected = [h.id for h in s.related("drill-07", n=5)]
+    finally:
+        s.close()
+    assert listed == expected and expected and "drill-07" not in listed
+
+
+def test_chrome_is_simplified_chinese_and_article_text_says_its_script(client):
+    html = get(client, "/search?q=整改")
+    assert '<html lang="zh-Hans">' in html and ">搜索</button>" in html and "按相关度" in html and "按日期" in html
+    assert "发布单位" in html and "年份" in html and "订阅这个搜索" in html
+    titles = re.findall(r'<h2><a href="/article/[^"]+" lang="([^"]+)">(.*?)</a>', html)
+    langs = {unescape(t): lang for lang, t in titles}
+    assert langs["泰興市召開教育實踐活動<mark>整改</mark>落實推進會"] == "zh-Hant"
+    script = client.application.jinja_env.filters["script"]
+    assert [script(t) for t in ("整改落实 2024", "整改落實", "ABC", None)] == ["zh-Hans", "zh-Hant"] + ["zh-Hans"] * 2
 
 
 @pytest.mark.parametrize("article_id", ODD_IDS + [HOSTILE_ID])
@@ -216,7 +282,7 @@ def test_hostile_article_and_query_are_escaped(client):
     article = get(client, "/article/" + quote(HOSTILE_ID, safe="") + "?q=整改")
     assert_safe(article)
     assert "&lt;/mark&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in article
-    assert "javascript:" in article and "not a web link" in article  # shown as text, never as a link
+    assert "javascript:" in article and "不是网页链接" in article  # shown as text, never as a link
     hostile_q = '"><script>alert(9)</script> \' onmouseover=\'x'
     for url in ("/search?q=", "/article/drill-01?q=", "/nope?q="):
         assert_safe(client.get(url + quote(hostile_q)).get_data(as_text=True))
@@ -257,7 +323,7 @@ def test_opensearch_description(client):
 def test_missing_index_is_a_friendly_503(tmp_path):
     client = create_app(Config.load(tmp_path / "none", tmp_path / "x.txt")).test_client()
     html = get(client, "/", 503)
-    assert "Search is not ready" in html and "newssearch index" in html
+    assert "搜索暂不可用" in html and "newssearch index" in html
     r = client.get("/api/search?q=整改")
     assert r.status_code == 503 and "no newssearch index" in r.get_json()["error"]
 
@@ -268,11 +334,11 @@ def test_a_reindex_shows_up_without_a_restart(tmp_path):
     run_index(config, [tmp_path / "src"])
     client = create_app(config).test_client()
     assert client.get("/api/search?q=防汛").get_json()["total"] == 1
-    assert "1 article from 1 publishing unit" in get(client, "/")
+    assert "共收录 1 篇文章，来自 1 个发布单位" in get(client, "/")
     write_jsonl(tmp_path / "src" / "b.jsonl", [drill(2), drill(3)])
     run_index(config, None)
     assert client.get("/api/search?q=防汛").get_json()["total"] == 3
-    assert "3 articles from 2 publishing units" in get(client, "/")  # the cached figures follow the index
+    assert "共收录 3 篇文章，来自 2 个发布单位" in get(client, "/")  # the cached figures follow the index
     run_index(config, None, rebuild=True)  # a new generation: the searcher reopens
     assert client.get("/api/search?q=防汛").get_json()["total"] == 3
 
