@@ -17,6 +17,7 @@ from pathlib import Path
 from .article import Article
 from .decode import decode_bytes
 from .errors import IngestError
+from .normalize import scrub
 
 HEAD_CHARS = 200  # where dates and reporter credits are looked for in a body
 
@@ -84,6 +85,8 @@ def read_file(path: Path) -> FileResult:
         return FileResult(key, problems=[f"{key}: {exc}"])
     except OSError as exc:
         return FileResult(key, problems=[f"{key}: cannot read: {exc.strerror or exc}"])
+    except (RecursionError, ValueError) as exc:  # json nested too deeply, an int with more digits than int() takes
+        return FileResult(key, problems=[f"{key}: cannot parse: {exc}"[:300]])
     if not result.articles and not result.problems:
         result.problems.append(f"{key}: no article in file")
     return result
@@ -149,13 +152,16 @@ def read_txt(path: Path, key: str) -> FileResult:
 @reader(".jsonl")
 def read_jsonl(path: Path, key: str) -> FileResult:
     result = FileResult(key)
-    for n, line in enumerate(read_text(path).splitlines(), 1):
+    for n, line in enumerate(read_text(path).split("\n"), 1):  # not splitlines(): U+2028, \x85 may be in a string
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             result.problems.append(f"{key}:{n}: malformed JSON: {exc.msg}")
+            continue
+        except (RecursionError, ValueError):  # nesting too deep, or an int with more digits than int() takes
+            result.problems.append(f"{key}:{n}: JSON nested too deeply or with a number too long")
             continue
         _add_record(result, record, f"{key}#{n}", f"{key}:{n}")
     return result
@@ -189,7 +195,7 @@ def _text(record: dict, key: str) -> str | None:
         value = str(value)
     if not isinstance(value, str):
         raise IngestError(f"field {key!r} is {type(value).__name__}, not text")
-    return value.strip() or None
+    return scrub(value).strip() or None  # JSON may escape half a surrogate pair: "\ud800"
 
 
 def article_from_record(record: object, fallback_id: str, file: str) -> Article:

@@ -20,7 +20,9 @@ from functools import lru_cache
 from pathlib import Path
 
 _BMP = 0x10000
-_TABLE_FORMAT = 1  # bump when _build_table changes what it computes
+# Lone surrogates (a JSON "\ud800" escape, undecodable bytes in argv) cannot be encoded for jieba, OpenCC or Whoosh.
+_SURROGATES = dict.fromkeys(range(0xD800, 0xE000), "\ufffd")
+_TABLE_FORMAT = 2  # bump when _build_table changes what it computes
 
 
 @lru_cache(maxsize=1)
@@ -88,12 +90,18 @@ def _build_table() -> dict[int, str]:
         out = s if len(s) == 1 else m
         if out != c:
             table[ord(c)] = out
+    table.update(_SURROGATES)
     return table
 
 
 def normalize(text: str) -> str:
     """Return `text` normalized character by character (same length as `text`)."""
     return text.translate(_table())
+
+
+def scrub(text: str) -> str:
+    """`text` with lone surrogates replaced by U+FFFD (same length), so that it can be encoded."""
+    return text.translate(_SURROGATES)
 
 
 def is_han(ch: str) -> bool:

@@ -18,7 +18,7 @@ from . import suggest as sg
 from . import synonyms
 from .config import Config
 from .errors import ArticleNotFound, IndexCorrupt, NewssearchError, QueryError
-from .normalize import normalize
+from .normalize import normalize, scrub
 from .query import Atom, Parsed, gram_phrase, parse, words_of
 from .ranges import ColumnRange
 from .snippet import segments, to_html
@@ -112,7 +112,7 @@ def _damage_is_corrupt(fn: F) -> F:
                 not self._searcher.up_to_date() or self.store.state().get("generation") != self._gen
             ):
                 return fn(self, *args, **kwargs)
-            if not isinstance(exc, DAMAGE):
+            if not isinstance(exc, (*DAMAGE, OSError)):  # reading only: an OSError is a bad offset or a bad disk
                 raise
             raise IndexCorrupt(f"the index at {self.config.index} is damaged: {type(exc).__name__}: {exc}") from exc
 
@@ -170,7 +170,8 @@ class Searcher:
             keys = r.column_reader("dupkey")
             for d in r.all_doc_ids():
                 groups.setdefault(keys[d], []).append(d)
-        dates, ids = r.column_reader("date"), r.column_reader("id")
+        # An index with no articles (a first run that read only bad files) has no columns at all.
+        dates, ids = (r.column_reader("date"), r.column_reader("id")) if groups else ({}, {})
         self._groups = {}
         self._mask = set()
         for members in groups.values():
@@ -258,6 +259,7 @@ class Searcher:
     ) -> SearchResult:
         """Run a query; `limit=0` returns every hit on one page; `new` keeps what the latest run changed."""
         start = time.perf_counter()
+        text, source = scrub(text), source and scrub(source)
         if sort not in ("relevance", "date"):
             raise QueryError(f"unknown sort {sort!r}", hint="use relevance or date")
         if limit < 0 or page < 1 or page > MAX_PAGE:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from collections.abc import Iterable
 
 from .normalize import normalize
 
 Segment = tuple[str, bool]  # text, is a match
+SCAN_CHARS = 20_000  # snippets come from an article's first 20,000 characters: bounds the work on huge ones
 
 
 def match_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
@@ -31,16 +33,15 @@ def match_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
 
 def segments(text: str, terms: Iterable[str], width: int = 120) -> list[Segment]:
     """The best window of `text` (most distinct terms, then earliest), split into segments."""
+    length = len(text)
+    text = text[:SCAN_CHARS]
     spans = match_spans(text, terms)
     if len(text) <= width:
         start, end = 0, len(text)
     elif not spans:
         start, end = 0, width
     else:
-        best = max(
-            range(len(spans)),
-            key=lambda i: (len({text[s:e] for s, e in spans if spans[i][0] <= s and e <= spans[i][0] + width}), -i),
-        )
+        best = _best_window(text, spans, width)
         start = max(0, min(spans[best][0] - width // 5, len(text) - width))
         end = start + width
     out: list[Segment] = []
@@ -57,9 +58,32 @@ def segments(text: str, terms: Iterable[str], width: int = 120) -> list[Segment]
         cur = e
     if cur < end:
         out.append((text[cur:end], False))
-    if end < len(text):
+    if end < length:
         out.append(("…", False))
     return [(t.replace("\n", " "), m) for t, m in out]
+
+
+def _best_window(text: str, spans: list[tuple[int, int]], width: int) -> int:
+    """The span whose window [start, start + width) holds the most distinct terms, earliest on ties.
+
+    One pass with a sliding window (spans are sorted and disjoint): a repetitive
+    article can have 100,000 matches, and comparing every pair took hours.
+    """
+    best, most, j = 0, -1, 0
+    inside: Counter[str] = Counter()
+    for i, (start, end) in enumerate(spans):
+        j = max(j, i)  # when span i-1 did not fit, the window is empty
+        while j < len(spans) and spans[j][1] <= start + width:
+            inside[text[spans[j][0]:spans[j][1]]] += 1
+            j += 1
+        if len(inside) > most:
+            best, most = i, len(inside)
+        if j > i:
+            term = text[start:end]
+            inside[term] -= 1
+            if not inside[term]:
+                del inside[term]
+    return best
 
 
 def to_html(segs: list[Segment]) -> str:

@@ -28,6 +28,7 @@ from .query import parse, words_of
 
 FEW = 3  # suggest for queries finding fewer articles than this
 MAX_SUGGESTIONS = 3
+MAX_RESPELL = 12  # longer "words" (runs of single characters that joined up) are not respelled
 _TOKENS = re.compile(r'"[^"]*"?|\S+')
 
 Count = Callable[[str], int]
@@ -86,6 +87,8 @@ def respellings(reader: Any, word: str) -> list[str]:
     def df(w: str) -> int:
         return max(reader.doc_frequency("title", w), reader.doc_frequency("body", w))
 
+    if len(word) > MAX_RESPELL:  # no vocabulary word is that long; each character costs dozens of lookups
+        return []
     found: dict[str, tuple[bool, int]] = {}
     for i, ch in enumerate(word):
         for alt in _sound_alikes(ch) if is_han(ch) else ():
