@@ -33,7 +33,9 @@ def serve(host: str, port: int, threads: int, index_dir: str | None) -> None:
         click.echo(f"newssearch: {count} articles in {config.index}", err=True)
     except NewssearchError as exc:
         click.echo(f"warning: {exc}" + (f"\nhint: {exc.hint}" if exc.hint else ""), err=True)
-    server = create_server(app, host=host, port=port, threads=threads, ident="newssearch")
+    # Every request is a GET: refuse bodies over 64 KB (waitress would spool up to 1 GB) and headers over 64 KB.
+    server = create_server(app, host=host, port=port, threads=threads, ident="newssearch",
+                           max_request_body_size=1 << 16, max_request_header_size=1 << 16)
     click.echo(f"newssearch: serving on http://{host}:{server.effective_port}/  (Ctrl-C to stop)", err=True)
     try:
         server.run()
