@@ -301,8 +301,8 @@ def test_hostile_queries_get_answers_or_messages(small_index: Config, capsys) ->
 
 
 @pytest.mark.slow
-def test_hostile_queries_get_answers_or_messages_long(corpus_index: Config, capsys) -> None:
-    _run_queries(corpus_index, capsys, SLOW_EXAMPLES)  # over 3,000 articles
+def test_hostile_queries_get_answers_or_messages_long(small_index: Config, capsys) -> None:
+    _run_queries(small_index, capsys, SLOW_EXAMPLES)
 
 
 def test_known_hostile_inputs(tmp_path: Path) -> None:
