@@ -98,8 +98,8 @@ class SegmentBuilder:
                     length, count, new_terms = _add_generic(field, value, terms, doc)
                 self.cost += 60 * count + 300 * new_terms
                 if field.scorable:  # 1 + the length byte Whoosh stores, 0 for an empty field
-                    lens = self.lengths.setdefault(name, array("B"))
-                    lens.extend(bytes(doc + 1 - len(lens)))
+                    lens = self.lengths.setdefault(name, array("H"))  # 256 for the longest fields
+                    lens.extend([0] * (doc + 1 - len(lens)))
                     # byte 255 (over ~106,000 tokens) would not fit once shifted: count it as 254 (~103,000)
                     lens[doc] = min(length_to_byte(length), 254) + 1 if length else 0
                 else:

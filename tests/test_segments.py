@@ -113,3 +113,16 @@ def test_stored_fields_and_columns_match(tmp_path, monkeypatch, n):
     for d in docs:
         assert stored[d["id"]]["body"] == d["body"] and stored[d["id"]]["added"] == d["added"]
         assert dates[d["id"]] == d["date"]
+
+
+def test_a_field_longer_than_the_length_byte_scale(tmp_path):
+    """Whoosh stores field lengths as a byte that tops out at 106,374 tokens."""
+    docs = _docs(2)
+    docs[0] = {**docs[0], "body": "整改落实 " * 110_000, "body_g": "整改落实 " * 110_000}
+    (tmp_path / "b").mkdir()
+    ix = windex.create_in(str(tmp_path / "b"), make_schema())
+    built, _ = segments.build_segments(ix, docs)
+    segments.commit_segments(ix.writer(), built)
+    with ix.searcher() as s:
+        assert s.doc_count() == 2
+        assert s.reader().doc_frequency("body", "整改") == 1
