@@ -100,8 +100,7 @@ class SegmentBuilder:
                 if field.scorable:  # 1 + the length byte Whoosh stores, 0 for an empty field
                     lens = self.lengths.setdefault(name, array("H"))  # 256 for the longest fields
                     lens.extend([0] * (doc + 1 - len(lens)))
-                    # byte 255 (over ~106,000 tokens) would not fit once shifted: count it as 254 (~103,000)
-                    lens[doc] = min(length_to_byte(length), 254) + 1 if length else 0
+                    lens[doc] = length_to_byte(length) + 1 if length else 0
                 else:
                     length = 0
             perdoc.add_field(name, field, value if field.stored else None, length)
