@@ -103,18 +103,25 @@ def _damage_is_corrupt(fn: F) -> F:
 
     @wraps(fn)
     def run(self, *args, **kwargs):
-        try:
-            return fn(self, *args, **kwargs)
-        except NewssearchError:
-            raise
-        except Exception as exc:
-            if self._searcher is not None and (
-                not self._searcher.up_to_date() or self.store.state().get("generation") != self._gen
-            ):
+        for attempt in range(3):
+            try:
                 return fn(self, *args, **kwargs)
-            if not isinstance(exc, (*DAMAGE, OSError)):  # reading only: an OSError is a bad offset or a bad disk
+            except NewssearchError:
                 raise
-            raise IndexCorrupt(f"the index at {self.config.index} is damaged: {type(exc).__name__}: {exc}") from exc
+            except Exception as exc:
+                if attempt < 2:
+                    # Reopen from scratch: the read may have raced a commit or a swap. A real
+                    # fault fails the same way again and is reported below.
+                    self.close()
+                    self._gen = None
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                if not isinstance(exc, (*DAMAGE, OSError)):  # reading only: an OSError is a bad offset or a bad disk
+                    raise
+                raise IndexCorrupt(
+                    f"the index at {self.config.index} is damaged: {type(exc).__name__}: {exc}"
+                ) from exc
+        raise AssertionError("unreachable")
 
     return run  # type: ignore[return-value]
 
