@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode
 
 from feedgen.feed import FeedGenerator
 
-from .search import Hit, SearchResult
+from .hits import Hit, SearchResult
 
 GENERATOR = "newssearch"
 # Not the page, limit or sort: the same subscription whatever page it was found on.

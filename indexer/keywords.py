@@ -8,9 +8,12 @@ IDF table. Only content words count: nouns (verbal nouns too), abbreviations, id
 Latin words of two or more characters that are not stopwords or numbers. A
 keyword is shown as written in the article (Traditional stays Traditional).
 
-Keywords are computed when asked for (a page of hits, one article): segmenting
-an article takes about a millisecond, and document frequencies are cached per
-open index.
+Tagging an article takes about a millisecond, too much for every hit of every
+search (and it loads the segmenter into a cold process), so the indexer stores
+each article's `CANDIDATES` most frequent content words in its ``keywords``
+field; a search only weighs them with the current document frequencies, which
+are cached per open index. Articles indexed before that field existed are
+tagged when shown.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from . import segment
 from .normalize import normalize
 
 TITLE_WEIGHT = 2
+CANDIDATES = 20  # stored per article; a page shows 8 after stopwords are dropped and IDF reorders them
 KEEP_POS = ("n", "vn", "j", "l", "i", "eng")  # jieba tag prefixes of content words: nouns, not verbs
 RELATED_TERMS = 12
 
@@ -51,26 +55,35 @@ def _content_words(text: str) -> list[tuple[str, int]]:
     return out
 
 
-def scored(s, stored: dict[str, Any], stopwords: frozenset[str] = frozenset()) -> list[tuple[str, str, float]]:
-    """(normalized word, word as written, score) of an article's keywords, best first.
-
-    `s` is an open Whoosh searcher of the index the article is in.
-    """
-    title, body = stored.get("title") or "", stored.get("body") or ""
+def candidates(title: str, body: str) -> str:
+    """An article's most frequent content words as written, one ``word<TAB>count`` per line (for the index)."""
     original = f"{title}\n{body}"
     text = normalize(original)
     tf: Counter[str] = Counter()
     written: dict[str, str] = {}
     for word, start in _content_words(text):
-        if word in stopwords:
-            continue
         tf[word] += TITLE_WEIGHT if start < len(title) else 1
         written.setdefault(word, original[start : start + len(word)])
+    return "\n".join(f"{written[w]}\t{n}" for w, n in tf.most_common(CANDIDATES))
+
+
+def scored(s, stored: dict[str, Any], stopwords: frozenset[str] = frozenset()) -> list[tuple[str, str, float]]:
+    """(normalized word, word as written, score) of an article's keywords, best first.
+
+    `s` is an open Whoosh searcher of the index the article is in.
+    """
+    listed = stored.get("keywords")
+    if listed is None:
+        listed = candidates(stored.get("title") or "", stored.get("body") or "")
     n = max(s.doc_count(), 1)
     out = []
-    for word, count in tf.items():
+    for line in listed.splitlines():
+        written, _, count = line.rpartition("\t")
+        word = normalize(written)
+        if word in stopwords:
+            continue
         df = _doc_frequency(s, word)
-        out.append((word, written[word], count * math.log(1 + (n - df + 0.5) / (df + 0.5))))
+        out.append((word, written, int(count) * math.log(1 + (n - df + 0.5) / (df + 0.5))))
     out.sort(key=lambda t: (-t[2], t[0]))
     return out
 
@@ -80,21 +93,17 @@ def keywords(s, stored: dict[str, Any], n: int = 8, stopwords: frozenset[str] = 
     return [w for _, w, _ in scored(s, stored, stopwords)[:n]]
 
 
-def related(
-    s, docnum: int, n: int = 5, mask: set[int] | None = None, stopwords: frozenset[str] = frozenset()
-) -> list[tuple[int, float, list[str]]]:
-    """(doc number, score, normalized key terms) of the `n` articles most like `docnum`.
+def related_query(
+    s, stored: dict[str, Any], stopwords: frozenset[str] = frozenset()
+) -> tuple[wq.Query | None, list[str]]:
+    """"More like this": a query for the articles sharing an article's key terms, and those terms.
 
-    The query ORs the article's top key terms over the title and body word
-    fields, each weighted by its keyword score; the article itself and `mask`
-    (reposts) are left out.
+    It ORs the article's top key terms over the title and body word fields,
+    each weighted by its keyword score (None when the article has none).
     """
-    terms = scored(s, s.stored_fields(docnum), stopwords)[:RELATED_TERMS]
+    terms = scored(s, stored, stopwords)[:RELATED_TERMS]
     if not terms:
-        return []
+        return None, []
     top = terms[0][2]
     q = wq.Or([wq.Term(f, w, boost=score / top) for w, _, score in terms for f in ("title", "body")])
-    exclude = {docnum} | (mask or set())
-    results = s.search(q, limit=n, mask=exclude)
-    words = [w for w, _, _ in terms]
-    return [(r.docnum, r.score, words) for r in results]
+    return q, [w for w, _, _ in terms]

@@ -18,9 +18,11 @@ system call, and Whoosh asks two or three times per term.
 
 from __future__ import annotations
 
+import sys
 import zlib
 from array import array
 from functools import partial
+from itertools import accumulate
 from pickle import dumps
 
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
@@ -30,9 +32,10 @@ from whoosh.util.numlists import delta_encode
 
 # Terms with at most this many postings are stored inside their term record.
 INLINE_LIMIT = 8
-BLOCK = 128  # postings per block, and the zlib level of blocks: W3Codec's defaults
+BLOCK = 512
 COMPRESSION = 3
 _TERMINFO = W3TermInfo._struct
+_SWAP = sys.byteorder != "little"
 
 Postings = tuple[array, array, list]  # doc numbers, weights, encoded values
 
@@ -154,8 +157,52 @@ def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, terms: dict, leng
     tindex.lastkey = key
 
 
+class PackedValues:
+    """A block's encoded values as one byte string: what Whoosh indexes like a tuple, read whole by us.
+
+    Whoosh pickles a tuple of small bytes objects per block (one object to
+    build per posting when read); this is one bytes object plus the end offsets,
+    so `indexer.evaluate` can turn a block's positions into an array at once.
+    """
+
+    __slots__ = ("data", "ends")
+
+    def __init__(self, data: bytes, ends: array | bytes) -> None:
+        self.data = data
+        if isinstance(ends, bytes):
+            ends = array("I", ends)
+            if _SWAP:
+                ends.byteswap()
+        self.ends = ends
+
+    @classmethod
+    def pack(cls, values: list[bytes]) -> PackedValues:
+        return cls(b"".join(values), array("I", accumulate(map(len, values))))
+
+    def __reduce__(self):
+        ends = array("I", self.ends)
+        if _SWAP:
+            ends.byteswap()
+        return PackedValues, (self.data, ends.tobytes())
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __getitem__(self, i: int) -> bytes:
+        if i < 0:
+            i += len(self.ends)
+        return self.data[self.ends[i - 1] if i else 0 : self.ends[i]]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self.ends)))
+
+
 def _blocks(docs: array, weights: array, values: list, lengths, fixed: int | None) -> bytes:
-    """One term's postings as Whoosh 3 blocks (W3PostingsWriter._write_block, with bytes pickled compactly)."""
+    """One term's postings as Whoosh 3 blocks (W3PostingsWriter._write_block, with arrays for tuples).
+
+    Doc number deltas and weights are pickled as arrays (Whoosh's reader
+    iterates and indexes them like its tuples), values as `PackedValues`.
+    """
     out = [WHOOSH3_HEADER_MAGIC]
     n = len(docs)
     for i in range(0, n, BLOCK):
@@ -163,9 +210,11 @@ def _blocks(docs: array, weights: array, values: list, lengths, fixed: int | Non
         ids, ws, vs = docs[i:j], weights[i:j], values[i:j]
         first = ws[0]
         same = ws.count(first) == len(ws)
-        mini_w = (None if first == 1.0 else first) if same else tuple(ws)
-        mini_v = tuple(vs) if fixed is None or fixed < 0 else None if fixed == 0 else b"".join(vs)
-        data = dumps((tuple(delta_encode(ids)), mini_w, mini_v), 3)
+        mini_w = (None if first == 1.0 else first) if same else ws
+        mini_v = PackedValues.pack(vs) if fixed is None or fixed < 0 else None if fixed == 0 else b"".join(vs)
+        deltas = array("I", delta_encode(ids))
+        mini_ids = array("H", deltas) if max(deltas) < 65536 else deltas
+        data = dumps((mini_ids, mini_w, mini_v), 3)
         comp = COMPRESSION if len(data) >= COMPRESSION_MIN_SIZE else 0
         if comp:
             data = zlib.compress(data, comp)

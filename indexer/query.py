@@ -148,7 +148,9 @@ def gram_phrase(fieldname: str, text: str, boost: float = 1.0) -> tuple[wq.Query
     The positional phrase is exact except at open edges: a lone Han character at
     the end (the article may continue the run) and letter/digit runs at either
     end (the article's run may be longer). Those are left out of the phrase,
-    and the caller checks the candidates against the stored text.
+    and the caller checks the candidates against the stored text. When a
+    letter/digit run and one trailing Han character are all there is ("38个"),
+    the run must be a whole run in the article (so "138个" is not found).
     """
     toks = [(t, s, e) for t, _p, s, e in gram_tokens(text)]
     n = len(text)
@@ -162,7 +164,9 @@ def gram_phrase(fieldname: str, text: str, boost: float = 1.0) -> tuple[wq.Query
         toks.pop()
         verify = True
     if toks and _is_alnum(toks[0][0]) and len(toks) > 1:
-        toks.pop(0)
+        if not (len(toks) == 2 and len(toks[1][0]) == 1 and _is_han_run(toks[1][0]) and toks[1][2] == n):
+            toks.pop(0)
+        # else the run is the only anchor ("38个": 个 may start any gram): it is matched whole
         verify = True
     if len(toks) > 1 and len(toks[-1][0]) == 1 and _is_han_run(toks[-1][0]) and toks[-1][2] == n:
         toks.pop()

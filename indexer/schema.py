@@ -68,6 +68,7 @@ def make_schema() -> fields.Schema:
         date=fields.ID(stored=True, sortable=True),
         source=fields.ID(stored=True, sortable=True),
         url=fields.STORED(),
+        keywords=fields.STORED(),  # indexer.keywords.candidates
         reporter=fields.STORED(),
         file=fields.ID(stored=True, sortable=True),
         digest=fields.ID(stored=True, sortable=True),

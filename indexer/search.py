@@ -1,70 +1,41 @@
-"""Searching the index: ranked, filtered, paged results with snippets."""
+"""Searching the index: ranked, filtered, paged results with snippets.
+
+Queries are built as Whoosh query trees (`_atom_query`) and evaluated over all
+documents at once by `indexer.evaluate`; only the page of hits reads stored fields.
+"""
 
 from __future__ import annotations
 
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from functools import wraps
 from typing import Any, TypeVar
 
+import numpy as np
 from whoosh import query as wq
 from whoosh.scoring import BM25F
-from whoosh.searching import ResultsPage
 
 from . import keywords as kw
 from . import suggest as sg
-from . import synonyms
+from . import synonyms, tally
 from .config import Config
 from .errors import ArticleNotFound, IndexCorrupt, NewssearchError, QueryError
+from .evaluate import DocTable, Evaluator, top
+from .hits import Hit, SearchResult, make_hit
 from .normalize import normalize, scrub
 from .query import Atom, Parsed, gram_phrase, parse, words_of
 from .ranges import ColumnRange
-from .snippet import segments, to_html
 from .store import DAMAGE, IndexDir, analyzer_version
 from .timeline import Timeline, build
+
+__all__ = ["MAX_PAGE", "Hit", "SearchResult", "Searcher"]
 
 MAX_PAGE = 1000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _WORD_FIELDS = {"title": "title", "body": "body"}
 _GRAM_FIELDS = {"title": "title_g", "body": "body_g", "source": "source_g"}
 RUN_BOOST = 4.0  # the query as a contiguous run: 2.0 -> 4.0 raised P@10 of unspaced queries 0.977 -> 0.999
-
-
-@dataclass
-class Hit:
-    id: str
-    title: str
-    date: str | None
-    source: str | None
-    url: str | None
-    score: float
-    snippet: str
-    segments: list = field(default_factory=list, repr=False)
-    keywords: list[str] = field(default_factory=list)  # indexer.keywords, as written in the article
-    duplicates: list[dict[str, Any]] = field(default_factory=list)
-    added: int | None = None  # unix time of the index run that wrote it
-
-    def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("segments")
-        return d
-
-
-@dataclass
-class SearchResult:
-    query: str
-    total: int
-    page: int
-    hits: list[Hit]
-    seconds: float
-    terms: list[str]
-    suggestions: list[str] = field(default_factory=list)  # did you mean (indexer.suggest), best first
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"query": self.query, "total": self.total, "page": self.page, "hits": [h.as_dict() for h in self.hits],
-                "suggestions": self.suggestions}
 
 
 def _atom_query(atom: Atom) -> tuple[wq.Query, bool]:
@@ -136,7 +107,9 @@ class Searcher:
         self._searcher = None
         self._gen = None
         self.state: dict[str, Any] = {}
-        self._mask: set[int] = set()
+        self._table: DocTable | None = None
+        self._eval: Evaluator | None = None
+        self._hidden = np.zeros(0, dtype=bool)  # reposts: all but the first of each group
         self._groups: dict[int, list[int]] = {}
         self._analyzer = ""
 
@@ -158,35 +131,18 @@ class Searcher:
                 self._gen = self.state.get("generation")
                 self._analyzer = analyzer_version(self.config, self.state)
                 fresh = self._ix.searcher(weighting=BM25F())
+            if fresh is not self._searcher:
+                self._table = DocTable(fresh)
+                self._eval = Evaluator(self._table)
+                self._hidden, self._groups = tally.repost_groups(self._table, fresh.reader())
+                self._searcher = fresh
         except NewssearchError:
             raise
         except Exception as exc:  # opening segments: Whoosh raises many kinds on damaged files
             if self.store.state().get("generation") != state.get("generation"):
                 return self._current()  # a rebuild went live and deleted the generation we were opening
             raise IndexCorrupt(f"cannot open index {self.config.index}: {type(exc).__name__}: {exc}") from exc
-        if fresh is not self._searcher:
-            self._searcher = fresh
-            self._find_duplicates()
         return self._searcher
-
-    def _find_duplicates(self) -> None:
-        """Group reposts of one article; all but the earliest (then smallest id) are masked."""
-        r = self._searcher.reader()
-        groups: dict[str, list[int]] = {}
-        if r.doc_count():
-            keys = r.column_reader("dupkey")
-            for d in r.all_doc_ids():
-                groups.setdefault(keys[d], []).append(d)
-        # An index with no articles (a first run that read only bad files) has no columns at all.
-        dates, ids = (r.column_reader("date"), r.column_reader("id")) if groups else ({}, {})
-        self._groups = {}
-        self._mask = set()
-        for members in groups.values():
-            if len(members) > 1:
-                members.sort(key=lambda d: (dates[d] or "9999", ids[d]))
-                self._mask.update(members[1:])
-                for d in members:
-                    self._groups[d] = members
 
     def close(self) -> None:
         if self._searcher is not None:
@@ -210,23 +166,24 @@ class Searcher:
             parts.append(gram_phrase("source_g", normalize(source).strip())[0])
         return wq.And(parts) if parts else None
 
-    def _exact_docs(self, s, parsed: Parsed) -> set[int]:
-        """Doc numbers matching the query exactly, checking phrase candidates against the text."""
-        result: set[int] | None = None
-        excluded: set[int] = set()
+    def _exact_docs(self, s, parsed: Parsed) -> np.ndarray:
+        """Mask of the documents matching the query exactly, checking phrase candidates against the text."""
+        result: np.ndarray | None = None
+        excluded = np.zeros(self._table.n, dtype=bool)
         for clause in parsed.clauses:
-            docs: set[int] = set()
+            docs = np.zeros(self._table.n, dtype=bool)
             for atom in clause.atoms:
                 q, verify = _atom_query(atom)
-                found = set(s.docs_for_query(q))
+                found = self._eval.run(q, scored=False).mask & self._table.live
                 if verify:
-                    found = {d for d in found if _verify(atom, s.stored_fields(d))}
+                    for d in np.flatnonzero(found):
+                        found[d] = _verify(atom, s.stored_fields(int(d)))
                 docs |= found
             if clause.negated:
                 excluded |= docs
             else:
                 result = docs if result is None else result & docs
-        return (result or set()) - excluded
+        return result & ~excluded
 
     def _last_change(self) -> int:
         """When the latest index run that added or changed articles started: what counts as new."""
@@ -234,8 +191,8 @@ class Searcher:
             return self.state["last_change_started"]
         return max(self._searcher.reader().column_reader("added"), default=0)  # index from before it was kept
 
-    def _compile(self, s, text: str, since, until, source, new=False) -> tuple[wq.Query, set[int] | None, Parsed]:
-        """The Whoosh query for `text` plus filters, and the exact doc set when phrases need checking."""
+    def _compile(self, s, text: str, since, until, source, new=False) -> tuple[wq.Query, np.ndarray | None, Parsed]:
+        """The query tree for `text` plus filters, and the exact doc mask when phrases need checking."""
         parsed = synonyms.for_config(self.config).apply(parse(text))
         built = [(c, [_atom_query(a) for a in c.atoms]) for c in parsed.clauses]
         positive = [wq.Or([q for q, _ in qs]) if len(qs) > 1 else qs[0][0] for c, qs in built if not c.negated]
@@ -249,6 +206,14 @@ class Searcher:
         if flt is not None:
             q = wq.And([q, flt])
         return q, allowed, parsed
+
+    def _matches(self, q: wq.Query, allowed: np.ndarray | None, scored: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Doc numbers of every hit (reposts left out) and every document's score."""
+        found = self._eval.run(q, scored=scored)
+        keep = found.mask & self._table.live & ~self._hidden
+        if allowed is not None:
+            keep &= allowed
+        return np.flatnonzero(keep), found.scores
 
     @_damage_is_corrupt
     def search(
@@ -273,66 +238,50 @@ class Searcher:
             raise QueryError("limit must be ≥ 0 and page between 1 and 1000")
         s = self._current()
         q, allowed, parsed = self._compile(s, text, since, until, source, new)
-        kwargs: dict[str, Any] = {"filter": allowed} if allowed is not None else {}
-        if self._mask:
-            kwargs["mask"] = self._mask
-        if sort == "date":
-            kwargs.update(sortedby="date", reverse=True)
-        size = limit or max(1, s.doc_count())
-        # Score every match, then page: Whoosh's top-N collector mis-scores phrase matchers (the
-        # contiguous-run boost) and preloaded ORs and loses the best hits (bench/relevance.py).
-        results = ResultsPage(s.search(q, limit=None, **kwargs), page, size)
+        relevance = sort == "relevance"
+        docs, scores = self._matches(q, allowed, scored=relevance)
+        size = limit or max(1, len(docs))
+        # Every match is scored before the page is cut: Whoosh's top-N pruning lost true top hits
+        # (bench/relevance.py); over arrays that costs little.
+        key = scores[docs] if relevance else self._table.rank("date")[docs]
+        shown = top(docs, key, page * size)[(page - 1) * size :]
         terms = parsed.highlight_terms()
-        hits = [_hit(r.fields(), r.score if sort == "relevance" else None, terms) for r in results]
         stops = synonyms.for_config(self.config).stopwords
-        for h, r in zip(hits, results, strict=True):
-            h.duplicates = [self._brief(d) for d in self._groups.get(r.docnum, []) if d != r.docnum]
-            h.keywords = kw.keywords(s, r.fields(), stopwords=stops) if keywords else []
-        result = SearchResult(text, results.total, page, hits, time.perf_counter() - start, terms)
-        if suggest and page == 1 and results.total < sg.FEW:
-            result.suggestions = self.suggest(text, results.total, since=since, until=until, source=source)
+        hits = []
+        for d in map(int, shown):
+            stored = s.stored_fields(d)
+            hit = make_hit(stored, scores[d] if relevance else None, terms)
+            hit.duplicates = [self._brief(g) for g in self._groups.get(d, []) if g != d]
+            hit.keywords = kw.keywords(s, stored, stopwords=stops) if keywords else []
+            hits.append(hit)
+        result = SearchResult(text, len(docs), page, hits, time.perf_counter() - start, terms)
+        if suggest and page == 1 and len(docs) < sg.FEW:
+            result.suggestions = self.suggest(text, len(docs), since=since, until=until, source=source)
         return result
 
     @_damage_is_corrupt
-    def _matching(self, text: str, since, until, source, new: bool) -> tuple[Any, set[int]]:
-        """The searcher and the doc numbers of every hit of a query, reposts left out."""
+    def _matching(self, text: str, since, until, source, new: bool) -> np.ndarray:
+        """The doc numbers of every hit of a query, reposts left out."""
         s = self._current()
         q, allowed, _ = self._compile(s, text, since, until, source, new)
-        docs = set(s.docs_for_query(q)) - self._mask
-        if allowed is not None:
-            docs &= allowed
-        return s, docs
+        return self._matches(q, allowed, scored=False)[0]
 
     def facets(
         self, text: str, since: str | None = None, until: str | None = None, source: str | None = None,
         new: bool = False,
     ) -> dict[str, dict[str, int]]:
         """Hits per source and per year for a query (most frequent first)."""
-        s, docs = self._matching(text, since, until, source, new)
-        r = s.reader()
-        by_source: dict[str, int] = {}
-        by_year: dict[str, int] = {}
-        if docs:
-            col_s, col_d = r.column_reader("source"), r.column_reader("date")
-            for d in docs:
-                if col_s[d]:
-                    by_source[col_s[d]] = by_source.get(col_s[d], 0) + 1
-                if col_d[d]:
-                    by_year[col_d[d][:4]] = by_year.get(col_d[d][:4], 0) + 1
-        return {
-            "source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "year": dict(sorted(by_year.items(), reverse=True)),
-        }
+        docs = self._matching(text, since, until, source, new)
+        return tally.facets(self._table, docs)
 
-    @_damage_is_corrupt
     def timeline(
         self, text: str, since: str | None = None, until: str | None = None, source: str | None = None,
         new: bool = False,
     ) -> Timeline:
         """Hits per month (per year for spans over three years), empty months included."""
-        s, docs = self._matching(text, since, until, source, new)
-        dates = s.reader().column_reader("date") if docs else {}
-        return build((dates[d] or None for d in docs), since, until)
+        docs = self._matching(text, since, until, source, new)
+        dates = self._table.column("date")[docs] if len(docs) else []
+        return build((str(d) or None for d in dates), since, until)
 
     def _brief(self, docnum: int) -> dict[str, Any]:
         f = self._searcher.stored_fields(docnum)
@@ -344,7 +293,8 @@ class Searcher:
         doc = s.document(id=article_id)
         if doc is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
-        art = {k: (v or None) if k in ("date", "source", "url", "reporter") else v for k, v in doc.items()}
+        art = {k: (v or None) if k in ("date", "source", "url", "reporter") else v for k, v in doc.items()
+               if k != "keywords"}
         art["keywords"] = kw.keywords(s, doc, n=10, stopwords=synonyms.for_config(self.config).stopwords)
         return art
 
@@ -361,6 +311,7 @@ class Searcher:
         s = self._current()
         return sg.suggest(s.reader(), text, count(text) if total is None else total, count)
 
+    @_damage_is_corrupt
     def related(self, article_id: str, n: int = 5) -> list[Hit]:
         """More like this: the `n` articles sharing most of the key terms of `article_id` (reposts left out)."""
         s = self._current()
@@ -368,55 +319,28 @@ class Searcher:
         if docnum is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
         stops = synonyms.for_config(self.config).stopwords
-        mask = self._mask | set(self._groups.get(docnum, []))
+        q, words = kw.related_query(s, s.stored_fields(docnum), stopwords=stops)
+        if q is None:
+            return []
+        docs, scores = self._matches(q, None, scored=True)
+        docs = docs[np.isin(docs, self._groups.get(docnum, [docnum]), invert=True)]
         hits = []
-        for d, score, terms in kw.related(s, docnum, n, mask=mask, stopwords=stops):
-            hits.append(_hit(s.stored_fields(d), score, terms))
-            hits[-1].keywords = kw.keywords(s, s.stored_fields(d), stopwords=stops)
+        for d in map(int, top(docs, scores[docs], n)):
+            stored = s.stored_fields(d)
+            hits.append(make_hit(stored, scores[d], words))
+            hits[-1].keywords = kw.keywords(s, stored, stopwords=stops)
         return hits
 
     @_damage_is_corrupt
     def stats(self) -> dict[str, Any]:
         s = self._current()
-        r = s.reader()
-        sources: dict[str, int] = {}
-        dates = []
-        if r.doc_count():
-            col_s, col_d = r.column_reader("source"), r.column_reader("date")
-            for d in r.all_doc_ids():
-                src = col_s[d] or "(none)"
-                sources[src] = sources.get(src, 0) + 1
-                if col_d[d]:
-                    dates.append(col_d[d])
         return {
             "index": str(self.config.index),
-            "articles": r.doc_count(),
-            "sources": dict(sorted(sources.items(), key=lambda kv: -kv[1])),
-            "first_date": min(dates) if dates else None,
-            "last_date": max(dates) if dates else None,
+            "articles": s.reader().doc_count(),
+            **tally.overview(self._table),
             "size_bytes": self.store.size_bytes(),
             "analyzer": self.state.get("analyzer"),
             "analyzer_current": self._analyzer,
             "roots": self.state.get("roots", []),
             "last_run": self.state.get("last_run"),
         }
-
-
-def _hit(stored: dict, score: float | None, terms: list[str]) -> Hit:
-    segs = segments(stored.get("body") or stored.get("title") or "", terms)
-    return Hit(
-        id=stored["id"],
-        title=stored.get("title", ""),
-        date=stored.get("date") or None,
-        source=stored.get("source") or None,
-        url=stored.get("url") or None,
-        score=round(float(score or 0.0), 4),
-        snippet=to_html(segs),
-        segments=segs,
-        added=stored.get("added"),
-    )
-
-
-def words_for_display(text: str) -> list[str]:
-    """How an unquoted query is segmented (shown to users when a search misses)."""
-    return words_of(normalize(text))

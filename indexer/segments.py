@@ -35,6 +35,7 @@ from whoosh.system import pack_uint
 from whoosh.util.numeric import length_to_byte
 
 from .analysis import GramTokenizer, WordTokenizer, _NormalizingTokenizer, gram_positions, word_counts
+from .keywords import candidates
 from .normalize import normalize
 from .postings import use_fast_term_table, write_field
 
@@ -46,7 +47,7 @@ SEGMENT_BUDGET = 560 * 1024 * 1024
 # Below this many documents forking workers costs more than it saves.
 PARALLEL_MIN_DOCS = 400
 SINGLE = 1 << 16  # single-position encodings shared below this position
-STAGES = ("normalize", "segment", "grams", "postings", "commit")
+STAGES = ("normalize", "segment", "grams", "keywords", "postings", "commit")
 
 Timings = dict[str, float]
 _FREQ_BYTES = {n: pack_uint(n) for n in range(1, 256)}
@@ -215,15 +216,24 @@ def _new_timings() -> Timings:
     return dict.fromkeys(STAGES, 0.0)
 
 
+def _with_keywords(doc: dict, timings: Timings) -> dict:
+    """The document with its keyword candidates (tagging is the costliest analysis after segmenting)."""
+    t0 = time.thread_time()
+    doc = {**doc, "keywords": candidates(doc.get("title") or "", doc.get("body") or "")}
+    timings["keywords"] += time.thread_time() - t0
+    return doc
+
+
 def build_range(ix, docs: list[dict], start: int, stop: int) -> tuple[list, Timings]:
     """Build segments from docs[start:stop] in this process; return them with the time per stage."""
     timings = _new_timings()
+    keywords = "keywords" in ix.schema  # an index made before the field existed has no place for them
     segments = []
     gc.freeze()  # the documents and the growing postings are long-lived: don't rescan them
     builder = SegmentBuilder(ix, timings)
     try:
         for k in range(start, stop):
-            builder.add(docs[k])
+            builder.add(_with_keywords(docs[k], timings) if keywords else docs[k])
             if builder.full():
                 segments.append(builder.finish())
                 builder = SegmentBuilder(ix, timings)

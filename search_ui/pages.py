@@ -10,9 +10,10 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from markupsafe import Markup
 
 from indexer.errors import QueryError
+from indexer.hits import words_for_display
 from indexer.normalize import is_han, normalize
 from indexer.query import parse
-from indexer.search import Searcher, words_for_display
+from indexer.search import Searcher
 from indexer.snippet import highlight_html
 
 from .engine import EXTENSION, run_search, searcher

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from indexer.search import SearchResult, words_for_display
+from indexer.hits import SearchResult, words_for_display
 
 
 def _mark(text: str, color: bool) -> str:
