@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 import weakref
 from collections import Counter
+from itertools import accumulate
+from operator import itemgetter
 from typing import Any
 
 from whoosh import query as wq
@@ -46,8 +48,14 @@ def _doc_frequency(s, word: str) -> int:
 
 def _content_words(text: str) -> list[tuple[str, int]]:
     """(normalized word, start offset) of the content words of `text` (already normalized)."""
+    tagged = segment.tag(text)
+    words = list(map(itemgetter(0), tagged))
+    if "".join(words) == text:  # the tagger's words cover the text in order: offsets are running sums
+        starts = accumulate(map(len, words), initial=0)
+        return [(w, s) for (w, tag), s in zip(tagged, starts, strict=False) if len(w) > 1 and tag.startswith(KEEP_POS)
+                and not w.isdigit()]
     out, pos = [], 0
-    for word, tag in segment.tag(text):
+    for word, tag in tagged:
         start = text.find(word, pos)
         pos = start + len(word) if start >= 0 else pos
         if len(word) >= 2 and tag.startswith(KEEP_POS) and not word.isdigit():

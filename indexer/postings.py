@@ -37,7 +37,7 @@ COMPRESSION = 3
 _TERMINFO = W3TermInfo._struct
 _SWAP = sys.byteorder != "little"
 
-Postings = tuple[array, array, list]  # doc numbers, weights, encoded values
+Postings = list  # doc number, weight, encoded value, doc number, weight, ... (flat: one extend per posting)
 
 
 class _Counted:
@@ -120,6 +120,24 @@ def _length_bytes(lengths: array | None, docs) -> tuple[int, int]:
     return (min(bs) - 1, max(bs) - 1) if bs else (0, 0)
 
 
+def _term_value(flat: list, lengths: array | None, fixed: int | None, pfile: _Counted) -> bytes:
+    """A term record's value: its term info, then its postings inlined or a pointer to the blocks written."""
+    docs, values = flat[0::3], flat[2::3]
+    w = tuple(flat[1::3])
+    n = len(docs)
+    minl, maxl = _length_bytes(lengths, docs)
+    if n <= INLINE_LIMIT:
+        head = _TERMINFO.pack(1, sum(w), n, minl, maxl, max(w), docs[0], docs[-1])
+        if all(x.is_integer() for x in w):  # frequency × an integral boost: 2 pickled bytes, not 9
+            w = tuple(map(int, w))
+        return head + dumps((tuple(docs), w, (None,) * n if fixed == 0 else tuple(values)), 3)
+    blob = _blocks(array("I", docs), array("f", w), values, lengths, fixed)
+    offset = pfile.pos
+    pfile.write(blob)
+    head = _TERMINFO.pack(0, sum(w), n, minl, maxl, max(w), docs[0], docs[-1])
+    return head + pack_long(offset) + pack_int(len(blob))
+
+
 def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, terms: dict, lengths) -> None:
     prefix = pack_ushort(fw._fieldid)
     buckets, index, hashfn = tindex.buckets, tindex.index, tindex.hashfn
@@ -128,21 +146,14 @@ def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, terms: dict, leng
     pos = tfile.pos
     key = tindex.lastkey
     for tb in sorted(terms):
-        docs, weights, values = terms[tb]
-        n = len(docs)
-        w = tuple(weights)
-        minl, maxl = _length_bytes(lengths, docs)
-        if n <= INLINE_LIMIT:
-            head = _TERMINFO.pack(1, sum(w), n, minl, maxl, max(w), docs[0], docs[-1])
-            if all(x.is_integer() for x in w):  # frequency × an integral boost: 2 pickled bytes, not 9
-                w = tuple(map(int, w))
-            value = head + dumps((tuple(docs), w, (None,) * n if fixed == 0 else tuple(values)), 3)
+        flat = terms[tb]
+        if len(flat) == 3:  # one posting (most gram terms): no arrays, no loops
+            doc, w, v = flat
+            b = lengths[doc] - 1 if lengths is not None and lengths[doc] else 0
+            ws = (int(w),) if w.is_integer() else (w,)
+            value = _TERMINFO.pack(1, w, 1, b, b, w, doc, doc) + dumps(((doc,), ws, (None,) if fixed == 0 else (v,)), 3)
         else:
-            blob = _blocks(docs, weights, values, lengths, fixed)
-            offset = pfile.pos
-            pfile.write(blob)
-            head = _TERMINFO.pack(0, sum(w), n, minl, maxl, max(w), docs[0], docs[-1])
-            value = head + pack_long(offset) + pack_int(len(blob))
+            value = _term_value(flat, lengths, fixed, pfile)
         key = prefix + (tb.encode() if isinstance(tb, str) else tb)
         record = _lengths.pack(len(key), len(value)) + key + value
         index.append(pos)

@@ -69,8 +69,8 @@ class SegmentBuilder:
         self.docnum = 0
         self.cost = 0
         self.t = timings
-        # field -> term bytes -> (doc numbers, weights, encoded values)
-        self.postings: dict[str, dict[bytes, tuple[array, array, list]]] = {}
+        # field -> term -> [doc, weight, encoded value, doc, weight, ...]: one list extend per posting
+        self.postings: dict[str, dict[str | bytes, list]] = {}
         self.lengths: dict[str, array] = {}
         self.names = sorted(self.schema.names())
         self.fast = {n: _fast_kind(self.schema[n]) for n in self.names}
@@ -135,24 +135,26 @@ class SegmentBuilder:
             enc, one = fmt.encode, _single_positions(type(fmt))
         get = terms.get
         length = new = 0
-        for term, x in (counts if kind == "words" else grams).items():
-            if kind == "words":
-                n, vb = x, _freq_bytes(x)
-            else:
-                n = len(x)
-                if n == 1 and x[0] < SINGLE:  # most grams occur once in a text: share those encodings
-                    vb = one[x[0]]
-                else:
-                    vb = enc(x)
+        weights = _weights(boost)
+        if kind == "words":
+            for term, n in counts.items():
+                e = get(term)
+                if e is None:
+                    e = terms[term] = []
+                    new += 1
+                e += (doc, weights[n] if n < 64 else n * boost, _freq_bytes(n))
+                length += n
+            return length, len(counts), new
+        for term, x in grams.items():
+            n = len(x)
             e = get(term)
             if e is None:
-                e = terms[term] = (array("I"), array("f"), [])
+                e = terms[term] = []
                 new += 1
-            e[0].append(doc)
-            e[1].append(n * boost)
-            e[2].append(vb)
+            # most grams occur once in a text: those encodings are shared
+            e += (doc, weights[n] if n < 64 else n * boost, one[x[0]] if n == 1 and x[0] < SINGLE else enc(x))
             length += n
-        return length, len(counts if kind == "words" else grams), new
+        return length, len(grams), new
 
     def full(self) -> bool:
         return self.cost >= SEGMENT_BUDGET
@@ -174,6 +176,12 @@ class SegmentBuilder:
         self.segment.set_doc_count(self.docnum)
         self.t["commit"] += time.thread_time() - t0
         return self.segment
+
+
+@cache
+def _weights(boost: float) -> list[float]:
+    """Shared weight objects for the frequencies 0..63: a float per posting would cost 24 bytes."""
+    return [n * boost for n in range(64)]
 
 
 def _fast_kind(field) -> str | None:
@@ -202,11 +210,9 @@ def _add_generic(field, value, terms: dict, doc: int) -> tuple[int, int, int]:
     for tb, freq, weight, vbytes in field.index(value):
         e = terms.get(tb)
         if e is None:
-            e = terms[tb] = (array("I"), array("f"), [])
+            e = terms[tb] = []
             new += 1
-        e[0].append(doc)
-        e[1].append(weight)
-        e[2].append(vbytes)
+        e += (doc, weight, vbytes)
         length += freq
         count += 1
     return length, count, new
