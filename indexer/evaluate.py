@@ -11,21 +11,25 @@ same formula, statistics and stored length bytes as Whoosh's ``BM25F``, and a
 gram phrase is matched by intersecting (document, position − k) keys of its
 grams. The results equal Whoosh's, which tests check node by node.
 
-Relies on whoosh3 3.54.0's on-disk reading classes (pinned): a W3 leaf matcher's
-block data and ``ListMatcher`` for inlined postings.
+Relies on whoosh3 3.54.0's on-disk formats (pinned): the term info of a segment's
+term table (inlined postings or the extent of its blocks) and W3 posting blocks.
 """
 
 from __future__ import annotations
 
+import io
+import pickle
+import zlib
 from array import array
 from dataclasses import dataclass
 
 import numpy as np
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield
 from whoosh.columns import TranslatingColumnReader, VarBytesColumn
-from whoosh.matching import FilterMatcher, ListMatcher
+from whoosh.reading import CorruptIndexError, TermNotFound
 from whoosh.scoring import BM25F
+from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
 
 from .phrase import GramPhrase
@@ -53,7 +57,7 @@ class DocTable:
         self.searcher = searcher
         reader = searcher.reader()
         self.n = reader.doc_count_all()
-        self.leaves = [(r, off) for r, off in reader.leaf_readers()]
+        self.leaves = [(r, off) for r, off in reader.leaf_readers() if r.doc_count_all()]  # not EmptyReader
         self.live = np.ones(self.n, dtype=bool)
         for r, off in self.leaves:
             deleted = r.deleted_docs_set if hasattr(r, "deleted_docs_set") else ()
@@ -170,13 +174,19 @@ class Evaluator:
         btext = field.to_bytes(text) if isinstance(text, str) else text
         ids, weights, vals = [], [], []
         for r, off in self.t.leaves:
-            if (fieldname, btext) not in r:
+            terms = r._terms
+            try:
+                info = terms.term_info(fieldname, btext)
+            except TermNotFound:
                 continue
-            m = r.postings(fieldname, btext)
-            if isinstance(m, FilterMatcher):  # deleted documents: masked by `live` instead
-                m = m.child
-            i, w, v = _read(m, values)
-            ids.append(i + off)
+            if info.is_inlined():
+                i, w, v = info.inlined_postings()
+                i, w, v = np.array(i, dtype=np.int64), np.array(w, dtype=np.float64), [list(v)]
+            else:
+                offset, length = info.extent()
+                length = length[0] if isinstance(length, tuple) else length  # whoosh3 reads it as a 1-tuple
+                i, w, v = _read_blocks(terms._postfile, offset, length, values)
+            ids.append(i + off)  # deleted documents stay: `live` masks them
             weights.append(w)
             if values:
                 vals.extend(v)  # chunks, in document order
@@ -219,22 +229,23 @@ class Evaluator:
         if q.fieldname not in self.s.schema:
             return self.t.none()
         lists = [self._postings(q.fieldname, w, values=True) for w in words]
-        cand = lists[0][0]
-        for ids, _, _ in lists[1:]:
-            cand = np.intersect1d(cand, ids, assume_unique=True)
+        count = np.zeros(self.t.n, dtype=np.int32)
+        for ids, _, _ in lists:
+            count[ids] += 1
+        cand = count == len(lists)
         found = self.t.none()
-        if not len(cand):
+        if not cand.any():
             return found
         starts = None
         for k, (ids, _, chunks) in enumerate(lists):
             docs, pos = _positions(ids, chunks)
-            ok = (pos >= k) & np.isin(docs, cand)
-            keys = (docs[ok] << 32) | (pos[ok] - k)
-            starts = keys if starts is None else np.intersect1d(starts, keys, assume_unique=True)
+            ok = (pos >= k) & cand[docs]
+            keys = (docs[ok] << 32) | (pos[ok] - k)  # ascending: postings are in document and position order
+            starts = keys if starts is None else _common(starts, keys)
             if not len(starts):
                 return found
-        matched = np.unique(starts >> 32)
-        found.mask[matched] = True
+        found.mask[starts >> 32] = True
+        matched = np.flatnonzero(found.mask)
         if scored:
             total = np.zeros(len(matched))
             for w, (ids, weights, _) in zip(words, lists, strict=True):
@@ -242,6 +253,14 @@ class Evaluator:
                 total += self._bm25(q.fieldname, w, matched, weights[at])
             found.scores[matched] = total * q.boost
         return found
+
+
+def _common(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The values in both of two ascending arrays of distinct values (no sorting, unlike np.intersect1d)."""
+    if not len(a) or not len(b):
+        return a[:0]
+    at = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    return a[b[at] == a]
 
 
 def top(docs: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
@@ -256,28 +275,25 @@ def top(docs: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
     return docs[np.lexsort((docs, -key))][:k]
 
 
-def _read(m, values: bool) -> tuple[np.ndarray, np.ndarray, list]:
-    """Every (doc, weight[, value]) of one segment's raw posting matcher, as arrays.
+def _read_blocks(postfile, offset: int, length: int, values: bool) -> tuple[np.ndarray, np.ndarray, list]:
+    """Every (doc, weight[, values chunk]) of a term's posting blocks, read in one call (W3LeafMatcher's format).
 
-    Values come back as a list of chunks: `PackedValues` of whole blocks, or a list of bytes.
+    Whoosh's leaf matcher seeks and reads three times per block and keeps a
+    Python object per posting; here the term's whole extent is read at once and
+    each block's arrays go straight into numpy.
     """
-    if isinstance(m, ListMatcher):
-        n = len(m._ids)
-        weights = m._weights if m._weights is not None else [1.0] * n
-        return np.array(m._ids, dtype=np.int64), np.array(weights, dtype=np.float64), [list(m._values or [])]
-    if not isinstance(m, W3LeafMatcher):
-        ids, weights, vals = [], [], []
-        while m.is_active():
-            ids.append(m.id())
-            weights.append(m.weight())
-            vals.append(m.value() if values else None)
-            m.next()
-        return np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64), [vals]
-    ids, weights, vals = [], [], []
-    while not m._atend:
-        m._read_data()
-        d_ids, d_weights, d_values = m._data
-        n = m._blocklength
+    raw = postfile.get(offset, length)
+    if raw[:4] != WHOOSH3_HEADER_MAGIC:
+        raise CorruptIndexError(f"bad postings block tag at offset {offset}")
+    f = io.BytesIO(raw)
+    pos, ids, weights, vals = 4, [], [], []
+    while pos < length:
+        (size,) = unpack_int(raw[pos : pos + 4])
+        f.seek(pos + 4)
+        n, _last, _maxw, comp, _minl, _maxl = pickle.load(f)
+        end = pos + 4 + abs(size)
+        data = raw[f.tell() : end]
+        d_ids, d_weights, d_values = pickle.loads(zlib.decompress(data) if comp else data)
         if isinstance(d_ids, array):  # indexer.postings: deltas as an array
             ids.append(np.cumsum(np.frombuffer(d_ids, dtype=_DTYPES[d_ids.typecode]), dtype=np.int64))
         else:
@@ -292,7 +308,9 @@ def _read(m, values: bool) -> tuple[np.ndarray, np.ndarray, list]:
             weights.append(np.array(d_weights, dtype=np.float64))
         if values:
             vals.append(d_values)
-        m._next_block()
+        pos = end
+        if size < 0:
+            break
     return np.concatenate(ids), np.concatenate(weights), vals
 
 

@@ -38,8 +38,12 @@ RELATED_TERMS = 12
 _df_cache: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
 
 
-def _doc_frequency(s, word: str) -> int:
-    cache = _df_cache.setdefault(s, {})
+def _doc_frequencies(s) -> dict[str, int]:
+    """word -> its document frequency in the title or body word field, filled as words are asked for."""
+    return _df_cache.setdefault(s, {})
+
+
+def _doc_frequency(s, cache: dict[str, int], word: str) -> int:
     if word not in cache:
         r = s.reader()
         cache[word] = max(r.doc_frequency("body", word), r.doc_frequency("title", word))
@@ -84,13 +88,16 @@ def scored(s, stored: dict[str, Any], stopwords: frozenset[str] = frozenset()) -
     if listed is None:
         listed = candidates(stored.get("title") or "", stored.get("body") or "")
     n = max(s.doc_count(), 1)
+    pairs = [line.rpartition("\t") for line in listed.splitlines()]
+    if not pairs:
+        return []
+    normalized = normalize("\n".join(written for written, _, _ in pairs)).split("\n")  # one call, not one a word
+    cache = _doc_frequencies(s)
     out = []
-    for line in listed.splitlines():
-        written, _, count = line.rpartition("\t")
-        word = normalize(written)
+    for (written, _, count), word in zip(pairs, normalized, strict=True):
         if word in stopwords:
             continue
-        df = _doc_frequency(s, word)
+        df = _doc_frequency(s, cache, word)
         out.append((word, written, int(count) * math.log(1 + (n - df + 0.5) / (df + 0.5))))
     out.sort(key=lambda t: (-t[2], t[0]))
     return out

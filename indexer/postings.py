@@ -32,7 +32,7 @@ from whoosh.util.numlists import delta_encode
 
 # Terms with at most this many postings are stored inside their term record.
 INLINE_LIMIT = 8
-BLOCK = 512
+BLOCK = 2048
 COMPRESSION = 3
 _TERMINFO = W3TermInfo._struct
 _SWAP = sys.byteorder != "little"

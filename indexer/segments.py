@@ -39,11 +39,11 @@ from .keywords import candidates
 from .normalize import normalize
 from .postings import use_fast_term_table, write_field
 
-# A segment is written when its postings would take about this much memory
-# (an estimate: ~60 bytes a posting, ~300 bytes a distinct term). Two workers and the parent
-# peaked at 868 MiB PSS on 27,000 articles with 320 MiB; fewer, larger segments mean fewer
-# repeated term records (the term tables are most of the index) and fewer segments per query.
-SEGMENT_BUDGET = 560 * 1024 * 1024
+# A segment is written when its postings would take about this much memory by an estimate
+# (~60 bytes a posting, ~300 bytes a distinct term) that is about twice what they take. Fewer,
+# larger segments mean fewer repeated term records (the term tables are most of the index) and
+# fewer segments per query: on 27,000 articles one segment per worker instead of two.
+SEGMENT_BUDGET = 1200 * 1024 * 1024
 # Below this many documents forking workers costs more than it saves.
 PARALLEL_MIN_DOCS = 400
 SINGLE = 1 << 16  # single-position encodings shared below this position

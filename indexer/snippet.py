@@ -15,6 +15,7 @@ from .normalize import normalize
 
 Segment = tuple[str, bool]  # text, is a match
 SCAN_CHARS = 20_000  # snippets come from an article's first 20,000 characters: bounds the work on huge ones
+FIRST_SCAN = 400
 
 
 def match_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
@@ -32,16 +33,31 @@ def match_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
 
 
 def segments(text: str, terms: Iterable[str], width: int = 120) -> list[Segment]:
-    """The best window of `text` (most distinct terms, then earliest), split into segments."""
+    """The best window of `text` (most distinct terms, then earliest), split into segments.
+
+    The text is matched a growing prefix at a time (normalizing a long article
+    costs more than the rest of a hit): a window holding every term, with the
+    windows of all earlier matches inside the prefix, cannot be beaten further on.
+    """
     length = len(text)
     text = text[:SCAN_CHARS]
-    spans = match_spans(text, terms)
+    terms = sorted({t for t in terms if t}, key=len, reverse=True)
+    scanned = min(len(text), FIRST_SCAN)
+    while True:
+        spans = match_spans(text[:scanned], terms)
+        if len(text) <= width or not spans:
+            best = None
+        else:
+            best = _best_window(text, spans, width)
+        if scanned == len(text) or (best is not None and spans[best][0] + 2 * width <= scanned
+                                    and _distinct(text, spans, best, width) == len(terms)):
+            break
+        scanned = min(len(text), scanned * 4)
     if len(text) <= width:
         start, end = 0, len(text)
-    elif not spans:
+    elif best is None:
         start, end = 0, width
     else:
-        best = _best_window(text, spans, width)
         start = max(0, min(spans[best][0] - width // 5, len(text) - width))
         end = start + width
     out: list[Segment] = []
@@ -84,6 +100,12 @@ def _best_window(text: str, spans: list[tuple[int, int]], width: int) -> int:
             if not inside[term]:
                 del inside[term]
     return best
+
+
+def _distinct(text: str, spans: list[tuple[int, int]], best: int, width: int) -> int:
+    """How many distinct normalized terms the window of span `best` holds."""
+    limit = spans[best][0] + width
+    return len({normalize(text[s:e]) for s, e in spans[best:] if e <= limit})
 
 
 def to_html(segs: list[Segment]) -> str:
