@@ -62,16 +62,33 @@ def write_sources(src: Path, n: int, skip: int = 0) -> int:
     return count
 
 
-def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    """`newssearch serve` on a free loopback port; returns the process and its base URL."""
+def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    """`newssearch serve` on a free loopback port, its error output copied to `log`; returns it and its URL."""
     p = subprocess.Popen([EXE, "serve", "--host", "127.0.0.1", "--port", "0", "--threads", "8"], env=env,
                          stderr=subprocess.PIPE, text=True)
+    out = log.open("w", encoding="utf-8")
+
+    def copy() -> None:
+        for line in p.stderr:  # type: ignore[union-attr]
+            out.write(line)
+            out.flush()
+        out.close()
+
     for line in p.stderr:  # type: ignore[union-attr]
+        out.write(line)
         if "serving on " in line:
             url = line.split("serving on ")[1].split()[0]
-            threading.Thread(target=p.stderr.read, daemon=True).start()  # type: ignore[union-attr]
+            threading.Thread(target=copy, daemon=True).start()
             return p, url
-    raise RuntimeError("newssearch serve did not start")
+    raise RuntimeError(f"newssearch serve did not start (see {log})")
+
+
+def log_tail(log: Path, lines: int = 30) -> list[str]:
+    """The server's last error lines (a traceback behind a 500 shows here)."""
+    try:
+        return log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+    except OSError:
+        return []
 
 
 def search(base: str, q: str) -> tuple[int, int]:
@@ -108,7 +125,8 @@ def run(clients: int, requests: int | None, seconds: float | None, articles: int
     src = work / "src"
     write_sources(src, articles)
     subprocess.run([EXE, "index", "--quiet", str(src)], env=env, check=True, capture_output=True)
-    server, base = start_server(env)
+    log = work / "serve.log"
+    server, base = start_server(env, log)
     stats = Stats()
     rebuilds: list[float] = []
     try:
@@ -145,7 +163,8 @@ def run(clients: int, requests: int | None, seconds: float | None, articles: int
     return {"clients": clients, "requests": len(stats.latencies) + len(stats.errors), "errors": len(stats.errors),
             "partial": len(stats.partial), "p50_ms": stats.quantile(0.5), "p99_ms": stats.quantile(0.99),
             "max_ms": stats.quantile(1.0), "rebuilds": len(rebuilds), "rebuild_s": max(rebuilds, default=0),
-            "changed": sum(before[q] != after[q] for q in QUERIES), "examples": stats.errors[:3] + stats.partial[:3]}
+            "changed": sum(before[q] != after[q] for q in QUERIES), "examples": stats.errors[:3] + stats.partial[:3],
+            "server_log": log_tail(log) if stats.errors else []}
 
 
 def table(r: dict) -> str:
@@ -168,6 +187,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         r = run(a.clients, a.requests, None if a.requests else a.duration, a.articles, a.extra, Path(d))
     print(table(r))
+    if r["server_log"]:
+        print("server's last error output:\n" + "\n".join(r["server_log"]))
     sys.exit(1 if r["errors"] or r["partial"] else 0)
 
 

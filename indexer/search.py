@@ -1,6 +1,6 @@
 """Searching the index: ranked, filtered, paged results with snippets.
 
-Queries are built as Whoosh query trees (`_atom_query`) and evaluated over all
+Queries are built as Whoosh query trees (`indexer.query.atom_query`) and evaluated over all
 documents at once by `indexer.evaluate`; only the page of hits reads stored fields.
 """
 
@@ -19,12 +19,13 @@ from whoosh.scoring import BM25F
 from . import keywords as kw
 from . import suggest as sg
 from . import synonyms, tally
+from .arrays import DocTable
 from .config import Config
 from .errors import ArticleNotFound, IndexCorrupt, NewssearchError, QueryError
-from .evaluate import DocTable, Evaluator, top
+from .evaluate import Evaluator, top
 from .hits import Hit, SearchResult, make_hit
 from .normalize import normalize, scrub
-from .query import Atom, Parsed, gram_phrase, parse, words_of
+from .query import Parsed, atom_query, gram_phrase, parse
 from .ranges import ColumnRange
 from .store import DAMAGE, IndexDir, analyzer_version
 from .timeline import Timeline, build
@@ -32,35 +33,8 @@ from .timeline import Timeline, build
 __all__ = ["MAX_PAGE", "Hit", "SearchResult", "Searcher"]
 
 MAX_PAGE = 1000
+ATTEMPTS = 3  # reads of an index that changed underneath are retried on a fresh open
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_WORD_FIELDS = {"title": "title", "body": "body"}
-_GRAM_FIELDS = {"title": "title_g", "body": "body_g", "source": "source_g"}
-RUN_BOOST = 4.0  # the query as a contiguous run: 2.0 -> 4.0 raised P@10 of unspaced queries 0.977 -> 0.999
-
-
-def _atom_query(atom: Atom) -> tuple[wq.Query, bool]:
-    """Whoosh query for one atom, and whether its candidates need checking against the text."""
-    grams = [_GRAM_FIELDS[f] for f in atom.fields]
-    words = [_WORD_FIELDS[f] for f in atom.fields if f in _WORD_FIELDS]
-    if atom.phrase:
-        parts = [gram_phrase(g, atom.text) for g in grams]
-        return wq.Or([q for q, _ in parts]), any(v for _, v in parts)
-    required = []
-    for w in words_of(atom.text):
-        alts = [wq.Term(f, w) for f in words] + [gram_phrase(g, w)[0] for g in grams]
-        required.append(wq.Or(alts))
-    q: wq.Query = wq.And(required) if len(required) > 1 else required[0]
-    runs = [r for r in re.split(r"\W+", atom.text) if len(r) > 2]
-    boosts = [gram_phrase(g, r, boost=RUN_BOOST)[0] for r in runs for g in grams if len(words_of(r)) > 1]
-    if boosts:
-        q = wq.AndMaybe(q, wq.Or(boosts))
-    return q, False
-
-
-def _verify(atom: Atom, stored: dict) -> bool:
-    return any(atom.text in normalize(stored.get(f) or "") for f in atom.fields)
-
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -74,25 +48,23 @@ def _damage_is_corrupt(fn: F) -> F:
 
     @wraps(fn)
     def run(self, *args, **kwargs):
-        for attempt in range(3):
+        for attempt in range(1, ATTEMPTS + 1):
             try:
                 return fn(self, *args, **kwargs)
             except NewssearchError:
                 raise
             except Exception as exc:
-                if attempt < 2:
-                    # Reopen from scratch: the read may have raced a commit or a swap. A real
-                    # fault fails the same way again and is reported below.
-                    self.close()
-                    self._gen = None
-                    time.sleep(0.05 * (attempt + 1))
-                    continue
-                if not isinstance(exc, (*DAMAGE, OSError)):  # reading only: an OSError is a bad offset or a bad disk
-                    raise
-                raise IndexCorrupt(
-                    f"the index at {self.config.index} is damaged: {type(exc).__name__}: {exc}"
-                ) from exc
-        raise AssertionError("unreachable")
+                if attempt == ATTEMPTS:
+                    if not isinstance(exc, (*DAMAGE, OSError)):  # reading only: an OSError is a bad offset or disk
+                        raise
+                    raise IndexCorrupt(
+                        f"the index at {self.config.index} is damaged: {type(exc).__name__}: {exc}"
+                    ) from exc
+                # Reopen from scratch: the read may have raced a commit or a swap. A real
+                # fault fails the same way again and is reported above.
+                self.close()
+                self._gen = None
+                time.sleep(0.05 * attempt)
 
     return run  # type: ignore[return-value]
 
@@ -173,11 +145,11 @@ class Searcher:
         for clause in parsed.clauses:
             docs = np.zeros(self._table.n, dtype=bool)
             for atom in clause.atoms:
-                q, verify = _atom_query(atom)
+                q, verify = atom_query(atom)
                 found = self._eval.run(q, scored=False).mask & self._table.live
                 if verify:
                     for d in np.flatnonzero(found):
-                        found[d] = _verify(atom, s.stored_fields(int(d)))
+                        found[d] = verify(atom, s.stored_fields(int(d)))
                 docs |= found
             if clause.negated:
                 excluded |= docs
@@ -194,7 +166,7 @@ class Searcher:
     def _compile(self, s, text: str, since, until, source, new=False) -> tuple[wq.Query, np.ndarray | None, Parsed]:
         """The query tree for `text` plus filters, and the exact doc mask when phrases need checking."""
         parsed = synonyms.for_config(self.config).apply(parse(text))
-        built = [(c, [_atom_query(a) for a in c.atoms]) for c in parsed.clauses]
+        built = [(c, [atom_query(a) for a in c.atoms]) for c in parsed.clauses]
         positive = [wq.Or([q for q, _ in qs]) if len(qs) > 1 else qs[0][0] for c, qs in built if not c.negated]
         q: wq.Query = wq.And(positive) if len(positive) > 1 else positive[0]
         negative = [q2 for c, qs in built if c.negated for q2, _ in qs]

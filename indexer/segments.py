@@ -40,10 +40,11 @@ from .normalize import normalize
 from .postings import use_fast_term_table, write_field
 
 # A segment is written when its postings would take about this much memory by an estimate
-# (~60 bytes a posting, ~300 bytes a distinct term) that is about twice what they take. Fewer,
+# (~60 bytes a posting, ~300 bytes a distinct term; close to a worker's resident size). Fewer,
 # larger segments mean fewer repeated term records (the term tables are most of the index) and
-# fewer segments per query: on 27,000 articles one segment per worker instead of two.
-SEGMENT_BUDGET = 1200 * 1024 * 1024
+# fewer segments per query: 27,000 articles fit one segment per worker. At 1,200 MiB two workers
+# and the parent peaked at 2.37 GiB on 100,000 articles.
+SEGMENT_BUDGET = 760 * 1024 * 1024
 # Below this many documents forking workers costs more than it saves.
 PARALLEL_MIN_DOCS = 400
 SINGLE = 1 << 16  # single-position encodings shared below this position

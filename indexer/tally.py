@@ -1,4 +1,4 @@
-"""Counting over documents with the per-document arrays of `indexer.evaluate.DocTable`.
+"""Counting over documents with the per-document arrays of `indexer.arrays.DocTable`.
 
 Facets, index statistics and repost groups each look at every matching (or
 every) document; reading Whoosh's columns one document at a time made them cost
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .evaluate import DocTable
+from .arrays import DocTable
 
 
 def _counts(values: np.ndarray) -> dict[str, int]:

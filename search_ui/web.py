@@ -72,6 +72,8 @@ def create_app(config: Config | None = None) -> Flask:
     @app.errorhandler(NewssearchError)
     def engine_error(exc: NewssearchError):
         status = next((c for t, c in STATUS.items() if isinstance(exc, t)), 500)
+        if status >= 500:  # the operator's log says why, not only the visitor's page
+            app.logger.error("%s %s: %s: %s", request.method, request.path, type(exc).__name__, exc)
         return _error(status, str(exc), exc.hint)
 
     @app.errorhandler(HTTPException)

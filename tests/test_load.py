@@ -16,7 +16,7 @@ def _load(tmp_path: Path, capsys, requests: int, articles: int, extra: int) -> N
     r = run(clients=8, requests=requests, seconds=None, articles=articles, extra=extra, work=tmp_path)
     with capsys.disabled():
         print("\n" + table(r))
-    assert r["errors"] == 0 and r["partial"] == 0, r["examples"]
+    assert r["errors"] == 0 and r["partial"] == 0, (r["examples"], "\n".join(r["server_log"]))
     assert r["rebuilds"] >= 1 and r["changed"] > 0  # the load did overlap a rebuild that changed results
     assert r["requests"] >= 8 * requests
 
