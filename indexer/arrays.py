@@ -80,17 +80,6 @@ class DocTable:
             self._columns[key] = np.unique(self.column(fieldname), return_inverse=True)[1].astype(np.float64)
         return self._columns[key]
 
-
-def _length_bytes(r, fieldname: str) -> np.ndarray:
-    """A segment's stored length bytes of a field, read in one call (Whoosh reads them one document at a time)."""
-    count = r.doc_count_all()
-    out = np.zeros(count, dtype=np.uint8)
-    col = r._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-    if col is not None:
-        n = min(col._count, count)
-        out[:n] = np.frombuffer(col._dbfile.get(col._basepos, n), dtype=np.uint8)
-    return out
-
     def postings(self, fieldname: str, text, values: bool = False):
         """(doc numbers, weights, encoded values or None) of a term across every segment."""
         field = self.searcher.schema[fieldname]

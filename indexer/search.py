@@ -25,7 +25,7 @@ from .errors import ArticleNotFound, IndexCorrupt, NewssearchError, QueryError
 from .evaluate import Evaluator, top
 from .hits import Hit, SearchResult, make_hit
 from .normalize import normalize, scrub
-from .query import Parsed, atom_query, gram_phrase, parse
+from .query import Parsed, atom_query, gram_phrase, parse, verify
 from .ranges import ColumnRange
 from .store import DAMAGE, IndexDir, analyzer_version
 from .timeline import Timeline, build
@@ -145,9 +145,9 @@ class Searcher:
         for clause in parsed.clauses:
             docs = np.zeros(self._table.n, dtype=bool)
             for atom in clause.atoms:
-                q, verify = atom_query(atom)
+                q, check = atom_query(atom)
                 found = self._eval.run(q, scored=False).mask & self._table.live
-                if verify:
+                if check:
                     for d in np.flatnonzero(found):
                         found[d] = verify(atom, s.stored_fields(int(d)))
                 docs |= found
