@@ -68,15 +68,7 @@ class Evaluator:
                 mask = (mask & p.mask) if isinstance(q, wq.And) else (mask | p.mask)
             scores = sum((p.scores for p in parts[1:]), parts[0].scores) if scored else parts[0].scores
             return Found(mask, scores * q.boost if scored and q.boost != 1 else scores)
-        if isinstance(q, ColumnRange):
-            values = t.column(q.fieldname)
-            mask = np.ones(t.n, dtype=bool)
-            if q.start is not None:
-                mask &= (values > q.start) if q.startexcl else (values >= q.start)
-            if q.end is not None:
-                mask &= (values < q.end) if q.endexcl else (values <= q.end)
-            return Found(mask, np.where(mask, q.boost, 0.0))
-        if isinstance(q, wq.NumericRange):
+        if isinstance(q, (ColumnRange, wq.NumericRange)):  # a date (text) or index time (number) column
             values = t.column(q.fieldname)
             mask = np.ones(t.n, dtype=bool)
             if q.start is not None:

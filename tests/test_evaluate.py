@@ -39,44 +39,37 @@ def assert_same(searcher: Searcher, q) -> int:
     return len(want)
 
 
+@pytest.fixture
+def searcher(corpus_index):
+    s = Searcher(corpus_index)
+    yield s
+    s.close()
+
+
 @pytest.mark.parametrize("text, opts", QUERIES)
-def test_same_documents_and_scores_as_whoosh(corpus_index, text, opts):
-    searcher = Searcher(corpus_index)
-    try:
-        s = searcher._current()
-        q, _, _ = searcher._compile(s, text, opts.get("since"), opts.get("until"), opts.get("source"))
-        assert_same(searcher, q)
-    finally:
-        searcher.close()
+def test_same_documents_and_scores_as_whoosh(searcher, text, opts):
+    q, _, _ = searcher._compile(searcher._current(), text, opts.get("since"), opts.get("until"), opts.get("source"))
+    assert_same(searcher, q)
 
 
-def test_every_node_kind_matches_whoosh(corpus_index):
-    searcher = Searcher(corpus_index)
-    try:
-        s = searcher._current()
-        q, _, _ = searcher._compile(s, "台南 观光 -夜市", None, None, None)
-        assert isinstance(q, wq.AndNot)
-        assert assert_same(searcher, q.a) > 20
-        for sub in q.a.subqueries:
-            assert_same(searcher, sub)
-    finally:
-        searcher.close()
+def test_every_node_kind_matches_whoosh(searcher):
+    q, _, _ = searcher._compile(searcher._current(), "台南 观光 -夜市", None, None, None)
+    assert isinstance(q, wq.AndNot)
+    assert assert_same(searcher, q.a) > 20
+    for sub in q.a.subqueries:
+        assert_same(searcher, sub)
 
 
-def test_excluded_words_are_really_excluded(corpus_index):
+def test_excluded_words_are_really_excluded(searcher):
     """Whoosh's AndNot let through an article holding the excluded word; the evaluator does not."""
-    searcher = Searcher(corpus_index)
-    try:
-        s = searcher._current()
-        for text in ("整改 -落实", "台南 -观光", "疫情 -防控"):
-            q, _, _ = searcher._compile(s, text, None, None, None)
-            a, b = set(s.docs_for_query(q.a)), set(s.docs_for_query(q.b))
-            assert set(evaluated(searcher, q)) == a - b
-            r = searcher.search(text, limit=0, suggest=False, keywords=False)
-            word = text.split("-")[1]
-            assert r.total and all(word not in h.title + s.document(id=h.id)["body"] for h in r.hits)
-    finally:
-        searcher.close()
+    s = searcher._current()
+    for text in ("整改 -落实", "台南 -观光", "疫情 -防控"):
+        q, _, _ = searcher._compile(s, text, None, None, None)
+        a, b = set(s.docs_for_query(q.a)), set(s.docs_for_query(q.b))
+        assert set(evaluated(searcher, q)) == a - b
+        r = searcher.search(text, limit=0, suggest=False, keywords=False)
+        word = text.split("-")[1]
+        assert r.total and all(word not in h.title + s.document(id=h.id)["body"] for h in r.hits)
 
 
 def test_deleted_and_updated_articles_are_left_out(tmp_path):
