@@ -17,6 +17,16 @@ FILES = {"hans": "news-zh-hans.jsonl", "hant": "news-zh-hant.jsonl"}
 SEED = 20250601
 
 
+def sample_options(ap, articles: int) -> None:
+    """The options of a benchmark that samples the corpus and runs a number of queries per metric."""
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("--articles", type=int, default=articles,
+                    help=f"articles sampled from each file (default {articles})")
+    ap.add_argument("--full", action="store_true", help="index every article of both files")
+    ap.add_argument("--queries", type=int, default=300, help="queries per metric (default 300)")
+    ap.add_argument("--seed", type=int, default=SEED)
+
+
 def read_jsonl(path: Path) -> list[dict]:
     """Every record of a JSON-lines file, in file order."""
     with path.open(encoding="utf-8") as f:

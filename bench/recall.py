@@ -215,11 +215,7 @@ def report(rows: dict[str, dict], times: dict[str, float], n_items: int) -> None
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--corpus", type=Path, default=corpus.DEFAULT_CORPUS)
-    ap.add_argument("--articles", type=int, default=3000, help="articles sampled from each file (default 3000)")
-    ap.add_argument("--full", action="store_true", help="index every article of both files")
-    ap.add_argument("--queries", type=int, default=300, help="queries per metric (default 300)")
-    ap.add_argument("--seed", type=int, default=corpus.SEED)
+    corpus.sample_options(ap, articles=3000)
     ap.add_argument("--show", type=int, default=10, metavar="N", help="list N of newssearch's misses (default 10)")
     args = ap.parse_args(argv)
     data = corpus.load(args.corpus, None if args.full else args.articles, args.seed)

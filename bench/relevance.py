@@ -211,11 +211,7 @@ def engines(tmp: Path, data: dict[str, list[dict]], docs: list[dict]) -> tuple[d
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--corpus", type=Path, default=corpus.DEFAULT_CORPUS)
-    ap.add_argument("--articles", type=int, default=2000, help="articles sampled from each file (default 2000)")
-    ap.add_argument("--full", action="store_true", help="index every article of both files")
-    ap.add_argument("--queries", type=int, default=300, help="queries per metric (default 300)")
-    ap.add_argument("--seed", type=int, default=corpus.SEED)
+    corpus.sample_options(ap, articles=2000)
     args = ap.parse_args(argv)
     data = corpus.load(args.corpus, None if args.full else args.articles, args.seed)
     docs = [{**r, "_script": tag} for tag, recs in data.items() for r in recs]
