@@ -7,7 +7,7 @@ from indexer.writer import run_index
 
 from .conftest import write_jsonl
 
-TITLE = "泰興市召開教育實踐活動整改落實推進會"
+TITLE = "全市教育實踐活動整改推進會召開"
 
 
 def ids(result):
@@ -32,7 +32,7 @@ def ids(result):
         "title:整改",
         '"38个问题"',
         '"38个"',
-        '"「一把手」"',
+        '"“一把手”"',
         "38",
         "興",
     ],
