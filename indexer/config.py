@@ -1,29 +1,65 @@
-"""Where things live: the index directory and the operator-editable data files."""
+"""Where things live: the index directory and the operator-editable data files.
+
+The data files (user dictionary, synonyms, stopwords) ship with the package: the wheel
+carries the repository's ``data/*.txt`` as ``indexer/defaults``. An operator overrides one
+by putting a file of the same name in the folder that holds the index (``data/`` for the
+default ``data/index``), or by naming it in the environment. Resolution depends on the index's
+location, never on the working directory, so cron, the web server and the tests all read the
+same files.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 DEFAULT_INDEX = Path("data/index")
-DEFAULT_USERDICT = Path("data/userdict.txt")
-DEFAULT_SYNONYMS = Path("data/synonyms.txt")
-DEFAULT_STOPWORDS = Path("data/stopwords.txt")
+# file name -> environment variable that names another file
+DATA_FILES = {
+    "userdict.txt": "NEWSSEARCH_USERDICT",
+    "synonyms.txt": "NEWSSEARCH_SYNONYMS",
+    "stopwords.txt": "NEWSSEARCH_STOPWORDS",
+}
+
+
+def packaged(name: str) -> Path:
+    """The default `name` shipped in the package."""
+    try:
+        return Path(str(resources.files("indexer.defaults").joinpath(name)))
+    except ModuleNotFoundError:  # an editable install of a checkout: the files are still in its data/
+        return Path(__file__).resolve().parents[1] / "data" / name
+
+
+def data_file(name: str, index: Path, explicit: str | os.PathLike | None = None) -> Path:
+    """The `name` file in force: explicit, then environment, then beside the index, then the package's."""
+    chosen = explicit or os.environ.get(DATA_FILES[name])
+    if chosen:
+        return Path(chosen)
+    beside = index.parent / name
+    return beside if beside.is_file() else packaged(name)
 
 
 @dataclass(frozen=True)
 class Config:
     index: Path
     userdict: Path | None
-    synonyms: Path | None = DEFAULT_SYNONYMS  # read at query time: no rebuild after editing
-    stopwords: Path | None = DEFAULT_STOPWORDS
+    synonyms: Path | None = None  # read at query time: no rebuild after editing
+    stopwords: Path | None = None
 
     @classmethod
     def load(cls, index: str | os.PathLike | None = None, userdict: str | os.PathLike | None = None) -> Config:
-        """Resolve settings: explicit argument, then environment, then the default under data/."""
-        ix = index or os.environ.get("NEWSSEARCH_INDEX") or DEFAULT_INDEX
-        ud = userdict or os.environ.get("NEWSSEARCH_USERDICT") or DEFAULT_USERDICT
-        syn = os.environ.get("NEWSSEARCH_SYNONYMS") or DEFAULT_SYNONYMS
-        stop = os.environ.get("NEWSSEARCH_STOPWORDS") or DEFAULT_STOPWORDS
-        return cls(index=Path(ix), userdict=Path(ud), synonyms=Path(syn), stopwords=Path(stop))
+        """Resolve settings: explicit argument, then environment, then the defaults (see the module doc)."""
+        ix = Path(index or os.environ.get("NEWSSEARCH_INDEX") or DEFAULT_INDEX)
+        return cls(
+            index=ix,
+            userdict=data_file("userdict.txt", ix, userdict),
+            synonyms=data_file("synonyms.txt", ix),
+            stopwords=data_file("stopwords.txt", ix),
+        )
+
+    def data_files(self) -> dict[str, str | None]:
+        """Which data files are in force (for ``newssearch stats``); a missing file counts as empty."""
+        files = {"userdict": self.userdict, "synonyms": self.synonyms, "stopwords": self.stopwords}
+        return {k: str(p.resolve()) if p is not None and p.is_file() else None for k, p in files.items()}

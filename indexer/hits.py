@@ -39,10 +39,11 @@ class SearchResult:
     seconds: float
     terms: list[str]
     suggestions: list[str] = field(default_factory=list)  # did you mean (indexer.suggest), best first
+    pages: int = 1  # pages of this size that hold the hits (at most MAX_PAGE)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"query": self.query, "total": self.total, "page": self.page, "hits": [h.as_dict() for h in self.hits],
-                "suggestions": self.suggestions}
+        return {"query": self.query, "total": self.total, "page": self.page, "pages": self.pages,
+                "hits": [h.as_dict() for h in self.hits], "suggestions": self.suggestions}
 
 
 def make_hit(stored: dict, score: float | None, terms: list[str]) -> Hit:

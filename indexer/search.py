@@ -6,7 +6,6 @@ documents at once by `indexer.evaluate`; only the page of hits reads stored fiel
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -21,6 +20,7 @@ from . import suggest as sg
 from . import synonyms, tally
 from .arrays import DocTable
 from .config import Config
+from .dates import date_range
 from .errors import ArticleNotFound, IndexCorrupt, NewssearchError, QueryError
 from .evaluate import Evaluator, top
 from .hits import Hit, SearchResult, make_hit
@@ -34,7 +34,6 @@ __all__ = ["MAX_PAGE", "Hit", "SearchResult", "Searcher"]
 
 MAX_PAGE = 1000
 ATTEMPTS = 3  # reads of an index that changed underneath are retried on a fresh open
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -129,9 +128,7 @@ class Searcher:
 
     def _filters(self, since: str | None, until: str | None, source: str | None, new: bool) -> wq.Query | None:
         parts: list[wq.Query] = [wq.NumericRange("added", self._last_change(), None)] if new else []
-        for name, value in (("since", since), ("until", until)):
-            if value and not _DATE.match(value):
-                raise QueryError(f"--{name} wants a date like 2014-09-10, not {value!r}")
+        since, until = date_range(since, until)
         if since or until:
             parts.append(ColumnRange("date", since or "0000", until or "9999"))
         if source and normalize(source).strip():
@@ -226,7 +223,8 @@ class Searcher:
             hit.duplicates = [self._brief(g) for g in self._groups.get(d, []) if g != d]
             hit.keywords = kw.keywords(s, stored, stopwords=stops) if keywords else []
             hits.append(hit)
-        result = SearchResult(text, len(docs), page, hits, time.perf_counter() - start, terms)
+        result = SearchResult(text, len(docs), page, hits, time.perf_counter() - start, terms,
+                              pages=min(MAX_PAGE, -(-len(docs) // size)))
         if suggest and page == 1 and len(docs) < sg.FEW:
             result.suggestions = self.suggest(text, len(docs), since=since, until=until, source=source)
         return result
@@ -315,4 +313,5 @@ class Searcher:
             "analyzer_current": self._analyzer,
             "roots": self.state.get("roots", []),
             "last_run": self.state.get("last_run"),
+            "data_files": self.config.data_files(),
         }

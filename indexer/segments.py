@@ -22,10 +22,12 @@ block buffers.
 from __future__ import annotations
 
 import gc
+import itertools
 import multiprocessing
 import os
 import time
 from array import array
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -231,7 +233,11 @@ def _with_keywords(doc: dict, timings: Timings) -> dict:
     return doc
 
 
-def build_range(ix, docs: list[dict], start: int, stop: int) -> tuple[list, Timings]:
+Tick = Callable[[int], None]  # told how many more documents were analyzed
+TICK_EVERY = 64
+
+
+def build_range(ix, docs: list[dict], start: int, stop: int, tick: Tick | None = None) -> tuple[list, Timings]:
     """Build segments from docs[start:stop] in this process; return them with the time per stage."""
     timings = _new_timings()
     keywords = "keywords" in ix.schema  # an index made before the field existed has no place for them
@@ -241,6 +247,8 @@ def build_range(ix, docs: list[dict], start: int, stop: int) -> tuple[list, Timi
     try:
         for k in range(start, stop):
             builder.add(_with_keywords(docs[k], timings) if keywords else docs[k])
+            if tick and (k - start + 1) % TICK_EVERY == 0:
+                tick(TICK_EVERY)
             if builder.full():
                 segments.append(builder.finish())
                 builder = SegmentBuilder(ix, timings)
@@ -252,13 +260,18 @@ def build_range(ix, docs: list[dict], start: int, stop: int) -> tuple[list, Timi
     return segments, timings
 
 
-_shared: tuple[Any, list[dict]] | None = None  # what forked workers read instead of unpickling
+_shared: tuple[Any, list[dict], Any] | None = None  # what forked workers read instead of unpickling
 
 
 def _work(bounds: tuple[int, int]) -> tuple[list, Timings]:
     assert _shared is not None
-    ix, docs = _shared
-    return build_range(ix, docs, *bounds)
+    ix, docs, done = _shared
+
+    def tick(n: int) -> None:
+        with done.get_lock():
+            done.value += n
+
+    return build_range(ix, docs, *bounds, tick=tick)
 
 
 def _split(docs: list[dict], parts: int) -> list[tuple[int, int]]:
@@ -275,18 +288,31 @@ def _split(docs: list[dict], parts: int) -> list[tuple[int, int]]:
     return [b for b in bounds if b[0] < b[1]]
 
 
-def build_segments(ix, docs: list[dict], procs: int | None = None) -> tuple[list, Timings]:
-    """New segments holding `docs`, built on up to `procs` forked processes (default: every core)."""
+def build_segments(ix, docs: list[dict], procs: int | None = None,
+                   progress: Callable[[int], None] | None = None) -> tuple[list, Timings]:
+    """New segments holding `docs`, built on up to `procs` forked processes (default: every core).
+
+    `progress` is told, now and then, how many documents have been analyzed so far.
+    """
     global _shared
     procs = procs or os.cpu_count() or 1
     can_fork = "fork" in multiprocessing.get_all_start_methods()
     if procs < 2 or len(docs) < PARALLEL_MIN_DOCS or not can_fork:
-        return build_range(ix, docs, 0, len(docs))
+        counted = itertools.count(TICK_EVERY, TICK_EVERY)
+        tick = (lambda _n: progress(next(counted))) if progress else None
+        return build_range(ix, docs, 0, len(docs), tick=tick)
     parts = _split(docs, procs)
-    _shared = (ix, docs)
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("q", 0)
+    _shared = (ix, docs, counter)
     try:
-        with multiprocessing.get_context("fork").Pool(len(parts)) as pool:
-            results = pool.map(_work, parts, chunksize=1)
+        with ctx.Pool(len(parts)) as pool:
+            pending = pool.map_async(_work, parts, chunksize=1)
+            while not pending.ready():
+                pending.wait(0.25)
+                if progress:
+                    progress(counter.value)
+            results = pending.get()
     finally:
         _shared = None
     timings = _new_timings()

@@ -28,7 +28,7 @@ from .schema import make_schema
 from .segments import build_segments, commit_segments, discard
 from .store import DAMAGE, IndexDir, analyzer_version, userdict_for
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[str, int, int], None]  # (what: Reading files / Indexing articles, done, total)
 
 
 def pause_for_tests(stage: str) -> None:
@@ -232,7 +232,7 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
                         to_write[a.id] = (a, d)
                 to_delete.update(set(by_file.get(key, [])) - ids)
         if progress:
-            progress(n, len(files))
+            progress("Reading", n, len(files))
     for f, ids in by_file.items():
         if f not in seen_files and _under(f, roots):
             to_delete.update(ids)
@@ -251,7 +251,8 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
             when = first_seen.get((aid, d), now)
             fresh += when == now
             docs.append(_fields(a, d, when))
-        segments, timings = build_segments(ix, docs)
+        segments, timings = build_segments(
+            ix, docs, progress=(lambda k: progress("Indexing", k, len(docs))) if progress else None)
         summary.timings.update(timings)
         t_toc = time.perf_counter()
         pause_for_tests("toc")

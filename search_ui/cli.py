@@ -13,6 +13,7 @@ import json
 import sys
 from functools import wraps
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -75,20 +76,25 @@ def index(paths: tuple[Path, ...], index_dir: str | None, rebuild: bool, wait: f
     from indexer.writer import run_index
 
     config = Config.load(index_dir)
-    bar = None
+    bars: dict[str, Any] = {}  # one bar per stage: reading files, then analyzing articles
     show_bar = not quiet and not as_json and sys.stderr.isatty()
 
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=total, label="Reading", file=sys.stderr)
-            bar.__enter__()
-        bar.update(done - bar.pos)
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for bar in bars.values():
+                bar.render_finish()
+            bars[stage] = click.progressbar(length=total, label=f"{stage:<8}", file=sys.stderr,
+                                            show_pos=True, item_show_func=lambda _: "files" if stage == "Reading"
+                                            else "articles")
+        bar = bars[stage]
+        bar.update(min(done, total) - bar.pos)
 
-    summary = run_index(config, list(paths) or None, rebuild=rebuild, wait=wait,
-                        progress=progress if show_bar else None)
-    if bar is not None:
-        bar.__exit__(None, None, None)
+    try:
+        summary = run_index(config, list(paths) or None, rebuild=rebuild, wait=wait,
+                            progress=progress if show_bar else None)
+    finally:
+        for bar in bars.values():
+            bar.render_finish()
     for problem in summary.problems:
         click.echo(f"error: {problem}", err=True)
     if as_json:
@@ -98,7 +104,36 @@ def index(paths: tuple[Path, ...], index_dir: str | None, rebuild: bool, wait: f
     sys.exit(1 if summary.failed else 0)
 
 
-@main.command()
+class QueryCommand(click.Command):
+    """Reads ``-word`` among the query words as an exclusion, not as an unknown option.
+
+    click would stop at ``-通报`` ("No such option"); every token that is not one of the
+    command's own options (with its value) is a query word, in the order typed.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value = {name: not p.is_flag for p in self.get_params(ctx) if isinstance(p, click.Option)
+                       for name in p.opts + p.secondary_opts}
+        options: list[str] = []
+        words: list[str] = []
+        rest = iter(args)
+        for arg in rest:
+            if arg == "--":
+                words.extend(rest)
+                break
+            long = arg.startswith("--")
+            name = arg.split("=", 1)[0] if long else arg[:2]
+            glued_to_flag = not long and len(arg) > 2 and takes_value.get(name) is False  # -hello is a word
+            if not long and (name not in takes_value or glued_to_flag):
+                words.append(arg)
+                continue
+            options.append(arg)  # unknown --options stay options, so click reports a typo
+            if takes_value.get(name) and arg == name:  # its value is the next token, whatever it looks like
+                options.extend(v for v in [next(rest, None)] if v is not None)
+        return super().parse_args(ctx, [*options, "--", *words])
+
+
+@main.command(cls=QueryCommand)
 @click.argument("words", nargs=-1, required=True)
 @index_option
 @click.option("--limit", "-n", type=click.IntRange(0), default=10, show_default=True, help="Hits per page; 0 for all.")

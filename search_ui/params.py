@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from indexer.dates import date_range
 from indexer.errors import QueryError
 from indexer.search import MAX_PAGE
 
@@ -69,18 +69,6 @@ def _int(args: Mapping[str, str], name: str, default: int, low: int, high: int) 
     return value
 
 
-def _date(args: Mapping[str, str], name: str) -> str | None:
-    raw = (args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        if len(raw) != 10:
-            raise ValueError
-        return dt.date.fromisoformat(raw).isoformat()
-    except ValueError:
-        raise QueryError(f"{name} must be a date like 2014-09-10, not {raw!r}") from None
-
-
 def _flag(args: Mapping[str, str], name: str) -> bool:
     raw = (args.get(name) or "").strip().lower()
     if raw not in ("", "0", "1", "true", "false", "on", "off", "yes", "no"):
@@ -93,9 +81,7 @@ def parse_args(args: Mapping[str, str]) -> SearchParams:
     sort = (args.get("sort") or "relevance").strip()
     if sort not in SORTS:
         raise QueryError(f"sort must be relevance or date, not {sort!r}")
-    since, until = _date(args, "since"), _date(args, "until")
-    if since and until and since > until:
-        raise QueryError(f"the date range is empty: since {since} is after until {until}")
+    since, until = date_range(args.get("since"), args.get("until"))
     return SearchParams(
         q=(args.get("q") or "").strip(),
         page=_int(args, "page", 1, 1, MAX_PAGE),

@@ -12,6 +12,10 @@ def _mark(text: str, color: bool) -> str:
 
 
 def print_result(result: SearchResult, color: bool) -> None:
+    if result.total and not result.hits:
+        click.echo(f"Page {result.page} is past the end: {result.total} article(s) match, "
+                   f"on {result.pages} page(s) (--page 1…{result.pages}).")
+        return
     if not result.hits:
         click.echo(f"No articles match {result.query!r}.")
         words = " / ".join(words_for_display(result.query.replace('"', " ")))
@@ -54,6 +58,8 @@ def print_stats(st: dict) -> None:
             f"removed {last.get('removed')}, unchanged {last.get('unchanged')}, failed {last.get('failed')}"
         )
     click.echo(f"folders:   {', '.join(st['roots']) or '-'}")
+    for name, path in st["data_files"].items():
+        click.echo(f"{name + ':':<10} {path or '- (none)'}")
     click.echo(f"sources:   {len(st['sources'])}")
     for name, count in list(st["sources"].items())[:10]:
         click.echo(f"  {count:>7}  {name}")

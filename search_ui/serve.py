@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from indexer.config import Config
@@ -34,8 +36,12 @@ def serve(host: str, port: int, threads: int, index_dir: str | None) -> None:
     except NewssearchError as exc:
         click.echo(f"warning: {exc}" + (f"\nhint: {exc.hint}" if exc.hint else ""), err=True)
     # Every request is a GET: refuse bodies over 64 KB (waitress would spool up to 1 GB) and headers over 64 KB.
-    server = create_server(app, host=host, port=port, threads=threads, ident="newssearch",
-                           max_request_body_size=1 << 16, max_request_header_size=1 << 16)
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="newssearch",
+                               max_request_body_size=1 << 16, max_request_header_size=1 << 16)
+    except OSError as exc:  # port in use, no permission, no such address
+        click.echo(f"newssearch: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
     click.echo(f"newssearch: serving on http://{host}:{server.effective_port}/  (Ctrl-C to stop)", err=True)
     try:
         server.run()

@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ SEEDS = ROOT / "seeds"
 CORPUS = Path(os.environ.get("NEWSSEARCH_CORPUS", ROOT.parent / "shared" / "corpus"))
 HANS = CORPUS / "news-zh-hans.jsonl"
 HANT = CORPUS / "news-zh-hant.jsonl"
+# The console script of the installed package (the venv pytest runs in), as a user runs it.
+EXE = str(Path(sys.executable).with_name("newssearch"))
 
 
 def corpus_records(path: Path, n: int | None = None) -> list[dict]:

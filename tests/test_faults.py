@@ -216,7 +216,7 @@ from whoosh import index as windex
 from indexer.store import IndexDir
 config = Config.load(sys.argv[1], sys.argv[2])
 if sys.argv[3] == "filelock":  # a real run, stuck reading files while it holds .write.lock
-    def hang(done, total):
+    def hang(stage, done, total):
         print("holding", flush=True)
         time.sleep(600)
     run_index(config, rebuild=True, progress=hang)
