@@ -37,7 +37,7 @@ def wheel(tmp_path_factory) -> set[str]:
     """The wheel `pip install .` would build, built from a copy so the checkout gets no build/ folder."""
     out = tmp_path_factory.mktemp("wheel")
     src = out / "src"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "index*",
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "index", "index.*",
                                                              "__pycache__", ".pytest_cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(src)],
                    check=True, capture_output=True)
