@@ -16,6 +16,9 @@ from .normalize import normalize
 Segment = tuple[str, bool]  # text, is a match
 SCAN_CHARS = 20_000  # snippets come from an article's first 20,000 characters: bounds the work on huge ones
 FIRST_SCAN = 400
+# What scrapers leave after the last sentence (the seed ends "…出席會議。 |"): kept in the stored text
+# as written, but not content, so a snippet never ends on it.
+SCRAPER_TAIL = re.compile(r"[\s|｜]*[|｜][\s|｜]*\Z")
 
 
 def match_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
@@ -39,6 +42,7 @@ def segments(text: str, terms: Iterable[str], width: int = 120) -> list[Segment]
     costs more than the rest of a hit): a window holding every term, with the
     windows of all earlier matches inside the prefix, cannot be beaten further on.
     """
+    text = SCRAPER_TAIL.sub("", text)
     length = len(text)
     text = text[:SCAN_CHARS]
     terms = sorted({t for t in terms if t}, key=len, reverse=True)

@@ -178,3 +178,11 @@ def test_document_numbers_are_exact_even_unquoted(config, tmp_path):
     s = Searcher(config)
     assert ids(s.search("〔2023〕12号")) == ["doc"]
     assert ids(s.search("南府教字〔2023〕12號")) == ["doc"]
+
+
+def test_the_seeds_scraper_separator_is_kept_but_not_shown(seed_searcher):
+    # The seed's body ends "…出席會議。 |": the stored text keeps it, snippets and keywords do not.
+    hit = seed_searcher.search('"督导组正副组长出席会议"').hits[0]
+    assert seed_searcher.article(hit.id)["body"].endswith("出席會議。 |")
+    assert hit.snippet.endswith("出席會議</mark>。") and "|" not in hit.snippet
+    assert hit.keywords and not any("|" in k for k in hit.keywords)
