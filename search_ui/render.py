@@ -54,6 +54,7 @@ def print_stats(st: dict) -> None:
             f"removed {last.get('removed')}, unchanged {last.get('unchanged')}, failed {last.get('failed')}"
         )
     click.echo(f"folders:   {', '.join(st['roots']) or '-'}")
-    click.echo(f"sources:   {len(st['sources'])}")
+    unattributed = f" (and {st['unattributed']} article(s) naming none)" if st.get("unattributed") else ""
+    click.echo(f"sources:   {len(st['sources'])}{unattributed}")
     for name, count in list(st["sources"].items())[:10]:
         click.echo(f"  {count:>7}  {name}")
