@@ -128,7 +128,8 @@ def query(words: tuple[str, ...], index_dir: str | None, limit: int, page: int, 
 
     fmt = "json" if as_json else fmt
     if timeline and fmt in ("atom", "csv"):
-        raise QueryError(f"--timeline has no {fmt} form", hint="use --format text or json")
+        raise QueryError(f"--timeline has no {fmt.upper() if fmt == 'csv' else fmt.title()} form",
+                         hint="use --format text or json")
     sort = sort or ("date" if fmt == "atom" else "relevance")
     searcher = Searcher(Config.load(index_dir))
     text = " ".join(words)

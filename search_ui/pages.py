@@ -93,9 +93,9 @@ def display():
 @bp.app_context_processor
 def text_size() -> dict[str, Any]:
     """Every page knows whether large text is on, and the links that switch it."""
-    here = request.full_path.rstrip("?") if request.path != url_for(".display") else url_for(".home")
+    here = request.full_path.rstrip("?") if request.path != url_for("pages.display") else url_for("pages.home")
     return {"large_text": request.cookies.get(TEXT_COOKIE) == "large",
-            "text_size_link": lambda size: url_for(".display", size=size, next=here)}
+            "text_size_link": lambda size: url_for("pages.display", size=size, next=here)}
 
 
 @bp.get("/article/<id:article_id>")
