@@ -35,7 +35,8 @@ def home():
     if q:
         return redirect(url_for(".search", q=q))
     engine = current_app.extensions[EXTENSION]
-    return render_template("home.html", stats=engine.stats(), trending=engine.trending().terms[:TRENDING_SHOWN],
+    trend = engine.trending()
+    return render_template("home.html", stats=engine.stats(), trend=trend, trending=trend.terms[:TRENDING_SHOWN],
                            export_cap=MAX_ROWS)
 
 
