@@ -271,6 +271,7 @@ class Searcher:
         dates = self._table.column("date")[docs] if len(docs) else []
         return build((str(d) or None for d in dates), since, until)
 
+    @_damage_is_corrupt
     def refinements(
         self, text: str, n: int = 8, since: str | None = None, until: str | None = None, source: str | None = None,
         new: bool = False, scope: str = "all",

@@ -81,7 +81,8 @@ def display():
     if size not in TEXT_SIZES:
         raise QueryError(f"size must be {' or '.join(TEXT_SIZES)}, not {size!r}")
     back = request.args.get("next", "")
-    if not back.startswith("/") or back.startswith("//") or "\\" in back:  # only this site's pages
+    # Only this site's pages: browsers read "//host", "/\\host" and "/<tab>/host" as another site.
+    if not back.startswith("/") or back.startswith("//") or "\\" in back or not back.isprintable():
         back = url_for(".home")
     response = redirect(back, code=303)
     if size == "large":

@@ -232,7 +232,7 @@ def test_large_text_is_a_cookie_set_by_a_link(client):
     assert '<html lang="zh-Hans" class="large">' in large and "标准字号" in large
     client.get("/display?size=normal&next=/")
     assert '<html lang="zh-Hans">' in client.get("/").get_data(as_text=True)
-    for elsewhere in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+    for elsewhere in ("//evil.example/", "https://evil.example/", "/\\evil.example", "/\t/evil.example"):
         assert client.get("/display", query_string={"size": "large", "next": elsewhere}).headers["Location"] == "/"
     client.get("/display?size=normal&next=/")
     assert client.get("/display?size=huge").status_code == 400
