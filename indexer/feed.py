@@ -19,7 +19,7 @@ from .hits import Hit, SearchResult
 
 GENERATOR = "newssearch"
 # Not the page, limit or sort: the same subscription whatever page it was found on.
-IDENTITY = ("q", "since", "until", "source", "new")
+IDENTITY = ("q", "since", "until", "source", "new", "scope")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 

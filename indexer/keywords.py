@@ -31,7 +31,8 @@ from . import segment
 from .normalize import normalize
 
 TITLE_WEIGHT = 2
-CANDIDATES = 20  # stored per article; a page shows 8 after stopwords are dropped and IDF reorders them
+CANDIDATES = 20  # stored per article; a page shows SHOWN after stopwords are dropped and IDF reorders them
+SHOWN = 8
 KEEP_POS = ("n", "vn", "j", "l", "i", "eng")  # jieba tag prefixes of content words: nouns, not verbs
 RELATED_TERMS = 12
 
@@ -79,31 +80,35 @@ def candidates(title: str, body: str) -> str:
     return "\n".join(f"{written[w]}\t{n}" for w, n in tf.most_common(CANDIDATES))
 
 
+def listed(stored: dict[str, Any], stopwords: frozenset[str] = frozenset()) -> list[tuple[str, str, int]]:
+    """(normalized word, word as written, count) of an article's keyword candidates, stopwords left out."""
+    text = stored.get("keywords")
+    if text is None:
+        text = candidates(stored.get("title") or "", stored.get("body") or "")
+    pairs = [line.rpartition("\t") for line in text.splitlines()]
+    if not pairs:
+        return []
+    normalized = normalize("\n".join(written for written, _, _ in pairs)).split("\n")  # one call, not one a word
+    return [(word, written, int(count)) for (written, _, count), word in zip(pairs, normalized, strict=True)
+            if word not in stopwords]
+
+
 def scored(s, stored: dict[str, Any], stopwords: frozenset[str] = frozenset()) -> list[tuple[str, str, float]]:
     """(normalized word, word as written, score) of an article's keywords, best first.
 
     `s` is an open Whoosh searcher of the index the article is in.
     """
-    listed = stored.get("keywords")
-    if listed is None:
-        listed = candidates(stored.get("title") or "", stored.get("body") or "")
     n = max(s.doc_count(), 1)
-    pairs = [line.rpartition("\t") for line in listed.splitlines()]
-    if not pairs:
-        return []
-    normalized = normalize("\n".join(written for written, _, _ in pairs)).split("\n")  # one call, not one a word
     cache = _doc_frequencies(s)
     out = []
-    for (written, _, count), word in zip(pairs, normalized, strict=True):
-        if word in stopwords:
-            continue
+    for word, written, count in listed(stored, stopwords):
         df = _doc_frequency(s, cache, word)
-        out.append((word, written, int(count) * math.log(1 + (n - df + 0.5) / (df + 0.5))))
+        out.append((word, written, count * math.log(1 + (n - df + 0.5) / (df + 0.5))))
     out.sort(key=lambda t: (-t[2], t[0]))
     return out
 
 
-def keywords(s, stored: dict[str, Any], n: int = 8, stopwords: frozenset[str] = frozenset()) -> list[str]:
+def keywords(s, stored: dict[str, Any], n: int = SHOWN, stopwords: frozenset[str] = frozenset()) -> list[str]:
     """An article's top `n` keywords, as written in it."""
     return [w for _, w, _ in scored(s, stored, stopwords)[:n]]
 

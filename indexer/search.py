@@ -7,6 +7,7 @@ documents at once by `indexer.evaluate`; only the page of hits reads stored fiel
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from whoosh.scoring import BM25F
 from . import keywords as kw
 from . import suggest as sg
 from . import synonyms, tally
+from . import trending as trends
 from .arrays import DocTable
 from .config import Config
 from .dates import date_range
@@ -30,10 +32,12 @@ from .ranges import ColumnRange
 from .store import DAMAGE, IndexDir, analyzer_version
 from .timeline import Timeline, build
 
-__all__ = ["MAX_PAGE", "Hit", "SearchResult", "Searcher"]
+__all__ = ["MAX_PAGE", "SORTS", "Hit", "SearchResult", "Searcher"]
 
 MAX_PAGE = 1000
+SORTS = ("relevance", "date", "date-asc")  # date: newest first; date-asc: oldest first (undated last in both)
 ATTEMPTS = 3  # reads of an index that changed underneath are retried on a fresh open
+REFINE_FROM = 30  # 相关搜索 look at the keywords of this many top hits
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -160,9 +164,10 @@ class Searcher:
             return self.state["last_change_started"]
         return max(self._searcher.reader().column_reader("added"), default=0)  # index from before it was kept
 
-    def _compile(self, s, text: str, since, until, source, new=False) -> tuple[wq.Query, np.ndarray | None, Parsed]:
+    def _compile(self, s, text: str, since, until, source, new=False,
+                 scope: str = "all") -> tuple[wq.Query, np.ndarray | None, Parsed]:
         """The query tree for `text` plus filters, and the exact doc mask when phrases need checking."""
-        parsed = synonyms.for_config(self.config).apply(parse(text))
+        parsed = synonyms.for_config(self.config).apply(parse(text).scoped(scope))
         built = [(c, [atom_query(a) for a in c.atoms]) for c in parsed.clauses]
         positive = [wq.Or([q for q, _ in qs]) if len(qs) > 1 else qs[0][0] for c, qs in built if not c.negated]
         q: wq.Query = wq.And(positive) if len(positive) > 1 else positive[0]
@@ -197,23 +202,26 @@ class Searcher:
         new: bool = False,
         keywords: bool = True,
         suggest: bool = True,
+        scope: str = "all",
     ) -> SearchResult:
-        """Run a query; `limit=0` returns every hit on one page; `new` keeps what the latest run changed."""
+        """Run a query; `limit=0` returns every hit on one page; `new` keeps what the latest run changed.
+
+        `scope="title"` looks for the words that name no field in titles only (as ``title:`` does).
+        """
         start = time.perf_counter()
         text, source = scrub(text), source and scrub(source)
-        if sort not in ("relevance", "date"):
-            raise QueryError(f"unknown sort {sort!r}", hint="use relevance or date")
+        if sort not in SORTS:
+            raise QueryError(f"unknown sort {sort!r}", hint="use " + ", ".join(SORTS))
         if limit < 0 or page < 1 or page > MAX_PAGE:
             raise QueryError("limit must be ≥ 0 and page between 1 and 1000")
         s = self._current()
-        q, allowed, parsed = self._compile(s, text, since, until, source, new)
+        q, allowed, parsed = self._compile(s, text, since, until, source, new, scope)
         relevance = sort == "relevance"
         docs, scores = self._matches(q, allowed, scored=relevance)
         size = limit or max(1, len(docs))
         # Every match is scored before the page is cut: Whoosh's top-N pruning lost true top hits
         # (bench/relevance.py); over arrays that costs little.
-        key = scores[docs] if relevance else self._table.rank("date")[docs]
-        shown = top(docs, key, page * size)[(page - 1) * size :]
+        shown = top(docs, scores[docs] if relevance else self._date_key(docs, sort), page * size)[(page - 1) * size :]
         terms = parsed.highlight_terms()
         stops = synonyms.for_config(self.config).stopwords
         hits = []
@@ -226,32 +234,75 @@ class Searcher:
         result = SearchResult(text, len(docs), page, hits, time.perf_counter() - start, terms,
                               pages=min(MAX_PAGE, -(-len(docs) // size)))
         if suggest and page == 1 and len(docs) < sg.FEW:
-            result.suggestions = self.suggest(text, len(docs), since=since, until=until, source=source)
+            result.suggestions = self.suggest(text, len(docs), since=since, until=until, source=source, scope=scope)
         return result
 
+    def _date_key(self, docs: np.ndarray, sort: str) -> np.ndarray:
+        """What `top` ranks `docs` by for a date sort: newer first, or older first; undated last either way."""
+        rank = self._table.rank("date")[docs]
+        if sort == "date":
+            return rank  # "" ranks lowest
+        return np.where(self._table.column("date")[docs] == "", -np.inf, -rank)
+
     @_damage_is_corrupt
-    def _matching(self, text: str, since, until, source, new: bool) -> np.ndarray:
-        """The doc numbers of every hit of a query, reposts left out."""
+    def _matching(self, text: str, since, until, source, new: bool, scope: str = "all",
+                  scored: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The doc numbers of every hit of a query (reposts left out) and every document's score."""
         s = self._current()
-        q, allowed, _ = self._compile(s, text, since, until, source, new)
-        return self._matches(q, allowed, scored=False)[0]
+        q, allowed, _ = self._compile(s, scrub(text), since, until, source and scrub(source), new, scope)
+        return self._matches(q, allowed, scored=scored)
 
     def facets(
         self, text: str, since: str | None = None, until: str | None = None, source: str | None = None,
-        new: bool = False,
+        new: bool = False, scope: str = "all",
     ) -> dict[str, dict[str, int]]:
         """Hits per source and per year for a query (most frequent first)."""
-        docs = self._matching(text, since, until, source, new)
+        docs, _ = self._matching(text, since, until, source, new, scope)
         return tally.facets(self._table, docs)
 
     def timeline(
         self, text: str, since: str | None = None, until: str | None = None, source: str | None = None,
-        new: bool = False,
+        new: bool = False, scope: str = "all",
     ) -> Timeline:
         """Hits per month (per year for spans over three years), empty months included."""
-        docs = self._matching(text, since, until, source, new)
+        docs, _ = self._matching(text, since, until, source, new, scope)
         dates = self._table.column("date")[docs] if len(docs) else []
         return build((str(d) or None for d in dates), since, until)
+
+    @_damage_is_corrupt
+    def refinements(
+        self, text: str, n: int = 8, since: str | None = None, until: str | None = None, source: str | None = None,
+        new: bool = False, scope: str = "all",
+    ) -> list[str]:
+        """相关搜索: up to `n` words that co-occur with the query among the keywords of its top hits, as written.
+
+        A word counts once per hit and must be in two of them; words of the query, and words inside
+        or around them, are left out (they would narrow nothing). Most frequent first.
+        """
+        docs, scores = self._matching(text, since, until, source, new, scope, scored=True)
+        s = self._current()
+        asked = parse(scrub(text)).highlight_terms()
+        stops = synonyms.for_config(self.config).stopwords
+        counts: Counter[str] = Counter()
+        written: dict[str, str] = {}
+        for d in map(int, top(docs, scores[docs], REFINE_FROM)):
+            for word, as_written, _ in kw.scored(s, s.stored_fields(d), stops)[: kw.SHOWN]:
+                if not any(word in t or t in word for t in asked):
+                    counts[word] += 1
+                    written.setdefault(word, as_written)
+        return [written[w] for w, c in sorted(counts.items(), key=lambda wc: (-wc[1], wc[0]))[:n] if c >= 2]
+
+    @_damage_is_corrupt
+    def trending(self, n: int = 20) -> trends.Trending:
+        """热点词: the `n` keywords whose share of articles rose most in the newest days (indexer.trending)."""
+        s = self._current()
+        docs = np.flatnonzero(self._table.live & ~self._hidden)
+        stops = synonyms.for_config(self.config).stopwords
+
+        def words(d: int) -> list[tuple[str, str]]:  # the keywords a hit shows, not every stored candidate
+            return [(w, as_written) for w, as_written, _ in kw.scored(s, s.stored_fields(d), stops)[: kw.SHOWN]]
+
+        return trends.trending(docs, self._table.column("date")[docs], self._table.column("source")[docs], words, n)
 
     def _brief(self, docnum: int) -> dict[str, Any]:
         f = self._searcher.stored_fields(docnum)
@@ -270,13 +321,13 @@ class Searcher:
 
     def suggest(
         self, text: str, total: int | None = None, since: str | None = None, until: str | None = None,
-        source: str | None = None,
+        source: str | None = None, scope: str = "all",
     ) -> list[str]:
         """Did you mean: better queries for `text` if it finds fewer than indexer.suggest.FEW articles."""
 
         def count(q: str) -> int:
             return self.search(q, limit=1, since=since, until=until, source=source, keywords=False,
-                               suggest=False).total
+                               suggest=False, scope=scope).total
 
         s = self._current()
         return sg.suggest(s.reader(), text, count(text) if total is None else total, count)

@@ -30,16 +30,20 @@ def facets(table: DocTable, docs: np.ndarray) -> dict[str, dict[str, int]]:
 
 
 def overview(table: DocTable) -> dict[str, object]:
-    """Articles per source (most first, "(none)" for none) and the first and last dates of the live articles."""
+    """Articles per source (most first), how many name no source, and the first and last dates of the live articles.
+
+    An article without a source is not a publishing unit: it is counted in "unattributed", not in "sources".
+    """
     live = np.flatnonzero(table.live)
     if not len(live):
-        return {"sources": {}, "first_date": None, "last_date": None}
+        return {"sources": {}, "unattributed": 0, "first_date": None, "last_date": None}
     sources = table.column("source")[live]
-    names, counts = np.unique(np.where(sources == "", "(none)", sources), return_counts=True)
+    by_source = _counts(sources)
     dates = np.sort(table.column("date")[live])
     dates = dates[dates != ""]
     return {
-        "sources": {str(k): int(v) for k, v in sorted(zip(names, counts, strict=True), key=lambda kv: -kv[1])},
+        "sources": dict(sorted(by_source.items(), key=lambda kv: -kv[1])),
+        "unattributed": int((sources == "").sum()),
         "first_date": str(dates[0]) if len(dates) else None,
         "last_date": str(dates[-1]) if len(dates) else None,
     }

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
-from .engine import run_search, searcher
+from .engine import EXTENSION, run_search, searcher
 from .params import parse_args
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -13,13 +13,22 @@ PRIVATE = ("digest", "file")  # bookkeeping, and the server's file paths
 
 @bp.get("/search")
 def search():
-    """?q=&page=&limit=&sort=&since=&until=&source=&new= → query, total, page, hits, facets, timeline."""
+    """?q=&page=&limit=&sort=&since=&until=&source=&new=&scope= → query, total, page, hits, facets, timeline."""
     p = parse_args(request.args)
     with searcher() as s:
         result = run_search(s, p)
         facets = s.facets(p.q, **p.filters())
         timeline = s.timeline(p.q, **p.filters())
     return jsonify({**result.as_dict(), "facets": facets, "timeline": timeline.as_dict()})
+
+
+@bp.get("/trending")
+def trending():
+    """热点词 → since, until (the newest 30 days), baseline_since, baseline_until, articles, baseline_articles, terms.
+
+    Each term: term (as written), articles, baseline (article counts), share, baseline_share, score; best first.
+    """
+    return jsonify(current_app.extensions[EXTENSION].trending().as_dict())
 
 
 @bp.get("/article/<id:article_id>")

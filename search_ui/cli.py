@@ -138,14 +138,16 @@ class QueryCommand(click.Command):
 @index_option
 @click.option("--limit", "-n", type=click.IntRange(0), default=10, show_default=True, help="Hits per page; 0 for all.")
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
-@click.option("--sort", type=click.Choice(["relevance", "date"]), help="[default: relevance; date for atom]")
+@click.option("--sort", type=click.Choice(["relevance", "date", "date-asc"]),
+              help="date: newest first; date-asc: oldest first [default: relevance; date for atom]")
 @click.option("--since", metavar="YYYY-MM-DD", help="Only articles published on or after this date.")
 @click.option("--until", metavar="YYYY-MM-DD", help="Only articles published on or before this date.")
 @click.option("--source", metavar="TEXT", help="Only articles whose publishing unit contains TEXT.")
 @click.option("--since-last-run", "new", is_flag=True, help="Only articles the latest index run added or changed.")
 @click.option("--timeline", is_flag=True, help="Print hits per month (per year over 3 years) instead of hits.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "atom"]), default="text", show_default=True,
-              help="atom: an Atom feed of the hits, newest first, linking to the web UI at --base-url.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "atom", "csv"]), default="text", show_default=True,
+              help="atom: an Atom feed of the hits, newest first, linking to the web UI at --base-url. "
+                   "csv: every hit (at most 10,000; --limit and --page are ignored) for a spreadsheet, UTF-8 with BOM.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--base-url", envvar="NEWSSEARCH_URL", default="http://127.0.0.1:8000/", show_default=True,
               help="Where newssearch serve is reached, for the links in an Atom feed [env NEWSSEARCH_URL].")
@@ -160,12 +162,21 @@ def query(words: tuple[str, ...], index_dir: str | None, limit: int, page: int, 
     from indexer.search import Searcher
 
     fmt = "json" if as_json else fmt
-    if timeline and fmt == "atom":
-        raise QueryError("--timeline has no Atom form", hint="use --format text or json")
+    if timeline and fmt in ("atom", "csv"):
+        raise QueryError(f"--timeline has no {fmt.upper() if fmt == 'csv' else fmt.title()} form",
+                         hint="use --format text or json")
     sort = sort or ("date" if fmt == "atom" else "relevance")
     searcher = Searcher(Config.load(index_dir))
     text = " ".join(words)
     filters = {"since": since, "until": until, "source": source, "new": new}
+    if fmt == "csv":
+        from indexer.export import MAX_ROWS, to_csv
+
+        result = searcher.search(text, limit=MAX_ROWS, sort=sort, keywords=False, suggest=False, **filters)
+        sys.stdout.write(to_csv(result))  # no newline translation: rows end in CRLF
+        if result.total > MAX_ROWS:
+            click.echo(f"warning: {result.total} articles match; the CSV has the first {MAX_ROWS}", err=True)
+        return
     result = searcher.search(text, limit=limit, page=page, sort=sort, **filters)
     tl = searcher.timeline(text, **filters) if timeline else None
     if searcher.stale_analyzer():

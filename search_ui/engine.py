@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,10 +12,12 @@ from flask import current_app
 
 from indexer.config import Config
 from indexer.search import Searcher, SearchResult
+from indexer.trending import Trending
 
 from .params import SearchParams
 
 EXTENSION = "newssearch"
+TRENDING = 20  # terms kept for the home page and /api/trending
 
 
 class Engine:
@@ -29,21 +31,31 @@ class Engine:
         self.config = config
         self._searcher = Searcher(config)
         self._lock = threading.Lock()
-        self._stats: dict[str, Any] = {}
-        self._stats_key = ""
+        self._cache: dict[str, Any] = {}
+        self._cache_key = ""
 
     @contextmanager
     def use(self) -> Iterator[Searcher]:
         with self._lock:
             yield self._searcher
 
-    def stats(self) -> dict[str, Any]:
-        """Index figures for the home page; they walk every document, so only recomputed after an index run."""
+    def _per_run(self, name: str, compute: Callable[[Searcher], Any]) -> Any:
+        """compute(searcher), kept until an index run changes the index (home-page figures walk many documents)."""
         with self._lock:
             key = json.dumps(self._searcher.store.state(), sort_keys=True, default=str)
-            if key != self._stats_key or not self._stats:
-                self._stats, self._stats_key = self._searcher.stats(), key
-            return self._stats
+            if key != self._cache_key:
+                self._cache, self._cache_key = {}, key
+            if name not in self._cache:
+                self._cache[name] = compute(self._searcher)
+            return self._cache[name]
+
+    def stats(self) -> dict[str, Any]:
+        """Index figures for the home page."""
+        return self._per_run("stats", Searcher.stats)
+
+    def trending(self) -> Trending:
+        """The home page's 热点词 and /api/trending (indexer.trending)."""
+        return self._per_run("trending", lambda s: s.trending(TRENDING))
 
     def close(self) -> None:
         with self._lock:

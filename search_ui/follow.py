@@ -18,13 +18,19 @@ from .params import SearchParams, parse_args
 bp = Blueprint("follow", __name__)
 FEED_LIMIT = 50  # entries when the feed URL names no limit
 ATOM = "application/atom+xml"
-# Chart geometry, in SVG user units (the SVG scales to the page width).
-WIDTH, HEIGHT, AXIS = 600, 96, 20
+# Chart geometry, in SVG user units (the SVG scales to the page width): bars above the axis, two rows of
+# labels below it (months, then years), PAD on each side so that centred labels at the ends are not cut.
+WIDTH, HEIGHT, AXIS, PAD = 600, 150, 60, 24
+# At most this many labels in a row: 16-unit text on a desktop, 26-unit text on a phone (style.css), where the
+# chart is ~340 px wide and 26 units are ~15 px. Strides divide 12 so that month labels keep to the calendar.
+MAX_TICKS = {"wide": 12, "narrow": 5}
+STRIDES = (1, 2, 3, 4, 6, 12)
+YEAR_ROOM = 64  # units a year label needs beside the next one (four digits at 26 units)
 
 
 def feed_params(p: SearchParams) -> dict[str, object]:
     """What identifies a subscription, in the feed's links and id (the CLI builds the same)."""
-    return {"q": p.q, **p.filters(), "new": 1 if p.new else None}
+    return {"q": p.q, **p.filters(), "new": 1 if p.new else None, "scope": None if p.scope == "all" else p.scope}
 
 
 @bp.get("/feed")
@@ -48,20 +54,38 @@ class Bar:
     y: float
     width: float
     height: float
-    tick: str  # written under the bar ("" for none, so that labels never crowd)
+    ticks: dict[str, str]  # label under the bar on a wide and a narrow screen ("" for none: labels never crowd)
+    year: str  # second row of a monthly chart: the year, at its first bar and at each January
     slot: tuple[float, float]  # x and width of the bar's whole column: what a click or tap hits
 
+    @property
+    def centre(self) -> float:
+        return round(self.slot[0] + self.slot[1] / 2, 1)
 
-def _tick(tl: Timeline, i: int) -> str:
+
+def _stride(n: int, most: int) -> int:
+    return next((k for k in STRIDES if n / k <= most), -(-n // most))
+
+
+def _tick(tl: Timeline, i: int, most: int) -> str:
+    """Bar `i`'s label when a row holds at most `most` labels: every k-th year, or months on the calendar's k-th."""
     label, n = tl.buckets[i].label, len(tl.buckets)
+    k = _stride(n, most)
     if tl.unit == "year":
-        return label if i % -(-n // 12) == 0 else ""
-    if n <= 12:
-        return label[5:]  # the years are in the caption
+        return label if (int(label) - int(tl.buckets[0].label)) % k == 0 else ""
+    month = int(label[5:])
+    return f"{month}月" if (month - 1) % k == 0 else ""
+
+
+def _year(tl: Timeline, i: int) -> str:
+    """The year under a monthly chart's first bar (unless the next January is too close) and under each January."""
+    if tl.unit != "month":
+        return ""
+    label, n = tl.buckets[i].label, len(tl.buckets)
     if label.endswith("-01"):
         return label[:4]
     first_january = next((k for k, b in enumerate(tl.buckets) if b.label.endswith("-01")), n)
-    return label[:4] if i == 0 and first_january >= 3 else ""  # the first year, unless it would crowd
+    return label[:4] if i == 0 and first_january * WIDTH / n >= YEAR_ROOM else ""
 
 
 def chart(tl: Timeline, p: SearchParams) -> list[Bar]:
@@ -74,12 +98,13 @@ def chart(tl: Timeline, p: SearchParams) -> list[Bar]:
     for i, b in enumerate(tl.buckets):
         h = round(max(b.count / tl.peak * (top - 4), 1.5), 1) if b.count else 0
         link = p.link(since=b.since, until=b.until) if b.count else None
+        ticks = {size: _tick(tl, i, most) for size, most in MAX_TICKS.items()}
         bars.append(Bar(b.label, b.count, link, round(i * step + step * 0.1, 1), round(top - h, 1),
-                        round(step * 0.8, 1), h, _tick(tl, i), (round(i * step, 1), round(step, 1))))
+                        round(step * 0.8, 1), h, ticks, _year(tl, i), (round(i * step, 1), round(step, 1))))
     return bars
 
 
 def timeline_context(s: Searcher, p: SearchParams) -> dict[str, Any]:
     """What the search page's timeline needs (templates/_follow.html)."""
     tl = s.timeline(p.q, **p.filters())
-    return {"timeline": tl, "bars": chart(tl, p), "width": WIDTH, "height": HEIGHT, "axis": AXIS}
+    return {"timeline": tl, "bars": chart(tl, p), "width": WIDTH, "height": HEIGHT, "axis": AXIS, "pad": PAD}

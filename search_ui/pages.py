@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from markupsafe import Markup
 
 from indexer.errors import QueryError
+from indexer.export import MAX_ROWS
 from indexer.hits import words_for_display
 from indexer.normalize import is_han, normalize
 from indexer.query import parse
@@ -22,6 +23,10 @@ from .params import SearchParams, parse_args
 
 bp = Blueprint("pages", __name__)
 RELATED = 5
+REFINEMENTS = 8  # 相关搜索 under the results
+TRENDING_SHOWN = 12  # 热点词 on the home page
+TEXT_COOKIE = "textsize"
+TEXT_SIZES = ("large", "normal")
 
 
 @bp.get("/")
@@ -29,20 +34,27 @@ def home():
     q = request.args.get("q", "").strip()
     if q:
         return redirect(url_for(".search", q=q))
-    return render_template("home.html", stats=current_app.extensions[EXTENSION].stats())
+    engine = current_app.extensions[EXTENSION]
+    trend = engine.trending()
+    return render_template("home.html", stats=engine.stats(), trend=trend, trending=trend.terms[:TRENDING_SHOWN],
+                           export_cap=MAX_ROWS)
 
 
 @bp.get("/search")
 def search():
     p = parse_args(request.args)
+    within = request.args.get("within", "").strip()
+    if within:  # 在结果中搜索: the words join the query; every filter stays
+        return redirect(url_for(".search", **p.link(q=f"{p.q} {within}".strip())))
     if not p.q:
         return redirect(url_for(".home"))
     with searcher() as s:
         result = run_search(s, p)
-        by_source = s.facets(p.q, p.since, p.until, new=p.new)
+        by_source = s.facets(p.q, p.since, p.until, new=p.new, scope=p.scope)
         unfiltered = not (p.since or p.until or p.source)
-        by_year = by_source["year"] if unfiltered else s.facets(p.q, source=p.source, new=p.new)["year"]
+        by_year = by_source["year"] if unfiltered else s.facets(p.q, source=p.source, new=p.new, scope=p.scope)["year"]
         tries = [] if result.total else other_searches(s, p, result.suggestions)
+        refine = s.refinements(p.q, n=REFINEMENTS, **p.filters()) if result.total else []
         follow = timeline_context(s, p)
     return render_template(
         "search.html",
@@ -55,8 +67,37 @@ def search():
         years=by_year,
         reading=understood(result.query),
         tries=tries,
+        refine=refine,
+        presets=p.presets(dt.date.today()),
+        advanced=request.args.get("from") == "advanced",
         **follow,
     )
+
+
+@bp.get("/display")
+def display():
+    """适老化 large text, without script: a link sets a cookie for a year and goes back where it came from."""
+    size = request.args.get("size", "")
+    if size not in TEXT_SIZES:
+        raise QueryError(f"size must be {' or '.join(TEXT_SIZES)}, not {size!r}")
+    back = request.args.get("next", "")
+    # Only this site's pages: browsers read "//host", "/\\host" and "/<tab>/host" as another site.
+    if not back.startswith("/") or back.startswith("//") or "\\" in back or not back.isprintable():
+        back = url_for(".home")
+    response = redirect(back, code=303)
+    if size == "large":
+        response.set_cookie(TEXT_COOKIE, "large", max_age=365 * 86400, samesite="Lax", httponly=True)
+    else:
+        response.delete_cookie(TEXT_COOKIE, samesite="Lax", httponly=True)
+    return response
+
+
+@bp.app_context_processor
+def text_size() -> dict[str, Any]:
+    """Every page knows whether large text is on, and the links that switch it."""
+    here = request.full_path.rstrip("?") if request.path != url_for("pages.display") else url_for("pages.home")
+    return {"large_text": request.cookies.get(TEXT_COOKIE) == "large",
+            "text_size_link": lambda size: url_for("pages.display", size=size, next=here)}
 
 
 @bp.get("/article/<id:article_id>")
@@ -148,6 +189,7 @@ def other_searches(s: Searcher, p: SearchParams, suggested: list[str]) -> list[t
     for label, args in candidates:
         try:
             total = s.search(args["q"], limit=1, new=bool(args.get("new")), suggest=False, keywords=False,
+                             scope=args.get("scope", "all"),
                              **{k: args.get(k) for k in ("since", "until", "source")}).total
         except QueryError:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
@@ -9,11 +10,13 @@ from typing import Any
 
 from indexer.dates import date_range
 from indexer.errors import QueryError
-from indexer.search import MAX_PAGE
+from indexer.query import SCOPES
+from indexer.search import MAX_PAGE, SORTS
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 10
-SORTS = ("relevance", "date")
+# 时间范围 presets: (label, days back from today); the link sets `since` to that day and clears `until`.
+DATE_PRESETS = (("近一周", 7), ("近一月", 30), ("近一年", 365))
 
 
 @dataclass(frozen=True)
@@ -26,12 +29,26 @@ class SearchParams:
     until: str | None = None
     source: str | None = None
     new: bool = False  # only what the latest index run added or changed
+    scope: str = "all"  # "title": words that name no field are looked for in titles only
 
     def engine_kwargs(self) -> dict[str, Any]:
         return {"limit": self.limit, "page": self.page, "sort": self.sort, **self.filters()}
 
     def filters(self) -> dict[str, Any]:
-        return {"since": self.since, "until": self.until, "source": self.source, "new": self.new}
+        """What narrows the hits (the Searcher's keyword arguments): kept when the query changes."""
+        return {"since": self.since, "until": self.until, "source": self.source, "new": self.new, "scope": self.scope}
+
+    def kept(self) -> dict[str, Any]:
+        """Link arguments to carry into a new query typed in the box: the filters and the sort, not the page."""
+        return {k: v for k, v in self.link().items() if k not in ("q", "page")}
+
+    def presets(self, today: dt.date) -> list[tuple[str, dict[str, Any], bool]]:
+        """The date presets as (label, link arguments, whether it is the current filter)."""
+        out = []
+        for label, days in DATE_PRESETS:
+            since = (today - dt.timedelta(days=days)).isoformat()
+            out.append((label, self.link(since=since, until=None), self.since == since and not self.until))
+        return out
 
     def link(self, **changes: Any) -> dict[str, Any]:
         """Query-string arguments for a link to these parameters with `changes`, defaults left out.
@@ -80,7 +97,10 @@ def parse_args(args: Mapping[str, str]) -> SearchParams:
     """Validate request arguments; raises QueryError (a 400) for anything out of range."""
     sort = (args.get("sort") or "relevance").strip()
     if sort not in SORTS:
-        raise QueryError(f"sort must be relevance or date, not {sort!r}")
+        raise QueryError(f"sort must be {', '.join(SORTS)}, not {sort!r}")
+    scope = (args.get("scope") or "all").strip()
+    if scope not in SCOPES:
+        raise QueryError(f"scope must be {' or '.join(SCOPES)}, not {scope!r}")
     since, until = date_range(args.get("since"), args.get("until"))
     return SearchParams(
         q=(args.get("q") or "").strip(),
@@ -91,4 +111,5 @@ def parse_args(args: Mapping[str, str]) -> SearchParams:
         until=until,
         source=(args.get("source") or "").strip() or None,
         new=_flag(args, "new"),
+        scope=scope,
     )

@@ -60,6 +60,7 @@ def print_stats(st: dict) -> None:
     click.echo(f"folders:   {', '.join(st['roots']) or '-'}")
     for name, path in st["data_files"].items():
         click.echo(f"{name + ':':<10} {path or '- (none)'}")
-    click.echo(f"sources:   {len(st['sources'])}")
+    unattributed = f" (and {st['unattributed']} article(s) naming none)" if st.get("unattributed") else ""
+    click.echo(f"sources:   {len(st['sources'])}{unattributed}")
     for name, count in list(st["sources"].items())[:10]:
         click.echo(f"  {count:>7}  {name}")

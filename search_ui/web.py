@@ -55,13 +55,17 @@ def create_app(config: Config | None = None) -> Flask:
     app.url_map.merge_slashes = False  # an id may be a URL: https://…
     app.extensions[EXTENSION] = Engine(config or Config.load())
 
+    from .advanced import bp as advanced_bp
     from .api import bp as api_bp
+    from .export import bp as export_bp
     from .follow import bp as follow_bp
     from .pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(follow_bp)
+    app.register_blueprint(export_bp)
+    app.register_blueprint(advanced_bp)
 
     @app.after_request
     def secure(response: Response) -> Response:

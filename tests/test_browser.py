@@ -1,58 +1,36 @@
 """A real headless Chromium against `newssearch serve` over shared-corpus articles in both scripts.
 
 Uses Debian's chromium (installed by .ci/run), not a Playwright-downloaded browser.
-Screenshots go to bench/out/screenshots/ (ignored by git); the path is printed.
+Screenshots go to bench/out/screenshots/ (ignored by git; NEWSSEARCH_SCREENSHOTS=DIR puts them elsewhere);
+the path is printed.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from .conftest import ROOT
+from .browser import SHOTS, chromium, needs_chromium, no_horizontal_scroll, serve, watch
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = ROOT / "bench" / "out" / "screenshots"
 QUERY = "观光"  # Simplified; the Tainan articles write 觀光
 UNIT = "新聞及國際關係處新聞傳播科"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="no /usr/bin/chromium: install Debian's chromium (apt-get install chromium)"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def base_url(corpus_index) -> Iterator[str]:
-    env = {**os.environ, "NEWSSEARCH_USERDICT": str(corpus_index.userdict)}
-    proc = subprocess.Popen(["newssearch", "serve", "--port", "0", "--index", str(corpus_index.index)],
-                            stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        for line in proc.stderr:
-            if m := re.search(r"serving on (http://127\.0\.0\.1:\d+)/", line):
-                yield m.group(1)
-                break
-        else:
-            pytest.fail("newssearch serve did not start")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with serve(corpus_index) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(autouse=True)
@@ -60,19 +38,6 @@ def show_where_screenshots_are(capsys):
     yield
     with capsys.disabled():
         print(f"\nscreenshots: {SHOTS}")
-
-
-def watch(page: Page) -> list[str]:
-    """Console errors (a CSP violation or a failed load shows up here)."""
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return errors
-
-
-def no_horizontal_scroll(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], f"{page.url} is {width}px wide"
 
 
 def test_search_filter_page_and_open_an_article(browser: Browser, base_url: str):

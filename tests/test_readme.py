@@ -41,7 +41,7 @@ def readme_commands() -> list[list[str]]:
                 if argv is None:
                     if re.fullmatch(r"(?:\S*[/=])?newssearch", tok):
                         argv = []
-                elif set(tok) <= set("&;|()"):
+                elif set(tok) <= set("&;|()<>"):
                     if argv:  # not a folder named newssearch (cd /srv/newssearch)
                         commands.append(argv)
                     argv = None
