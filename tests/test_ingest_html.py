@@ -12,7 +12,8 @@ from indexer.search import Searcher
 from indexer.writer import run_index
 from search_ui.cli import main
 
-from .fixtures.pages import CITY_CHROME, COUNTY_CHROME, city_page, county_page
+from .conftest import HANS, HANT, corpus_records
+from .fixtures.pages import CITY_CHROME, COUNTY_CHROME, city_page, county_page, record_page
 
 # Plainly synthetic article text (the pages' chrome is synthetic too, see fixtures/pages.py): each
 # body still carries what the reader must find, a bracketed byline with reporter and correspondent,
@@ -109,6 +110,30 @@ def test_broken_html_still_yields_the_article(tmp_path):
     art = read_one(write(tmp_path / "broken.html", page, "utf-8"))
     assert (art.title, art.date, art.source, art.reporter) == ("乙县测试标题", "2021-07-01", "乙县测试局", "赵六")
     assert "残缺的网页也要读出正文" in art.body and "发布时间" not in art.body
+
+
+def _plain_record(rec: dict, encoding: str) -> bool:
+    """A record the page round trip can reproduce exactly: encodable, a title of 4+ characters (shorter ones
+    cannot be told from the site name), a body that does not repeat the title and has no HTML entities (the
+    corpus keeps some, e.g. ``&gt;``; a page reader unescapes them as a browser does)."""
+    try:
+        (rec["title"] + rec["body"]).encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return len(rec["title"]) >= 4 and "&" not in rec["body"] and not rec["body"].startswith(rec["title"])
+
+
+@pytest.mark.parametrize("path,layout,encoding", [(HANS, "county", "gbk"), (HANT, "city", "big5")],
+                         ids=["county-gbk", "city-big5"])
+def test_real_articles_come_out_whole(tmp_path, path, layout, encoding):
+    """Real articles from the shared corpus in a page layout: title, date, source, URL and every paragraph."""
+    records = [r for r in corpus_records(path, 200) if _plain_record(r, encoding)][:30]
+    assert len(records) == 30
+    for n, rec in enumerate(records):
+        art = read_one(write(tmp_path / f"{n}.html", record_page(rec, layout, encoding), encoding))
+        paragraphs = [p.strip() for p in rec["body"].split("\n") if p.strip()]
+        assert (art.title, art.date, art.source, art.url) == (rec["title"], rec["date"], rec["source"], rec["url"])
+        assert art.body.splitlines() == paragraphs, rec["id"]
 
 
 @pytest.mark.parametrize(
