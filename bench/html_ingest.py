@@ -24,7 +24,7 @@ from bench.corpus import DEFAULT_CORPUS, load
 from indexer.decode import decode_bytes, sniff_declared
 from indexer.errors import IngestError
 from indexer.ingest import read_file
-from tests.fixtures.pages import city_page, county_page
+from tests.fixtures.pages import record_page
 
 # (name, script, layout, encoding written, charset declared, BOM)
 CASES = [
@@ -41,17 +41,6 @@ CASES = [
     ("utf-8 + BOM, declared", "hant", "city", "utf-8", "utf-8", codecs.BOM_UTF8),
     ("gb18030, undeclared", "hant", "city", "gb18030", None, b""),
 ]
-
-
-def render(rec: dict, layout: str, charset: str | None) -> str:
-    paragraphs = [p for p in rec["body"].split("\n") if p.strip()]
-    if layout == "county":
-        info = f"发布时间：{rec['date']} 10:21&nbsp;&nbsp;来源：{rec.get('source') or '市政府办公室'}"
-        return county_page(rec["title"], paragraphs, charset=charset, info=info, canonical=rec.get("url"))
-    y, m, d = (int(x) for x in rec["date"].split("-"))
-    unit = f"發布單位：{rec['source']}" if rec.get("source") else ""
-    return city_page(rec["title"], paragraphs, charset=charset, date_line=f"發布日期：{y - 1911}-{m:02d}-{d:02d}",
-                     unit_line=unit, og_url=rec.get("url"))
 
 
 def encode(page: str, enc: str, bom: bytes) -> bytes:
@@ -91,7 +80,7 @@ def run(per_file: int, corpus: Path) -> None:
             for i, rec in enumerate(recs):
                 p = root / name.replace(" ", "_") / f"{i}.html"
                 p.parent.mkdir(parents=True, exist_ok=True)
-                p.write_bytes(encode(render(rec, layout, declared), enc, bom))
+                p.write_bytes(encode(record_page(rec, layout, declared), enc, bom))
                 paths.append(p)
             seen: Counter[str] = Counter()
             skipped = good = 0

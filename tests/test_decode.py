@@ -52,9 +52,10 @@ def test_real_articles_round_trip_undeclared(hans_texts, hant_texts, script, wri
 
 
 def test_gb18030_four_byte_and_hkscs_characters():
-    gb = "泰兴市召开会议，𠮷野家门店负责人列席，会议部署下一阶段整改任务。"
+    """Synthetic sentences around characters that only GB18030 (4 bytes) or Big5-HKSCS can encode."""
+    gb = "测试文字：𠮷字在GB18030中占四个字节，张三和李四写的这一句不是新闻。"
     assert decode_bytes(gb.encode("gb18030")) == (gb, "gb18030")
-    hk = "香港政府宣布，屋邨𨋢將於下月起分階段更換，居民可向管理處查詢詳情。"
+    hk = "測試文字：𨋢字只在香港增補字符集中，Big5沒有這個字，王五寫的這一句不是新聞。"
     with pytest.raises(UnicodeEncodeError):
         hk.encode("big5")
     assert decode_bytes(hk.encode("big5hkscs")) == (hk, "big5hkscs")
@@ -72,9 +73,12 @@ def test_gb18030_four_byte_and_hkscs_characters():
         ("x-no-such-charset", "big5", "big5hkscs"),
     ],
 )
-def test_declared_encoding_is_used_only_when_the_text_reads_right(declared, write, expected):
-    text = "臺南市政府教育局今日舉辦校園食農教育成果發表，市長親自到場與學童一同體驗插秧與烹調在地食材。"
-    assert decode_bytes(text.encode(write), declared) == (text, expected)
+def test_declared_encoding_is_used_only_when_the_text_reads_right(hant_texts, declared, write, expected):
+    """Real Traditional articles that both Big5 and GBK can encode, written in one and declared as another."""
+    texts = [t for t in hant_texts if _encodable(t, "gbk")][:10]
+    assert len(texts) >= 5
+    for text in texts:
+        assert decode_bytes(text.encode(write), declared) == (text, expected)
 
 
 def test_short_gbk_is_not_taken_for_utf8():
@@ -92,16 +96,22 @@ def test_short_gbk_is_not_taken_for_utf8():
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64), "binary"),
         (bytes(range(256)) * 4, "binary"),
         (bytes(range(0x80, 0x100)) * 8, "cannot decode"),
-        # decoded with the wrong codec once, then saved as UTF-8
-        ("泰兴市召开安全生产工作推进会，部署下一阶段任务。".encode().decode("gb18030", "replace").encode(), "mojibake"),
-        (codecs.BOM_UTF8 + "臺南市政府教育局今日舉辦食農教育成果發表。".encode("big5").decode("gb18030").encode(),
-         "mojibake"),
         ("中文".encode("gbk"), "too little text"),
     ],
 )
 def test_undecodable_bytes_are_refused(raw, reason):
     with pytest.raises(IngestError, match=reason):
         decode_bytes(raw)
+
+
+def test_real_text_garbled_once_is_refused(hans_texts, hant_texts):
+    """Real articles decoded with the wrong codec once, then saved as UTF-8 (the Big5 ones with a BOM)."""
+    for text in hans_texts:
+        with pytest.raises(IngestError, match="mojibake"):
+            decode_bytes(text.encode().decode("gb18030", "replace").encode())
+    for text in hant_texts:
+        with pytest.raises(IngestError, match="mojibake"):
+            decode_bytes(codecs.BOM_UTF8 + text.encode("big5").decode("gb18030").encode())
 
 
 def test_mojibake_share_separates_real_text(hans_texts, hant_texts):

@@ -115,10 +115,17 @@ def test_known_divergences(text, jieba_tokens, rjieba_tokens):
     assert rjieba.cut(text) == rjieba_tokens
 
 
+PLAIN_HAN = re.compile("[\u4e00-\u9fff，、；：。]+")
+
+
 def test_identical_on_plain_han_text():
-    text = normalize("臺南市政府今日舉行記者會，說明市區公車路線調整與轉乘優惠，並宣布中華人民共和國")
-    for mode, (ours, theirs) in MODES.items():
-        assert list(ours(text)) == theirs(text), mode
+    """Sentences of real articles made only of Han characters and CJK punctuation: token-for-token equal."""
+    records = corpus_records(HANS, 50) + corpus_records(HANT, 50)
+    sentences = [s for r in records for s in re.split(r"(?<=。)|\n", normalize(r["body"])) if PLAIN_HAN.fullmatch(s)]
+    assert len(sentences) >= 50
+    for text in sentences:
+        for mode, (ours, theirs) in MODES.items():
+            assert list(ours(text)) == theirs(text), (mode, text)
 
 
 _USERDICT_CHECK = """
@@ -140,7 +147,7 @@ def test_userdict_word_in_traditional_script_takes_effect(tmp_path):
     words added to the segmenter cannot be removed, and other tests must not see them)."""
     userdict = tmp_path / "userdict.txt"
     userdict.write_text("# 地方活動\n月津港燈節 20 nz\n鹽水蜂炮\n", encoding="utf-8")
-    for text in ("鹽水月津港燈節今晚登場，鹽水蜂炮接力", "盐水月津港灯节今晚登场，盐水蜂炮接力"):
+    for text in ("測試句：鹽水月津港燈節和鹽水蜂炮是詞典用例", "测试句：盐水月津港灯节和盐水蜂炮是词典用例"):
         out = subprocess.run(
             [sys.executable, "-c", _USERDICT_CHECK, str(userdict), text],
             capture_output=True, text=True, check=True,

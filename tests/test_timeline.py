@@ -99,8 +99,9 @@ def test_cli_prints_a_bar_chart_and_json_has_the_same_counts(corpus_index):
 
 
 def article(n: int, **changes) -> dict:
-    return {"id": f"flood-{n}", "title": f"防汛整改第{n}號通報", "date": f"2021-0{1 + n % 9}-01",
-            "source": "臺南市政府水利局", "body": f"第{n}區防汛整改進度：完成{n * 3}處抽水站檢修。", **changes}
+    """A plainly synthetic record (placeholder unit, test text) that the query 防汛整改 finds."""
+    return {"id": f"flood-{n}", "title": f"防汛整改測試稿第{n}號", "date": f"2021-0{1 + n % 9}-01",
+            "source": "乙市測試局", "body": f"測試正文：第{n}篇防汛整改佔位文字，數字{n * 3}沒有含義。", **changes}
 
 
 def ids(s: Searcher, **kw) -> set[str]:
@@ -116,7 +117,8 @@ def test_new_since_last_run_across_index_runs(tmp_path):
     try:
         assert ids(s, new=True) == ids(s)  # the first run added everything
         write_jsonl(src / "b.jsonl", [article(n) for n in range(6, 9)])
-        write_jsonl(src / "a.jsonl", [article(n) for n in range(1, 5)] + [article(5, body="防汛整改：第5區更正。")])
+        changed = article(5, body="測試正文：第5篇防汛整改佔位文字，已改過。")
+        write_jsonl(src / "a.jsonl", [article(n) for n in range(1, 5)] + [changed])
         run_index(config)
         assert ids(s, new=True) == {"flood-5", "flood-6", "flood-7", "flood-8"}  # added or changed
         assert s.timeline("防汛整改", new=True).total == 4

@@ -133,12 +133,12 @@ def test_userdict_change_marks_the_index_stale(tmp_path):
 
 
 def test_reposts_are_one_result_listing_the_other_places(config, tmp_path):
-    body = "泰興市召開教育實踐活動整改落實推進會，通報前一階段整改工作進展，部署下一階段任務。" * 2
+    body = "測試正文：這一段只用來檢驗轉載去重，甲市的整改是佔位內容，張三和李四是佔位人名。" * 2
     write_jsonl(
         tmp_path / "src" / "a.jsonl",
         [
-            {"id": "orig", "title": "整改推进会", "body": body, "date": "2014-09-10", "url": "http://a.gov.cn/1"},
-            {"id": "copy", "title": "转载：整改推进会", "body": body.replace("，", "， "), "date": "2014-09-11",
+            {"id": "orig", "title": "整改测试稿", "body": body, "date": "2014-09-10", "url": "http://a.gov.cn/1"},
+            {"id": "copy", "title": "转载：整改测试稿", "body": body.replace("，", "， "), "date": "2014-09-11",
              "url": "http://b.gov.cn/2"},
             {"id": "other", "title": "整改另一篇", "body": "完全不同的整改内容"},
         ],
