@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -20,7 +21,9 @@ from .conftest import ROOT
 
 
 def _editable() -> bool:
-    direct = metadata.distribution("newssearch").read_text("direct_url.json")
+    # The metadata in site-packages: an editable install also leaves newssearch.egg-info in the checkout.
+    (dist,) = metadata.Distribution.discover(name="newssearch", path=[sysconfig.get_paths()["purelib"]])
+    direct = dist.read_text("direct_url.json")
     return bool(direct and json.loads(direct).get("dir_info", {}).get("editable"))
 
 
