@@ -73,6 +73,16 @@ class DocTable:
                 self._columns[fieldname] = np.array([v or "" for v in values], dtype=str)
         return self._columns[fieldname]
 
+    def fill_column(self, fieldname: str, derive) -> None:
+        """Fill a text column's empty values of live documents with `derive(docnum)` (fields older indexes lack)."""
+        col = self.column(fieldname)
+        missing = np.flatnonzero((col == "") & self.live)
+        if len(missing):
+            filled = col.astype(object)
+            for d in map(int, missing):
+                filled[d] = derive(d)
+            self._columns[fieldname] = np.array([v or "" for v in filled], dtype=str)
+
     def rank(self, fieldname: str) -> np.ndarray:
         """Each document's place in the sorted order of a column's values (equal values, equal ranks)."""
         key = f"rank:{fieldname}"

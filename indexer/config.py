@@ -10,6 +10,7 @@ DEFAULT_INDEX = Path("data/index")
 DEFAULT_USERDICT = Path("data/userdict.txt")
 DEFAULT_SYNONYMS = Path("data/synonyms.txt")
 DEFAULT_STOPWORDS = Path("data/stopwords.txt")
+DEFAULT_FALSE_FRIENDS = Path("data/false_friends.txt")
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Config:
     userdict: Path | None
     synonyms: Path | None = DEFAULT_SYNONYMS  # read at query time: no rebuild after editing
     stopwords: Path | None = DEFAULT_STOPWORDS
+    false_friends: Path | None = DEFAULT_FALSE_FRIENDS  # regional words never expanded (indexer.regional)
 
     @classmethod
     def load(cls, index: str | os.PathLike | None = None, userdict: str | os.PathLike | None = None) -> Config:
@@ -26,4 +28,5 @@ class Config:
         ud = userdict or os.environ.get("NEWSSEARCH_USERDICT") or DEFAULT_USERDICT
         syn = os.environ.get("NEWSSEARCH_SYNONYMS") or DEFAULT_SYNONYMS
         stop = os.environ.get("NEWSSEARCH_STOPWORDS") or DEFAULT_STOPWORDS
-        return cls(index=Path(ix), userdict=Path(ud), synonyms=Path(syn), stopwords=Path(stop))
+        ff = os.environ.get("NEWSSEARCH_FALSE_FRIENDS") or DEFAULT_FALSE_FRIENDS
+        return cls(index=Path(ix), userdict=Path(ud), synonyms=Path(syn), stopwords=Path(stop), false_friends=Path(ff))

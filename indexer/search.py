@@ -17,8 +17,8 @@ from whoosh import query as wq
 from whoosh.scoring import BM25F
 
 from . import keywords as kw
+from . import regional, synonyms, tally
 from . import suggest as sg
-from . import synonyms, tally
 from .arrays import DocTable
 from .config import Config
 from .errors import ArticleNotFound, IndexCorrupt, NewssearchError, QueryError
@@ -165,7 +165,9 @@ class Searcher:
 
     def _compile(self, s, text: str, since, until, source, new=False) -> tuple[wq.Query, np.ndarray | None, Parsed]:
         """The query tree for `text` plus filters, and the exact doc mask when phrases need checking."""
-        parsed = synonyms.for_config(self.config).apply(parse(text))
+        parsed = regional.for_config(self.config).apply(synonyms.for_config(self.config).apply(parse(text)))
+        if parsed.also:
+            regional.fill_scripts(self._table, s)
         built = [(c, [atom_query(a) for a in c.atoms]) for c in parsed.clauses]
         positive = [wq.Or([q for q, _ in qs]) if len(qs) > 1 else qs[0][0] for c, qs in built if not c.negated]
         q: wq.Query = wq.And(positive) if len(positive) > 1 else positive[0]
@@ -226,7 +228,7 @@ class Searcher:
             hit.duplicates = [self._brief(g) for g in self._groups.get(d, []) if g != d]
             hit.keywords = kw.keywords(s, stored, stopwords=stops) if keywords else []
             hits.append(hit)
-        result = SearchResult(text, len(docs), page, hits, time.perf_counter() - start, terms)
+        result = SearchResult(text, len(docs), page, hits, time.perf_counter() - start, terms, also=parsed.also)
         if suggest and page == 1 and len(docs) < sg.FEW:
             result.suggestions = self.suggest(text, len(docs), since=since, until=until, source=source)
         return result

@@ -24,6 +24,7 @@ from .article import Article
 from .config import Config
 from .errors import IndexBusy, IndexCorrupt, IndexUnwritable, NewssearchError
 from .ingest import iter_files, read_file
+from .regional import script_of
 from .schema import make_schema
 from .segments import build_segments, commit_segments, discard
 from .store import DAMAGE, IndexDir, analyzer_version, userdict_for
@@ -111,6 +112,7 @@ def _fields(a: Article, digest: str, now: int) -> dict:
         "digest": digest,
         "dupkey": a.dupkey(),
         "added": now,
+        "script": script_of(f"{a.title}\n{a.body}"),
     }
 
 

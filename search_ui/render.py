@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from indexer.hits import SearchResult, words_for_display
+from indexer.hits import SearchResult
+from indexer.query import read_as
 
 
 def _mark(text: str, color: bool) -> str:
@@ -14,7 +15,7 @@ def _mark(text: str, color: bool) -> str:
 def print_result(result: SearchResult, color: bool) -> None:
     if not result.hits:
         click.echo(f"No articles match {result.query!r}.")
-        words = " / ".join(words_for_display(result.query.replace('"', " ")))
+        words = " / ".join(read_as(result.query))
         if words:
             click.echo(f"The query was read as: {words}")
         _print_suggestions(result)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from flask import Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 from werkzeug.wrappers import Response
@@ -30,6 +31,14 @@ SECURITY_HEADERS = {
 }
 
 
+class SafeJSON(DefaultJSONProvider):
+    """JSON whose strings never hold a literal <, > or &: a query echoed back cannot read as markup anywhere."""
+
+    def dumps(self, obj, **kwargs) -> str:
+        text = super().dumps(obj, **kwargs)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 class IdConverter(PathConverter):
     """Article ids are file paths, URLs or file#line: any text, slashes included.
 
@@ -50,6 +59,7 @@ class IdConverter(PathConverter):
 def create_app(config: Config | None = None) -> Flask:
     """Build the app for `config` (default: Config.load(), i.e. NEWSSEARCH_INDEX or data/index)."""
     app = Flask(__name__)
+    app.json = SafeJSON(app)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.url_map.converters["id"] = IdConverter
     app.url_map.merge_slashes = False  # an id may be a URL: https://…

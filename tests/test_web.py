@@ -186,7 +186,7 @@ def test_page_past_the_end_is_empty_not_repeated(client):
 @pytest.mark.parametrize(
     "query",
     ["page=0", "page=abc", "page=1001", "limit=0", "limit=101", "limit=1e3", "sort=votes", "since=2020-13-01",
-     "since=20200101", "until=yesterday", "since=2021-01-01&until=2020-01-01", 'q="unclosed', "q=OR",
+     "since=20200101", "until=yesterday", "since=2021-01-01&until=2020-01-01", "q=OR",
      "q=" + "長" * 1001],
 )
 def test_bad_parameters_are_400_in_html_and_json(client, query):
