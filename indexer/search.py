@@ -131,7 +131,8 @@ class Searcher:
         parts: list[wq.Query] = [wq.NumericRange("added", self._last_change(), None)] if new else []
         for name, value in (("since", since), ("until", until)):
             if value and not _DATE.match(value):
-                raise QueryError(f"--{name} wants a date like 2014-09-10, not {value!r}")
+                raise QueryError(f"--{name} wants a date like 2014-09-10, not {value!r}", code="param.date",
+                                 name=name, value=value)
         if since or until:
             parts.append(ColumnRange("date", since or "0000", until or "9999"))
         if source and normalize(source).strip():
@@ -207,9 +208,9 @@ class Searcher:
         start = time.perf_counter()
         text, source = scrub(text), source and scrub(source)
         if sort not in ("relevance", "date"):
-            raise QueryError(f"unknown sort {sort!r}", hint="use relevance or date")
+            raise QueryError(f"unknown sort {sort!r}", hint="use relevance or date", code="param.sort")
         if limit < 0 or page < 1 or page > MAX_PAGE:
-            raise QueryError("limit must be ≥ 0 and page between 1 and 1000")
+            raise QueryError("limit must be ≥ 0 and page between 1 and 1000", code="param.paging")
         s = self._current()
         q, allowed, parsed = self._compile(s, text, since, until, source, new)
         relevance = sort == "relevance"

@@ -63,9 +63,11 @@ def _int(args: Mapping[str, str], name: str, default: int, low: int, high: int) 
     try:
         value = int(raw)
     except ValueError:
-        raise QueryError(f"{name} must be a whole number, not {raw!r}", hint=f"use {low}…{high}") from None
+        raise QueryError(f"{name} must be a whole number, not {raw!r}", hint=f"use {low}…{high}", code="param.int",
+                         name=name, value=raw, low=low, high=high) from None
     if not low <= value <= high:
-        raise QueryError(f"{name} must be between {low} and {high}, not {value}")
+        raise QueryError(f"{name} must be between {low} and {high}, not {value}", code="param.range", name=name,
+                         value=value, low=low, high=high)
     return value
 
 
@@ -78,13 +80,14 @@ def _date(args: Mapping[str, str], name: str) -> str | None:
             raise ValueError
         return dt.date.fromisoformat(raw).isoformat()
     except ValueError:
-        raise QueryError(f"{name} must be a date like 2014-09-10, not {raw!r}") from None
+        raise QueryError(f"{name} must be a date like 2014-09-10, not {raw!r}", code="param.date", name=name,
+                         value=raw) from None
 
 
 def _flag(args: Mapping[str, str], name: str) -> bool:
     raw = (args.get(name) or "").strip().lower()
     if raw not in ("", "0", "1", "true", "false", "on", "off", "yes", "no"):
-        raise QueryError(f"{name} must be 1 or 0, not {raw!r}")
+        raise QueryError(f"{name} must be 1 or 0, not {raw!r}", code="param.flag", name=name, value=raw)
     return raw in ("1", "true", "on", "yes")
 
 
@@ -92,10 +95,11 @@ def parse_args(args: Mapping[str, str]) -> SearchParams:
     """Validate request arguments; raises QueryError (a 400) for anything out of range."""
     sort = (args.get("sort") or "relevance").strip()
     if sort not in SORTS:
-        raise QueryError(f"sort must be relevance or date, not {sort!r}")
+        raise QueryError(f"sort must be relevance or date, not {sort!r}", code="param.sort")
     since, until = _date(args, "since"), _date(args, "until")
     if since and until and since > until:
-        raise QueryError(f"the date range is empty: since {since} is after until {until}")
+        raise QueryError(f"the date range is empty: since {since} is after until {until}", code="param.dates",
+                         since=since, until=until)
     return SearchParams(
         q=(args.get("q") or "").strip(),
         page=_int(args, "page", 1, 1, MAX_PAGE),

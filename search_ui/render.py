@@ -37,6 +37,8 @@ def print_result(result: SearchResult, color: bool) -> None:
 
 
 def _print_suggestions(result: SearchResult) -> None:
+    if result.also:
+        click.echo("Also searched (regional wording): " + "  |  ".join(result.also))
     if result.suggestions:
         click.echo("Did you mean: " + "  |  ".join(result.suggestions))
 

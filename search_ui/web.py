@@ -17,6 +17,7 @@ from indexer.config import Config
 from indexer.errors import ArticleNotFound, IndexCorrupt, IndexNotFound, NewssearchError, QueryError
 
 from .engine import EXTENSION, Engine
+from .messages import for_error, message
 
 STATUS = {QueryError: 400, ArticleNotFound: 404, IndexNotFound: 503, IndexCorrupt: 503}
 
@@ -84,18 +85,21 @@ def create_app(config: Config | None = None) -> Flask:
         status = next((c for t, c in STATUS.items() if isinstance(exc, t)), 500)
         if status >= 500:  # the operator's log says why, not only the visitor's page
             app.logger.error("%s %s: %s: %s", request.method, request.path, type(exc).__name__, exc)
-        return _error(status, str(exc), exc.hint)
+        return _error(status, exc.code, *for_error(exc))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return _error(exc.code or 500, exc.description or exc.name)
+        status = exc.code or 500
+        return _error(status, f"http.{status}", *message(f"http.{status}"))
 
     return app
 
 
-def _error(status: int, message: str, hint: str = ""):
+def _error(status: int, code: str, text: str, hint: str = ""):
+    """The error as JSON under /api/, else as a page that keeps the query and its filters for another try."""
     if request.path.startswith("/api/"):
-        return jsonify(error=message, hint=hint or None, status=status), status
+        return jsonify(error=text, hint=hint or None, code=code, status=status), status
     q = request.args.get("q", "").strip()
-    page = render_template("error.html", status=status, message=message, hint=hint, q=q)
+    kept = {k: request.args.get(k, "").strip() for k in ("source", "since", "until", "sort", "new")}
+    page = render_template("error.html", status=status, message=text, hint=hint, q=q, kept=kept)
     return page, status

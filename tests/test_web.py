@@ -325,7 +325,7 @@ def test_missing_index_is_a_friendly_503(tmp_path):
     html = get(client, "/", 503)
     assert "搜索暂不可用" in html and "newssearch index" in html
     r = client.get("/api/search?q=整改")
-    assert r.status_code == 503 and "no newssearch index" in r.get_json()["error"]
+    assert r.status_code == 503 and r.get_json()["code"] == "index.not_found" and "索引" in r.get_json()["error"]
 
 
 def test_a_reindex_shows_up_without_a_restart(tmp_path):
