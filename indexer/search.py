@@ -17,7 +17,7 @@ from whoosh import query as wq
 from whoosh.scoring import BM25F
 
 from . import keywords as kw
-from . import regional, synonyms, tally
+from . import regional, synonyms, tally, vocab
 from . import suggest as sg
 from .arrays import DocTable
 from .config import Config
@@ -84,6 +84,7 @@ class Searcher:
         self._hidden = np.zeros(0, dtype=bool)  # reposts: all but the first of each group
         self._groups: dict[int, list[int]] = {}
         self._analyzer = ""
+        self._vocab: tuple[tuple, vocab.Vocabulary] | None = None  # (generation, file stamp), the words
 
     def _current(self):
         state = self.store.state()
@@ -285,6 +286,22 @@ class Searcher:
 
         s = self._current()
         return sg.suggest(s.reader(), text, count(text) if total is None else total, count)
+
+    @_damage_is_corrupt
+    def complete(self, text: str, n: int = vocab.MAX_SUGGESTIONS) -> list[str]:
+        """Index words to offer while `text` is typed: by Chinese prefix, pinyin or initials (indexer.vocab)."""
+        s = self._current()
+        path = vocab.path_for(self.store.path, self._gen or "")
+        try:
+            st = path.stat()
+            stamp: tuple = (self._gen, st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = (self._gen, s.reader().doc_count_all(), None)
+        if self._vocab is None or self._vocab[0] != stamp:
+            words = vocab.Vocabulary.load(path) if stamp[2] is not None else None
+            self._vocab = (stamp, words or vocab.Vocabulary(vocab.collect(s.reader())))  # older indexes: built here
+        words = self._vocab[1].suggest(text, n)
+        return [sg.in_script_of(text, w) for w in words]
 
     @_damage_is_corrupt
     def related(self, article_id: str, n: int = 5) -> list[Hit]:

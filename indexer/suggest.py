@@ -111,14 +111,17 @@ def _is_traditional(text: str) -> bool:
     return any(is_han(c) and n != c for c, n in zip(text, normalize(text), strict=True))
 
 
+def in_script_of(typed: str, word: str) -> str:
+    """Normalized (Simplified) `word` in Traditional characters when `typed` is Traditional."""
+    return _converter("s2t").convert(word) if _is_traditional(typed) else word
+
+
 def _replace_word(text: str, word: str, new: str) -> str:
     """`text` with the first occurrence of normalized `word` replaced by `new` in `text`'s script."""
     start = normalize(text).find(word)
     if start < 0:
         return text
-    if _is_traditional(text):
-        new = _converter("s2t").convert(new)
-    return text[:start] + new + text[start + len(word) :]
+    return text[:start] + in_script_of(text, new) + text[start + len(word) :]
 
 
 def _plain_words(text: str) -> list[str]:
