@@ -21,6 +21,8 @@ Metrics, on queries drawn with a fixed seed:
   typed together (2–6 Han characters, as written), that at least 10 articles
   contain; a hit is relevant when its normalized text contains every term.
   Relevant hits in the top 10, divided by 10.
+* pinyin suggestions (newssearch only; bench/suggest.py): title words typed as
+  full pinyin, pinyin with spaces and initials; top-3 hit rate and time per call.
 
 Usage: python bench/relevance.py [--articles N | --full] [--queries N] [--corpus DIR] [--seed N]
 """
@@ -45,6 +47,7 @@ from bench import corpus
 from bench.fts import FtsIndex
 from bench.naive import NaiveIndex
 from bench.recall import phrase_queries, substring_queries
+from bench.suggest import HEAD, pinyin_row, title_words
 from indexer.config import Config
 from indexer.errors import QueryError
 from indexer.normalize import is_han, normalize
@@ -206,6 +209,7 @@ def engines(tmp: Path, data: dict[str, list[dict]], docs: list[dict]) -> tuple[d
         "fts-trigram": lambda q, limit: trigram.search(list(q.terms), q.phrase, limit),
         "fts-jieba": lambda q, limit: segmented.search(list(q.terms), q.phrase, limit),
     }
+    funcs["suggest"] = searcher  # type: ignore[assignment]  (the pinyin row asks it directly)
     return funcs, build, [searcher.close, lambda: naive.__exit__(None), trigram.close, segmented.close]
 
 
@@ -227,8 +231,10 @@ def main(argv: list[str] | None = None) -> None:
           + ", ".join(f"{len(v)} {k}" for k, v in qs.items()) + " queries\n")
     with tempfile.TemporaryDirectory(prefix="newssearch-relevance-") as tmp:
         funcs, build, closers = engines(Path(tmp), data, docs)
+        searcher = funcs.pop("suggest")
         rows, query_s = {}, {}
         try:
+            pinyin = pinyin_row(searcher, title_words(rng, docs, args.queries))  # type: ignore[arg-type]
             for name, fn in funcs.items():
                 start = time.perf_counter()
                 rows[name] = measure(fn, norm, qs)
@@ -237,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
             for close in closers:
                 close()
     report(rows, build, query_s, qs)
+    print(f"\n{HEAD}\n{pinyin}")
 
 
 if __name__ == "__main__":
