@@ -33,6 +33,7 @@ from .query import Atom, Clause, Parsed, pieces
 from .synonyms import MAX_VARIANTS, read_lines
 
 HANS, HANT = "hans", "hant"
+SCRIPT_SAMPLE = 400  # characters of an old index's stored body that decide its script (title + the start)
 DICTIONARIES = ("TWPhrases",)
 
 
@@ -155,15 +156,15 @@ def _word_bounds(text: str) -> set[int]:
     return bounds
 
 
-def fill_scripts(table, searcher) -> None:
-    """Give every article of `table` (an indexer.arrays.DocTable) a script, deriving it for indexes from before
-    the ``script`` column (read once per open index, from the stored text)."""
+def fill_scripts(table, searcher, docs) -> None:
+    """Give the articles of mask `docs` in `table` (an indexer.arrays.DocTable) a script, for indexes from
+    before the ``script`` column: derived from the stored text, once per open index and article."""
 
     def derive(d: int) -> str:
         stored = searcher.stored_fields(d)
-        return script_of(f"{stored.get('title') or ''}\n{stored.get('body') or ''}")
+        return script_of(f"{stored.get('title') or ''}\n{(stored.get('body') or '')[:SCRIPT_SAMPLE]}")
 
-    table.fill_column("script", derive)
+    table.fill_column("script", derive, docs)
 
 
 _cache: dict[tuple, Regional] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -168,8 +169,9 @@ class Searcher:
     def _compile(self, s, text: str, since, until, source, new=False) -> tuple[wq.Query, np.ndarray | None, Parsed]:
         """The query tree for `text` plus filters, and the exact doc mask when phrases need checking."""
         parsed = regional.for_config(self.config).apply(synonyms.for_config(self.config).apply(parse(text)))
-        if parsed.also:
-            regional.fill_scripts(self._table, s)
+        if parsed.also and self._table.missing("script").any():  # an index from before the script column
+            seek = [atom_query(replace(a, script=None))[0] for c in parsed.clauses for a in c.atoms if a.script]
+            regional.fill_scripts(self._table, s, self._eval.run(wq.Or(seek), scored=False).mask)
         built = [(c, [atom_query(a) for a in c.atoms]) for c in parsed.clauses]
         positive = [wq.Or([q for q, _ in qs]) if len(qs) > 1 else qs[0][0] for c, qs in built if not c.negated]
         q: wq.Query = wq.And(positive) if len(positive) > 1 else positive[0]

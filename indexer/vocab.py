@@ -39,18 +39,29 @@ def path_for(index_dir: Path, gen: str) -> Path:
 
 
 def _frequencies(reader: Any, field: str) -> dict[str, int]:
+    """Han words of a field and the articles holding each, summed over segments (deleted ones included).
+
+    Segment by segment: the combined reader looks every term up in every segment (30× slower).
+    """
     out: dict[str, int] = {}
     if field not in reader.schema:
         return out
-    for term, info in reader.iter_field(field):
-        word = term.decode("utf-8") if isinstance(term, bytes) else term
-        if _HAN_WORD.fullmatch(word):
-            out[word] = info.doc_frequency()
+    for leaf, _offset in reader.leaf_readers():
+        if field not in leaf.schema:
+            continue
+        for term, info in leaf.iter_field(field):
+            word = term.decode("utf-8") if isinstance(term, bytes) else term
+            if _HAN_WORD.fullmatch(word):
+                out[word] = out.get(word, 0) + info.doc_frequency()
     return out
 
 
-def collect(reader: Any) -> dict[str, Any]:
-    """The vocabulary of an open index: words, weights, pinyin and initials (a JSON-able dict)."""
+def collect(reader: Any, known: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The vocabulary of an open index: words, weights, pinyin and initials (a JSON-able dict).
+
+    `known` holds the pinyin and initials of words of an earlier list: pypinyin costs
+    ~0.1 ms a word, so an incremental run only asks it about new words.
+    """
     from pypinyin import Style, lazy_pinyin
 
     titles = _frequencies(reader, "title")
@@ -61,18 +72,37 @@ def collect(reader: Any) -> dict[str, Any]:
         if n >= floor and w not in weights:
             weights[w] = n
     words = sorted(weights, key=lambda w: (-weights[w], w))
-    syllables = [lazy_pinyin(w, style=Style.NORMAL, errors="ignore") for w in words]
+    known = known or {}
+    readings: list[tuple[str, str]] = []
+    for w in words:
+        if w not in known:
+            syllables = lazy_pinyin(w, style=Style.NORMAL, errors="ignore")
+            known[w] = ("".join(syllables), "".join(s[0] for s in syllables if s))
+        readings.append(known[w])
     return {
         "format": FORMAT,
         "words": words,
         "weights": [weights[w] for w in words],
-        "pinyin": ["".join(s) for s in syllables],
-        "initials": ["".join(x[0] for x in s if x) for s in syllables],
+        "pinyin": [p for p, _ in readings],
+        "initials": [i for _, i in readings],
     }
 
 
-def write(index_dir: Path, gen: str, reader: Any) -> None:
-    write_json_atomic(path_for(index_dir, gen), collect(reader))
+def _known(path: Path) -> dict[str, tuple[str, str]]:
+    """Pinyin and initials per word of an earlier list (empty when there is none or it is unreadable)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") == FORMAT:
+            return dict(zip(data["words"], zip(data["pinyin"], data["initials"], strict=True), strict=True))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return {}
+
+
+def write(index_dir: Path, gen: str, reader: Any, previous: str | None = None) -> None:
+    """Write generation `gen`'s list, reusing the readings of `gen`'s or the `previous` generation's list."""
+    known = _known(path_for(index_dir, gen)) or (_known(path_for(index_dir, previous)) if previous else {})
+    write_json_atomic(path_for(index_dir, gen), collect(reader, known))
 
 
 class Vocabulary:

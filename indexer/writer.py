@@ -275,7 +275,7 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
     if to_write or to_delete or gen != old_gen or not vocab.path_for(store.path, gen).exists():
         t_vocab = time.perf_counter()
         with ix.reader() as reader:
-            vocab.write(store.path, gen, reader)
+            vocab.write(store.path, gen, reader, previous=old_gen)
         summary.timings["vocabulary"] = time.perf_counter() - t_vocab
     pause_for_tests("state")
     store.save_manifest(gen, new_manifest)
