@@ -189,8 +189,10 @@ def report(rows: dict[str, Counter], build_s: dict[str, float], query_s: dict[st
         print(" | ".join(c.rjust(len(h)) for c, h in zip(cells, head, strict=True)))
 
 
-def engines(tmp: Path, data: dict[str, list[dict]], docs: list[dict]) -> tuple[dict[str, Engine], dict, list]:
-    """Build the four indexes in `tmp`; return search functions, build seconds and things to close."""
+def engines(
+    tmp: Path, data: dict[str, list[dict]], docs: list[dict]
+) -> tuple[dict[str, Engine], dict, list, Searcher]:
+    """Build the four indexes in `tmp`; return search functions, build seconds, things to close, our Searcher."""
     src = tmp / "src"
     for tag, recs in data.items():
         corpus.write_jsonl(recs, src / f"{tag}.jsonl")
@@ -209,8 +211,7 @@ def engines(tmp: Path, data: dict[str, list[dict]], docs: list[dict]) -> tuple[d
         "fts-trigram": lambda q, limit: trigram.search(list(q.terms), q.phrase, limit),
         "fts-jieba": lambda q, limit: segmented.search(list(q.terms), q.phrase, limit),
     }
-    funcs["suggest"] = searcher  # type: ignore[assignment]  (the pinyin row asks it directly)
-    return funcs, build, [searcher.close, lambda: naive.__exit__(None), trigram.close, segmented.close]
+    return funcs, build, [searcher.close, lambda: naive.__exit__(None), trigram.close, segmented.close], searcher
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -230,11 +231,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(docs)} articles ({', '.join(f'{len(v)} {k}' for k, v in data.items())}), seed {args.seed}; "
           + ", ".join(f"{len(v)} {k}" for k, v in qs.items()) + " queries\n")
     with tempfile.TemporaryDirectory(prefix="newssearch-relevance-") as tmp:
-        funcs, build, closers = engines(Path(tmp), data, docs)
-        searcher = funcs.pop("suggest")
+        funcs, build, closers, searcher = engines(Path(tmp), data, docs)
         rows, query_s = {}, {}
         try:
-            pinyin = pinyin_row(searcher, title_words(rng, docs, args.queries))  # type: ignore[arg-type]
+            pinyin = pinyin_row(searcher, title_words(rng, docs, args.queries))
             for name, fn in funcs.items():
                 start = time.perf_counter()
                 rows[name] = measure(fn, norm, qs)
