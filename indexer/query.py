@@ -26,12 +26,13 @@ MAX_QUERY_CHARS = 1000
 # Every required word is one more intersection: 100 of them took 16 s over 3,000 articles, 200 over a minute.
 MAX_WORDS = 32
 # What a Chinese input method types for the syntax characters, mapped one to one onto ASCII (so offsets
-# into the mapped text are offsets into what was typed): full-width forms (－＋（）ＯＲ＂：) and the ideographic space.
-_SYNTAX = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: " "}
+# into the mapped text are offsets into what was typed): full-width forms (－＋（）ＯＲ：) and the ideographic space.
+# The full-width quote stays itself: it is a phrase quote of its own kind (below).
+_SYNTAX = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F) if cp != 0xFF02} | {0x3000: " "}
 # Phrase quotes: an opening mark and the marks that close it. Inside a phrase, other quote marks are text.
-_QUOTES = {'"': '"', "“": "”“", "「": "」", "『": "』"}
+_QUOTES = {'"': '"', "＂": "＂", "“": "”“", "「": "」", "『": "』"}
 _PREFIX = re.compile(r"(-)?(?:([A-Za-z]+):(?=[^\s:]))?")
-_WORD = re.compile(r'[^\s"“「『]+')
+_WORD = re.compile(r'[^\s"＂“「『]+')
 _OPERATORS = {"or": "or", "and": "and", "not": "not"}
 _LATIN = re.compile(r"[A-Za-z0-9]+")
 # A document number such as 南府教字〔2023〕12号 is searched as one exact phrase, quoted or not.
