@@ -128,8 +128,11 @@ class Regional:
 
         Terms are matched longest first at jieba word boundaries (信息 is not sought inside 通信息息相关).
         """
-        bounds = _word_bounds(text)
         longest = max(map(len, self.counterparts))
+        if not any(text[i : i + size] in self.counterparts
+                   for i in range(len(text)) for size in range(2, min(longest, len(text) - i) + 1)):
+            return []  # the usual case: no segmenting needed (a cold query does not load jieba for this)
+        bounds = _word_bounds(text)
         out: list[tuple[str, str, str]] = []
         i = 0
         while i < len(text):
