@@ -37,14 +37,9 @@ def cli_json(env: dict, *args: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Config:
-    """1,500 real articles of each script."""
-    d = tmp_path_factory.mktemp("zh")
-    write_jsonl(d / "src" / "hans.jsonl", corpus_records(HANS, 1500))
-    write_jsonl(d / "src" / "hant.jsonl", corpus_records(HANT, 1500))
-    config = Config.load(d / "index", d / "no-userdict.txt")
-    run_index(config, [d / "src"])
-    return config
+def corpus(corpus_index) -> Config:
+    """1,500 real articles of each script (the session's shared index)."""
+    return corpus_index
 
 
 @pytest.fixture(scope="module")
