@@ -33,7 +33,7 @@ _SYNTAX = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F) if cp != 0xFF02} | {0
 _QUOTES = {'"': '"', "＂": "＂", "“": "”“", "「": "」", "『": "』"}
 _PREFIX = re.compile(r"(-)?(?:([A-Za-z]+):(?=[^\s:]))?")
 _WORD = re.compile(r'[^\s"＂“「『]+')
-_OPERATORS = {"or": "or", "and": "and", "not": "not"}
+_OPERATORS = frozenset({"or", "and", "not"})
 _LATIN = re.compile(r"[A-Za-z0-9]+")
 # A document number such as 南府教字〔2023〕12号 is searched as one exact phrase, quoted or not.
 _DOC_NUMBER = re.compile(r"[〔\[(【]\s*(?:19|20)\d\d\s*[〕\])】]\s*第?\s*\d+\s*号")
@@ -135,24 +135,23 @@ def lex(text: str) -> list[Token]:
 def _operator(tokens: list[Token], k: int) -> Token | None:
     """Token k as an operator token, if it is one where it stands (see `lex`)."""
     t = tokens[k]
-    op = _OPERATORS.get(t.value.translate(_SYNTAX).lower()) if t.kind == "term" else None
-    if op is None or t.field or t.negated:
+    word = t.value.translate(_SYNTAX)
+    if t.kind != "term" or t.field or t.negated or word.lower() not in _OPERATORS:
         return None
-    if t.value.translate(_SYNTAX).isupper():
+    op = word.lower()
+    if word.isupper():
         return Token(op, t.start, t.end, t.value)
     before = tokens[k - 1] if k else None
     after = tokens[k + 1] if k + 1 < len(tokens) else None
 
     def plain(x: Token | None) -> bool:
-        return x is not None and (x.kind == "phrase" or not _LATIN.fullmatch(x.value.translate(_SYNTAX)))
+        """A term that makes a lowercase operator unambiguous: a phrase, or a word neither Latin nor an operator."""
+        if x is None or x.kind == "phrase":
+            return x is not None
+        w = x.value.translate(_SYNTAX)
+        return not _LATIN.fullmatch(w) and w.lower() not in _OPERATORS
 
-    if plain(after) and (op == "not" or plain(before)) and _operator_free(after):
-        return Token(op, t.start, t.end, t.value)
-    return None
-
-
-def _operator_free(t: Token) -> bool:
-    return t.kind == "phrase" or t.value.translate(_SYNTAX).lower() not in _OPERATORS
+    return Token(op, t.start, t.end, t.value) if plain(after) and (op == "not" or plain(before)) else None
 
 
 def parse(text: str) -> Parsed:
