@@ -21,6 +21,8 @@ Metrics, on queries drawn with a fixed seed:
   typed together (2–6 Han characters, as written), that at least 10 articles
   contain; a hit is relevant when its normalized text contains every term.
   Relevant hits in the top 10, divided by 10.
+* pinyin suggestions (newssearch only; bench/suggest.py): title words typed as
+  full pinyin, pinyin with spaces and initials; top-3 hit rate and time per call.
 
 Usage: python bench/relevance.py [--articles N | --full] [--queries N] [--corpus DIR] [--seed N]
 """
@@ -45,6 +47,7 @@ from bench import corpus
 from bench.fts import FtsIndex
 from bench.naive import NaiveIndex
 from bench.recall import phrase_queries, substring_queries
+from bench.suggest import HEAD, pinyin_row, title_words
 from indexer.config import Config
 from indexer.errors import QueryError
 from indexer.normalize import is_han, normalize
@@ -186,8 +189,10 @@ def report(rows: dict[str, Counter], build_s: dict[str, float], query_s: dict[st
         print(" | ".join(c.rjust(len(h)) for c, h in zip(cells, head, strict=True)))
 
 
-def engines(tmp: Path, data: dict[str, list[dict]], docs: list[dict]) -> tuple[dict[str, Engine], dict, list]:
-    """Build the four indexes in `tmp`; return search functions, build seconds and things to close."""
+def engines(
+    tmp: Path, data: dict[str, list[dict]], docs: list[dict]
+) -> tuple[dict[str, Engine], dict, list, Searcher]:
+    """Build the four indexes in `tmp`; return search functions, build seconds, things to close, our Searcher."""
     src = tmp / "src"
     for tag, recs in data.items():
         corpus.write_jsonl(recs, src / f"{tag}.jsonl")
@@ -206,7 +211,7 @@ def engines(tmp: Path, data: dict[str, list[dict]], docs: list[dict]) -> tuple[d
         "fts-trigram": lambda q, limit: trigram.search(list(q.terms), q.phrase, limit),
         "fts-jieba": lambda q, limit: segmented.search(list(q.terms), q.phrase, limit),
     }
-    return funcs, build, [searcher.close, lambda: naive.__exit__(None), trigram.close, segmented.close]
+    return funcs, build, [searcher.close, lambda: naive.__exit__(None), trigram.close, segmented.close], searcher
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -226,9 +231,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(docs)} articles ({', '.join(f'{len(v)} {k}' for k, v in data.items())}), seed {args.seed}; "
           + ", ".join(f"{len(v)} {k}" for k, v in qs.items()) + " queries\n")
     with tempfile.TemporaryDirectory(prefix="newssearch-relevance-") as tmp:
-        funcs, build, closers = engines(Path(tmp), data, docs)
+        funcs, build, closers, searcher = engines(Path(tmp), data, docs)
         rows, query_s = {}, {}
         try:
+            pinyin = pinyin_row(searcher, title_words(rng, docs, args.queries))
             for name, fn in funcs.items():
                 start = time.perf_counter()
                 rows[name] = measure(fn, norm, qs)
@@ -237,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
             for close in closers:
                 close()
     report(rows, build, query_s, qs)
+    print(f"\n{HEAD}\n{pinyin}")
 
 
 if __name__ == "__main__":

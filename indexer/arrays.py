@@ -58,7 +58,7 @@ class DocTable:
             values: list = []
             for r, _off in self.leaves:
                 count = r.doc_count_all()
-                if not r.has_column(fieldname):
+                if fieldname not in r.schema or not r.has_column(fieldname):  # older indexes lack newer columns
                     values.extend([None] * count)
                     continue
                 col = r.column_reader(fieldname)
@@ -72,6 +72,20 @@ class DocTable:
             else:
                 self._columns[fieldname] = np.array([v or "" for v in values], dtype=str)
         return self._columns[fieldname]
+
+    def missing(self, fieldname: str) -> np.ndarray:
+        """Mask of the live documents with no value in a text column (a column older indexes lack)."""
+        return (self.column(fieldname) == "") & self.live
+
+    def fill_column(self, fieldname: str, derive, docs: np.ndarray) -> None:
+        """Fill a text column's empty values for the documents of mask `docs` with `derive(docnum)`."""
+        col = self.column(fieldname)
+        missing = np.flatnonzero(self.missing(fieldname) & docs)
+        if len(missing):
+            filled = col.astype(object)
+            for d in map(int, missing):
+                filled[d] = derive(d)
+            self._columns[fieldname] = np.array([v or "" for v in filled], dtype=str)
 
     def rank(self, fieldname: str) -> np.ndarray:
         """Each document's place in the sorted order of a column's values (equal values, equal ranks)."""

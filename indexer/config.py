@@ -21,6 +21,7 @@ DATA_FILES = {
     "userdict.txt": "NEWSSEARCH_USERDICT",
     "synonyms.txt": "NEWSSEARCH_SYNONYMS",
     "stopwords.txt": "NEWSSEARCH_STOPWORDS",
+    "false_friends.txt": "NEWSSEARCH_FALSE_FRIENDS",
 }
 
 
@@ -47,6 +48,7 @@ class Config:
     userdict: Path | None
     synonyms: Path | None = None  # read at query time: no rebuild after editing
     stopwords: Path | None = None
+    false_friends: Path | None = None  # regional words never expanded (indexer.regional)
 
     @classmethod
     def load(cls, index: str | os.PathLike | None = None, userdict: str | os.PathLike | None = None) -> Config:
@@ -57,9 +59,11 @@ class Config:
             userdict=data_file("userdict.txt", ix, userdict),
             synonyms=data_file("synonyms.txt", ix),
             stopwords=data_file("stopwords.txt", ix),
+            false_friends=data_file("false_friends.txt", ix),
         )
 
     def data_files(self) -> dict[str, str | None]:
         """Which data files are in force (for ``newssearch stats``); a missing file counts as empty."""
-        files = {"userdict": self.userdict, "synonyms": self.synonyms, "stopwords": self.stopwords}
+        files = {"userdict": self.userdict, "synonyms": self.synonyms, "stopwords": self.stopwords,
+                 "false_friends": self.false_friends}
         return {k: str(p.resolve()) if p is not None and p.is_file() else None for k, p in files.items()}

@@ -25,7 +25,8 @@ def bound(value: str, name: str, end: bool = False) -> str:
         last = calendar.monthrange(year, month)[1] if 1 <= month <= 12 else 0
         return dt.date(year, month, int(day) if day else (last if end else 1)).isoformat()
     except ValueError:
-        raise QueryError(f"{name} is not a date: {value!r}", hint="use YYYY, YYYY-MM or YYYY-MM-DD") from None
+        raise QueryError(f"{name} is not a date: {value!r}", hint="use YYYY, YYYY-MM or YYYY-MM-DD",
+                         code="param.date", name=name, value=value) from None
 
 
 def date_range(since: str | None, until: str | None) -> tuple[str | None, str | None]:
@@ -33,5 +34,6 @@ def date_range(since: str | None, until: str | None) -> tuple[str | None, str | 
     lo = bound(since, "since") if since and since.strip() else None
     hi = bound(until, "until", end=True) if until and until.strip() else None
     if lo and hi and lo > hi:
-        raise QueryError(f"the date range is empty: since {lo} is after until {hi}", hint="swap the two dates")
+        raise QueryError(f"the date range is empty: since {lo} is after until {hi}", hint="swap the two dates",
+                         code="param.dates", since=lo, until=hi)
     return lo, hi

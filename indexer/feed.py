@@ -18,6 +18,8 @@ from feedgen.feed import FeedGenerator
 from .hits import Hit, SearchResult
 
 GENERATOR = "newssearch"
+TITLE = "政务新闻搜索"  # feeds are read in Chinese feed readers: the titles are the web UI's words
+FILTER_LABELS = {"since": "起始", "until": "截至", "source": "发布单位"}
 # Not the page, limit or sort: the same subscription whatever page it was found on.
 IDENTITY = ("q", "since", "until", "source", "new", "scope")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -66,9 +68,9 @@ def build_feed(
     link = article_url or (lambda aid: article_link(base, aid, result.query))
     fg = FeedGenerator()
     fg.id(feed_id(params))
-    filters = [f"{k} {params[k]}" for k in ("since", "until", "source") if params.get(k)]
-    fg.title(_text(f"newssearch: {result.query}" + (f" ({', '.join(filters)})" if filters else "")))
-    fg.subtitle(f"{result.total} matching article(s), newest first")
+    filters = [f"{label} {params[k]}" for k, label in FILTER_LABELS.items() if params.get(k)]
+    fg.title(_text(f"{TITLE}：{result.query}" + (f"（{'，'.join(filters)}）" if filters else "")))
+    fg.subtitle(f"共 {result.total:,} 篇相关文章，最新的在前")
     fg.author({"name": GENERATOR})
     fg.generator(GENERATOR)
     fg.link(href=f"{base}/feed?{args}", rel="self", type="application/atom+xml")

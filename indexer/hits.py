@@ -40,10 +40,11 @@ class SearchResult:
     terms: list[str]
     suggestions: list[str] = field(default_factory=list)  # did you mean (indexer.suggest), best first
     pages: int = 1  # pages of this size that hold the hits (at most MAX_PAGE)
+    also: list[str] = field(default_factory=list)  # regional wording also searched (indexer.regional): 計程車
 
     def as_dict(self) -> dict[str, Any]:
         return {"query": self.query, "total": self.total, "page": self.page, "pages": self.pages,
-                "hits": [h.as_dict() for h in self.hits], "suggestions": self.suggestions}
+                "hits": [h.as_dict() for h in self.hits], "suggestions": self.suggestions, "also_searched": self.also}
 
 
 def make_hit(stored: dict, score: float | None, terms: list[str]) -> Hit:

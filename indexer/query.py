@@ -1,9 +1,10 @@
 """Parsing what a searcher types, and turning it into Whoosh queries.
 
 Syntax: words are all required; ``"..."`` is an exact phrase; ``A OR B``;
-``-word`` or ``NOT word`` excludes; ``title:word`` and ``source:word`` limit a
-term to one field. Everything is normalized like the index, so either script
-matches both.
+``-word`` or ``NOT word`` excludes; ``title:word``, ``body:word`` and
+``source:word`` limit a term to one field. Chinese input-method punctuation
+works like its ASCII form (see `lex`). Everything is normalized like the index,
+so either script matches both.
 """
 
 from __future__ import annotations
@@ -18,13 +19,23 @@ from .analysis import HAN, gram_tokens
 from .errors import QueryError
 from .normalize import normalize
 from .phrase import GramPhrase
+from .ranges import ColumnRange
 
-FIELDS = {"title": ("title",), "source": ("source",)}
+FIELDS = {"title": ("title",), "body": ("body",), "source": ("source",)}
 SCOPES = ("all", "title")  # where words that name no field are looked for: title and body, or the title only
 MAX_QUERY_CHARS = 1000
 # Every required word is one more intersection: 100 of them took 16 s over 3,000 articles, 200 over a minute.
 MAX_WORDS = 32
-_LEX = re.compile(r'\s*(?:(-)|(NOT)\s+)?(?:(\w+):)?("([^"]*)("?)|[^\s"]+)')
+# What a Chinese input method types for the syntax characters, mapped one to one onto ASCII (so offsets
+# into the mapped text are offsets into what was typed): full-width forms (－＋（）ＯＲ：) and the ideographic space.
+# The full-width quote stays itself: it is a phrase quote of its own kind (below).
+_SYNTAX = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F) if cp != 0xFF02} | {0x3000: " "}
+# Phrase quotes: an opening mark and the marks that close it. Inside a phrase, other quote marks are text.
+_QUOTES = {'"': '"', "＂": "＂", "“": "”“", "「": "」", "『": "』"}
+_PREFIX = re.compile(r"(-)?(?:([A-Za-z]+):(?=[^\s:]))?")
+_WORD = re.compile(r'[^\s"＂“「『]+')
+_OPERATORS = frozenset({"or", "and", "not"})
+_LATIN = re.compile(r"[A-Za-z0-9]+")
 # A document number such as 南府教字〔2023〕12号 is searched as one exact phrase, quoted or not.
 _DOC_NUMBER = re.compile(r"[〔\[(【]\s*(?:19|20)\d\d\s*[〕\])】]\s*第?\s*\d+\s*号")
 _WORD_FIELDS = {"title": "title", "body": "body"}
@@ -38,6 +49,7 @@ class Atom:
     text: str  # normalized
     phrase: bool
     fields: tuple[str, ...] = ("title", "body")
+    script: str | None = None  # "hans" / "hant": sought only in articles of that script (regional wording)
 
 
 @dataclass
@@ -49,6 +61,7 @@ class Clause:
 @dataclass
 class Parsed:
     clauses: list[Clause]
+    also: list[str] = field(default_factory=list)  # regional counterparts also searched, as written (計程車)
 
     @property
     def positive(self) -> list[Clause]:
@@ -68,7 +81,7 @@ class Parsed:
         The web's 标题 switch: ``整改 -通报`` in titles is ``title:整改 -title:通报``.
         """
         if scope not in SCOPES:
-            raise QueryError(f"unknown scope {scope!r}", hint="use " + " or ".join(SCOPES))
+            raise QueryError(f"unknown scope {scope!r}", hint="use " + " or ".join(SCOPES), code="param.scope")
         if scope == "all":
             return self
         default = Atom("", False).fields
@@ -76,60 +89,150 @@ class Parsed:
                                          for a in c.atoms]) for c in self.clauses])
 
 
+@dataclass(frozen=True)
+class Token:
+    """One lexed piece of a query, with its span in the text as typed.
+
+    `kind` is "term", "phrase", or an operator: "or", "and", "not". For terms and
+    phrases `value` is the word or the phrase's inside as typed (not normalized),
+    `field` the field prefix (title/body/source) and `negated` a leading minus.
+    """
+
+    kind: str
+    start: int
+    end: int
+    value: str
+    field: str | None = None
+    negated: bool = False
+
+    def source(self, text: str) -> str:
+        """The token as typed in `text`."""
+        return text[self.start : self.end]
+
+
+def lex(text: str) -> list[Token]:
+    """Split a query into tokens: the one lexer for everything that reads query text.
+
+    Rules: "…", “…”, 「…」, 『…』 and ＂…＂ are phrases (a quote left open closes at
+    the end of the query); full-width characters act like their ASCII forms
+    (－ excludes, ＯＲ is OR). OR, AND and NOT in capitals are operators; in any other
+    case (or, And) only between two terms neither of which is a Latin word (so
+    `rock and roll` stays three words), and `not` only before such a term.
+    AND is what two terms mean anyway. `title:`, `body:` and `source:` prefixes
+    limit a term to a field; any other `word:` is part of the term.
+    """
+    typed = text.translate(_SYNTAX)
+    raw: list[Token] = []
+    pos = 0
+    while pos < len(typed):
+        if typed[pos].isspace():
+            pos += 1
+            continue
+        m = _PREFIX.match(typed, pos)
+        neg, fname = m.group(1), m.group(2)
+        field = fname.lower() if fname and fname.lower() in FIELDS else None
+        at = m.end() if field else pos + bool(neg)
+        if at < len(typed) and typed[at] in _QUOTES:
+            close = _QUOTES[typed[at]]
+            end = next((i for i in range(at + 1, len(typed)) if typed[i] in close), len(typed))
+            raw.append(Token("phrase", pos, min(end + 1, len(typed)), text[at + 1 : end], field, bool(neg)))
+            pos = end + 1
+            continue
+        w = _WORD.match(typed, at)
+        if w is None:  # a lone "-" before a space or a quote: a term of punctuation
+            at, neg, w = pos, None, _WORD.match(typed, pos)
+        raw.append(Token("term", pos, w.end(), text[at : w.end()], field, bool(neg)))
+        pos = w.end()
+    return [_operator(raw, k) or t for k, t in enumerate(raw)]
+
+
+def _operator(tokens: list[Token], k: int) -> Token | None:
+    """Token k as an operator token, if it is one where it stands (see `lex`)."""
+    t = tokens[k]
+    word = t.value.translate(_SYNTAX)
+    if t.kind != "term" or t.field or t.negated or word.lower() not in _OPERATORS:
+        return None
+    op = word.lower()
+    if word.isupper():
+        return Token(op, t.start, t.end, t.value)
+    before = tokens[k - 1] if k else None
+    after = tokens[k + 1] if k + 1 < len(tokens) else None
+
+    def plain(x: Token | None) -> bool:
+        """A term that makes a lowercase operator unambiguous: a phrase, or a word neither Latin nor an operator."""
+        if x is None or x.kind == "phrase":
+            return x is not None
+        w = x.value.translate(_SYNTAX)
+        return not _LATIN.fullmatch(w) and w.lower() not in _OPERATORS
+
+    return Token(op, t.start, t.end, t.value) if plain(after) and (op == "not" or plain(before)) else None
+
+
 def parse(text: str) -> Parsed:
     """Parse a query string, raising QueryError with a hint when it makes no sense."""
     text = text.strip()
     if not text:
-        raise QueryError("empty query", hint="type one or more words, e.g. 整改")
+        raise QueryError("empty query", hint="type one or more words, e.g. 整改", code="query.empty")
     if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"query too long ({len(text)} characters, at most {MAX_QUERY_CHARS})")
+        raise QueryError(f"query too long ({len(text)} characters, at most {MAX_QUERY_CHARS})",
+                         code="query.too_long", chars=len(text), limit=MAX_QUERY_CHARS)
+    or_sides = QueryError("OR needs a term on each side", hint="e.g. 整改 OR 落实", code="query.or_sides")
     clauses: list[Clause] = []
-    join_next = False
-    pos = 0
-    while pos < len(text):
-        m = _LEX.match(text, pos)
-        if not m or m.end() == pos:
-            break
-        pos = m.end()
-        neg, notword, fname, token, inner, closing = m.groups()
-        if token == "OR" and not (neg or notword or fname):
-            if not clauses or clauses[-1].negated or join_next:
-                raise QueryError("OR needs a term on each side", hint='e.g. 整改 OR 落实')
+    join_next = negate_next = False
+    for tok in lex(text):
+        if tok.kind == "and":
+            continue
+        if tok.kind == "not":
+            negate_next = True
+            continue
+        if tok.kind == "or":
+            if not clauses or clauses[-1].negated or join_next or negate_next:
+                raise or_sides
             join_next = True
             continue
-        if inner is not None and not closing:
-            raise QueryError("unbalanced quote", hint='close the phrase: "解放思想再发力"')
-        fields = ("title", "body")
-        if fname:
-            if fname.lower() in FIELDS:
-                fields = FIELDS[fname.lower()]
-            else:
-                token = f"{fname}:{token}"
-        raw = inner if inner is not None else token
-        norm = normalize(raw)
-        atom = Atom(norm, phrase=inner is not None or _DOC_NUMBER.search(norm) is not None, fields=fields)
+        norm = normalize(tok.value)
+        phrase = tok.kind == "phrase" or _DOC_NUMBER.search(norm) is not None
+        atom = Atom(norm, phrase=phrase, fields=FIELDS[tok.field] if tok.field else ("title", "body"))
+        negated, negate_next = tok.negated or negate_next, False
         if not _PIECES.search(atom.text) and not (atom.phrase and atom.text.strip()):
             if join_next:
-                raise QueryError("OR needs a term on each side", hint='e.g. 整改 OR 落实')
-            continue  # punctuation alone, e.g. a stray "-" or "（"
+                raise or_sides
+            continue  # punctuation alone, e.g. a stray "-" or "（", or an empty phrase
         if join_next:
-            if neg or notword:
-                raise QueryError("cannot combine OR with NOT", hint="put the excluded term on its own: A OR B -C")
+            if negated:
+                raise QueryError("cannot combine OR with NOT", code="query.or_not",
+                                 hint="put the excluded term on its own: A OR B -C")
             clauses[-1].atoms.append(atom)
             join_next = False
         else:
-            clauses.append(Clause([atom], negated=bool(neg or notword)))
+            clauses.append(Clause([atom], negated=negated))
     if join_next:
-        raise QueryError("OR needs a term on each side", hint="e.g. 整改 OR 落实")
+        raise or_sides
     if not clauses:
-        raise QueryError("the query has no searchable characters", hint="type one or more words, e.g. 整改")
+        raise QueryError("the query has no searchable characters", hint="type one or more words, e.g. 整改",
+                         code="query.nothing")
     if not any(not c.negated for c in clauses):
-        raise QueryError("the query only excludes", hint="add a term to find: 整改 -落实")
+        raise QueryError("the query only excludes", hint="add a term to find: 整改 -落实", code="query.only_excludes")
     words = sum(1 if a.phrase else len(words_of(a.text)) for c in clauses for a in c.atoms)
     if words > MAX_WORDS:
         raise QueryError(f"the query has too many words ({words}, at most {MAX_WORDS})",
-                         hint="keep the few words that matter most")
+                         hint="keep the few words that matter most", code="query.too_many_words",
+                         words=words, limit=MAX_WORDS)
     return Parsed(clauses)
+
+
+def pieces(text: str):
+    """The Han runs and the letter/digit runs of `text`, as regex matches."""
+    return _PIECES.finditer(text)
+
+
+def read_as(text: str) -> list[str]:
+    """How a query was read, for people: its phrases whole and the words of its other terms (none if unreadable)."""
+    try:
+        parsed = parse(text)
+    except QueryError:
+        return []
+    return [w for c in parsed.positive for a in c.atoms for w in ([a.text] if a.phrase else words_of(a.text))]
 
 
 def words_of(text: str) -> list[str]:
@@ -216,6 +319,8 @@ def atom_query(atom: Atom) -> tuple[wq.Query, bool]:
     boosts = [gram_phrase(g, r, boost=RUN_BOOST)[0] for r in runs for g in grams if len(words_of(r)) > 1]
     if boosts:
         q = wq.AndMaybe(q, wq.Or(boosts))
+    if atom.script:
+        q = wq.And([q, ColumnRange("script", atom.script, atom.script, boost=0.0)])
     return q, False
 
 

@@ -74,4 +74,5 @@ def make_schema() -> fields.Schema:
         digest=fields.ID(stored=True, sortable=True),
         dupkey=fields.ID(sortable=True),
         added=fields.NUMERIC(stored=True, sortable=True, bits=64),
+        script=fields.ID(sortable=True),  # "hans" / "hant" (indexer.regional.script_of); absent in older indexes
     )

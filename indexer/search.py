@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -17,8 +18,8 @@ from whoosh import query as wq
 from whoosh.scoring import BM25F
 
 from . import keywords as kw
+from . import regional, synonyms, tally, vocab
 from . import suggest as sg
-from . import synonyms, tally
 from . import trending as trends
 from .arrays import DocTable
 from .config import Config
@@ -87,6 +88,7 @@ class Searcher:
         self._hidden = np.zeros(0, dtype=bool)  # reposts: all but the first of each group
         self._groups: dict[int, list[int]] = {}
         self._analyzer = ""
+        self._vocab: tuple[tuple, vocab.Vocabulary] | None = None  # (generation, file stamp), the words
 
     def _current(self):
         state = self.store.state()
@@ -167,7 +169,11 @@ class Searcher:
     def _compile(self, s, text: str, since, until, source, new=False,
                  scope: str = "all") -> tuple[wq.Query, np.ndarray | None, Parsed]:
         """The query tree for `text` plus filters, and the exact doc mask when phrases need checking."""
-        parsed = synonyms.for_config(self.config).apply(parse(text).scoped(scope))
+        parsed = regional.for_config(self.config).apply(synonyms.for_config(self.config).apply(
+            parse(text).scoped(scope)))
+        if parsed.also and self._table.missing("script").any():  # an index from before the script column
+            seek = [atom_query(replace(a, script=None))[0] for c in parsed.clauses for a in c.atoms if a.script]
+            regional.fill_scripts(self._table, s, self._eval.run(wq.Or(seek), scored=False).mask)
         built = [(c, [atom_query(a) for a in c.atoms]) for c in parsed.clauses]
         positive = [wq.Or([q for q, _ in qs]) if len(qs) > 1 else qs[0][0] for c, qs in built if not c.negated]
         q: wq.Query = wq.And(positive) if len(positive) > 1 else positive[0]
@@ -211,9 +217,9 @@ class Searcher:
         start = time.perf_counter()
         text, source = scrub(text), source and scrub(source)
         if sort not in SORTS:
-            raise QueryError(f"unknown sort {sort!r}", hint="use " + ", ".join(SORTS))
+            raise QueryError(f"unknown sort {sort!r}", hint="use " + ", ".join(SORTS), code="param.sort")
         if limit < 0 or page < 1 or page > MAX_PAGE:
-            raise QueryError("limit must be ≥ 0 and page between 1 and 1000")
+            raise QueryError("limit must be ≥ 0 and page between 1 and 1000", code="param.paging")
         s = self._current()
         q, allowed, parsed = self._compile(s, text, since, until, source, new, scope)
         relevance = sort == "relevance"
@@ -232,7 +238,7 @@ class Searcher:
             hit.keywords = kw.keywords(s, stored, stopwords=stops) if keywords else []
             hits.append(hit)
         result = SearchResult(text, len(docs), page, hits, time.perf_counter() - start, terms,
-                              pages=min(MAX_PAGE, -(-len(docs) // size)))
+                              pages=min(MAX_PAGE, -(-len(docs) // size)), also=parsed.also)
         if suggest and page == 1 and len(docs) < sg.FEW:
             result.suggestions = self.suggest(text, len(docs), since=since, until=until, source=source, scope=scope)
         return result
@@ -331,6 +337,22 @@ class Searcher:
 
         s = self._current()
         return sg.suggest(s.reader(), text, count(text) if total is None else total, count)
+
+    @_damage_is_corrupt
+    def complete(self, text: str, n: int = vocab.MAX_SUGGESTIONS) -> list[str]:
+        """Index words to offer while `text` is typed: by Chinese prefix, pinyin or initials (indexer.vocab)."""
+        s = self._current()
+        path = vocab.path_for(self.store.path, self._gen or "")
+        try:
+            st = path.stat()
+            stamp: tuple = (self._gen, st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = (self._gen, s.reader().doc_count_all(), None)
+        if self._vocab is None or self._vocab[0] != stamp:
+            words = vocab.Vocabulary.load(path) if stamp[2] is not None else None
+            self._vocab = (stamp, words or vocab.Vocabulary(vocab.collect(s.reader())))  # older indexes: built here
+        words = self._vocab[1].suggest(text, n)
+        return [sg.in_script_of(text, w) for w in words]
 
     @_damage_is_corrupt
     def related(self, article_id: str, n: int = 5) -> list[Hit]:

@@ -1,8 +1,11 @@
 """Did you mean: better queries for a query that finds few or no articles.
 
-Three kinds of suggestion, in this order, each kept only if it finds more
+Four kinds of suggestion, in this order, each kept only if it finds more
 articles than the query did:
 
+* a completion: a word of a multi-word term or of a quoted phrase replaced by a
+  vocabulary word one edit away such that the whole term occurs as a contiguous
+  run in the index (教育实践活跃 → 教育实践活动), most occurrences first;
 * a near spelling: a query word that finds (almost) nothing is replaced by a
   word of the index's own vocabulary (the title and body word fields) one edit
   away: words whose changed character sounds the same first (most Chinese typos
@@ -16,7 +19,6 @@ articles than the query did:
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
@@ -24,12 +26,13 @@ from typing import Any
 
 from .errors import QueryError
 from .normalize import is_han, normalize
-from .query import parse, words_of
+from .query import Token, lex, parse, words_of
 
 FEW = 3  # suggest for queries finding fewer articles than this
 MAX_SUGGESTIONS = 3
 MAX_RESPELL = 12  # longer "words" (runs of single characters that joined up) are not respelled
-_TOKENS = re.compile(r'"[^"]*"?|\S+')
+COMPLETE_WORDS = 4  # words of a term tried for a completion, each with this many respellings:
+COMPLETE_TRIES = 6
 
 Count = Callable[[str], int]
 
@@ -108,14 +111,17 @@ def _is_traditional(text: str) -> bool:
     return any(is_han(c) and n != c for c, n in zip(text, normalize(text), strict=True))
 
 
+def in_script_of(typed: str, word: str) -> str:
+    """Normalized (Simplified) `word` in Traditional characters when `typed` is Traditional."""
+    return _converter("s2t").convert(word) if _is_traditional(typed) else word
+
+
 def _replace_word(text: str, word: str, new: str) -> str:
     """`text` with the first occurrence of normalized `word` replaced by `new` in `text`'s script."""
     start = normalize(text).find(word)
     if start < 0:
         return text
-    if _is_traditional(text):
-        new = _converter("s2t").convert(new)
-    return text[:start] + new + text[start + len(word) :]
+    return text[:start] + in_script_of(text, new) + text[start + len(word) :]
 
 
 def _plain_words(text: str) -> list[str]:
@@ -138,36 +144,72 @@ def _other_script(text: str) -> list[str]:
     return [other] if normalize(other) != normalize(text) else []
 
 
-def _droppable(tokens: list[str], k: int) -> bool:
+def _with_value(text: str, tok: Token, value: str) -> str:
+    """`text` with the token's word or phrase replaced by `value` (a phrase comes back in ASCII quotes)."""
+    if tok.kind == "phrase":
+        field = f"{tok.field}:" if tok.field else ""
+        return f'{text[: tok.start]}{"-" if tok.negated else ""}{field}"{value}"{text[tok.end :]}'
+    return text[: tok.end - len(tok.value)] + value + text[tok.end :]
+
+
+def _completions(reader: Any, text: str, count: Count) -> list[str]:
+    """The query with one word of a term or phrase respelled so that the term occurs as a contiguous run."""
+    found: list[tuple[int, str]] = []
+    for tok in lex(text):
+        if tok.kind not in ("term", "phrase") or tok.negated:
+            continue
+        norm = normalize(tok.value)
+        words = words_of(norm)
+        if len(words) < (1 if tok.kind == "phrase" else 2):
+            continue
+        pos = 0
+        for word in words[:COMPLETE_WORDS]:
+            start = norm.find(word, pos)
+            if start < 0:
+                break
+            pos = start + len(word)
+            for cand in respellings(reader, word)[:COMPLETE_TRIES]:
+                run = norm[:start] + cand + norm[pos:]
+                if n := count(f'"{run}"'):
+                    found.append((n, _with_value(text, tok, _replace_word(tok.value, word, cand))))
+    return [q for _n, q in sorted(found, key=lambda f: -f[0])]
+
+
+def _droppable(tokens: list[Token], k: int) -> bool:
     """True if token k is a plain positive term (not an operator, an exclusion or an OR side)."""
     t = tokens[k]
     near = tokens[max(k - 1, 0) : k + 2]
-    return t not in ("OR", "NOT") and not t.startswith("-") and "OR" not in near and tokens[max(k - 1, 0)] != "NOT"
+    return (t.kind in ("term", "phrase") and not t.negated and all(n.kind != "or" for n in near)
+            and (k == 0 or tokens[k - 1].kind != "not"))
 
 
 def _shorter(text: str, total: int, count: Count) -> list[str]:
     """Drop the term with the fewest hits, then the next, until the query finds more than `total`."""
-    tokens = _TOKENS.findall(text)
+    tokens = lex(text)
     if len(tokens) > 1:
         keep = [k for k in range(len(tokens)) if _droppable(tokens, k)]
-        hits = {k: count(tokens[k]) for k in keep}
+        hits = {k: count(tokens[k].source(text)) for k in keep}
         dropped: set[int] = set()
         for k in sorted(keep, key=hits.__getitem__)[:-1]:
             dropped.add(k)
-            cand = " ".join(t for j, t in enumerate(tokens) if j not in dropped)
+            cand = " ".join(t.source(text) for j, t in enumerate(tokens) if j not in dropped)
             if count(cand) > total:
                 return [cand]
         return []
-    if text.startswith('"'):
+    if not tokens or tokens[0].kind != "term":
         return []
-    norm = normalize(text)
+    tok = tokens[0]
+    value = tok.value
+    norm = normalize(value)
     words = list(dict.fromkeys(words_of(norm)))
     hits = {w: count(w) for w in words}
-    chars = list(text)
+    chars = list(value)
     for w in sorted(words, key=hits.__getitem__)[:-1]:
         start = norm.find(w)
         chars[start : start + len(w)] = " " * len(w)
         cand = " ".join("".join(chars).split())
+        if tok.field:  # every remaining word keeps the field
+            cand = " ".join(f"{tok.field}:{w}" for w in cand.split())
         if count(cand) > total:
             return [cand]
     return []
@@ -183,6 +225,7 @@ def suggest(reader: Any, text: str, total: int, count: Count) -> list[str]:
         return []
     count = lru_cache(maxsize=None)(count)
     makers: list[Callable[[], list[str]]] = [
+        lambda: _completions(reader, text, count),
         lambda: _spelling(reader, text, count),
         lambda: _other_script(text),
         lambda: _shorter(text, total, count),

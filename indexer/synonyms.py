@@ -97,7 +97,7 @@ class Thesaurus:
                 text = a.text if c.negated else self.drop_stopwords(a.text)
                 atoms += [Atom(v, False, a.fields) for v in self.variants(text)]
             out.append(Clause(atoms, c.negated))
-        return Parsed(out)
+        return Parsed(out, parsed.also)
 
     def _only_stopwords(self, clause: Clause) -> bool:
         return all(not a.phrase and set(words_of(a.text)) <= self.stopwords for a in clause.atoms)
@@ -106,7 +106,7 @@ class Thesaurus:
 _cache: dict[tuple, Thesaurus] = {}
 
 
-def _lines(path: Path | None) -> tuple[list[str], tuple]:
+def read_lines(path: Path | None) -> tuple[list[str], tuple]:
     """Non-comment lines of a UTF-8 file and a key that changes when the file does."""
     if path is None or not path.is_file():
         return [], (str(path), None)
@@ -121,8 +121,8 @@ def _lines(path: Path | None) -> tuple[list[str], tuple]:
 
 def for_config(config: Config) -> Thesaurus:
     """The thesaurus of `config`'s synonym and stopword files (cached until a file changes)."""
-    syn_lines, syn_key = _lines(config.synonyms)
-    stop_lines, stop_key = _lines(config.stopwords)
+    syn_lines, syn_key = read_lines(config.synonyms)
+    stop_lines, stop_key = read_lines(config.stopwords)
     key = (syn_key, stop_key)
     if key not in _cache:
         groups: dict[str, tuple[str, ...]] = {}

@@ -20,10 +20,12 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from whoosh import index as windex
 
+from . import vocab
 from .article import Article
 from .config import Config
 from .errors import IndexBusy, IndexCorrupt, IndexUnwritable, NewssearchError
 from .ingest import iter_files, read_file
+from .regional import script_of
 from .schema import make_schema
 from .segments import build_segments, commit_segments, discard
 from .store import DAMAGE, IndexDir, analyzer_version, userdict_for
@@ -111,6 +113,7 @@ def _fields(a: Article, digest: str, now: int) -> dict:
         "digest": digest,
         "dupkey": a.dupkey(),
         "added": now,
+        "script": script_of(f"{a.title}\n{a.body}"),
     }
 
 
@@ -270,6 +273,11 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
         to_delete -= to_write.keys()
     summary.removed = len(to_delete)
     summary.generation = gen
+    if to_write or to_delete or gen != old_gen or not vocab.path_for(store.path, gen).exists():
+        t_vocab = time.perf_counter()
+        with ix.reader() as reader:
+            vocab.write(store.path, gen, reader, previous=old_gen)
+        summary.timings["vocabulary"] = time.perf_counter() - t_vocab
     pause_for_tests("state")
     store.save_manifest(gen, new_manifest)
     all_roots = sorted({str(r) for r in remembered + roots})

@@ -16,6 +16,7 @@ from indexer.errors import QueryError
 from indexer.query import SCOPES, parse
 
 from .engine import EXTENSION
+from .messages import for_error
 from .params import DATE_PRESETS, parse_args
 
 bp = Blueprint("advanced", __name__)
@@ -70,11 +71,11 @@ def advanced():
                                 "since": since, "until": until}
         try:
             if not any(form.get(k) for k in WORD_FIELDS[:3]):
-                raise QueryError("请至少在前三栏中填写一个要查找的词（“不包含”只能排除）。")
+                raise QueryError("the advanced form has only words to exclude", code="advanced.no_words")
             parse(q)
             p = parse_args({k: v for k, v in args.items() if v})
         except QueryError as exc:
-            error = str(exc)
+            error = "".join(for_error(exc))
         else:
             return redirect(url_for("pages.search", **p.link(), **{"from": "advanced"}), code=303)
     units = list(current_app.extensions[EXTENSION].stats()["sources"])

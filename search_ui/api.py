@@ -9,6 +9,7 @@ from .params import parse_args
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 PRIVATE = ("digest", "file")  # bookkeeping, and the server's file paths
+MAX_SUGGEST_CHARS = 40
 
 
 @bp.get("/search")
@@ -29,6 +30,16 @@ def trending():
     Each term: term (as written), articles, baseline (article counts), share, baseline_share, score; best first.
     """
     return jsonify(current_app.extensions[EXTENSION].trending().as_dict())
+
+
+@bp.get("/suggest")
+def suggest():
+    """?q= → {"query", "suggestions"}: up to 10 index words that the text begins, by Chinese, pinyin or initials."""
+    q = request.args.get("q", "")
+    if not q.strip() or len(q) > MAX_SUGGEST_CHARS:
+        return jsonify({"query": q, "suggestions": []})
+    with searcher() as s:
+        return jsonify({"query": q, "suggestions": s.complete(q)})
 
 
 @bp.get("/article/<id:article_id>")

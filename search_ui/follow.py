@@ -38,7 +38,7 @@ def feed():
     """The Atom feed of /search with the same parameters, newest first."""
     p = parse_args(request.args)
     if not p.q:
-        raise QueryError("a feed needs a query", hint="e.g. /feed?q=整改")
+        raise QueryError("a feed needs a query", hint="e.g. /feed?q=整改", code="feed.no_query")
     p = replace(p, sort="date", limit=p.limit if request.args.get("limit") else FEED_LIMIT)
     with searcher() as s:
         result = run_search(s, p, suggest=False, keywords=False)

@@ -13,7 +13,7 @@ from indexer.errors import QueryError
 from indexer.export import MAX_ROWS
 from indexer.hits import words_for_display
 from indexer.normalize import is_han, normalize
-from indexer.query import parse
+from indexer.query import lex, parse
 from indexer.search import Searcher
 from indexer.snippet import highlight_html
 
@@ -151,13 +151,17 @@ def highlight_terms(q: str) -> list[str]:
 
 
 def looser_query(q: str) -> str | None:
-    """A query that finds more: phrases unquoted, else the last word dropped."""
-    if '"' in q:
-        return " ".join(q.replace('"', " ").split())
-    tokens = q.split()
+    """A query that finds more: phrases unquoted, else the last term dropped."""
+    tokens = lex(q)
+    if any(t.kind == "phrase" for t in tokens):
+        return " ".join(t.value if t.kind == "phrase" and not (t.negated or t.field) else t.source(q)
+                        for t in tokens if t.kind != "phrase" or t.value.strip()) or None
     if len(tokens) > 1:
-        return " ".join(tokens[:-2] if tokens[-2] == "OR" else tokens[:-1])
-    words = words_for_display(q)
+        kept = tokens[:-1]
+        while kept and kept[-1].kind in ("or", "and", "not"):
+            kept.pop()
+        return " ".join(t.source(q) for t in kept) or None
+    words = words_for_display(tokens[0].value) if tokens and tokens[0].kind == "term" else []
     return " ".join(words[:-1]) if len(words) > 1 else None
 
 

@@ -80,16 +80,18 @@ def _int(args: Mapping[str, str], name: str, default: int, low: int, high: int) 
     try:
         value = int(raw)
     except ValueError:
-        raise QueryError(f"{name} must be a whole number, not {raw!r}", hint=f"use {low}…{high}") from None
+        raise QueryError(f"{name} must be a whole number, not {raw!r}", hint=f"use {low}…{high}", code="param.int",
+                         name=name, value=raw, low=low, high=high) from None
     if not low <= value <= high:
-        raise QueryError(f"{name} must be between {low} and {high}, not {value}")
+        raise QueryError(f"{name} must be between {low} and {high}, not {value}", code="param.range", name=name,
+                         value=value, low=low, high=high)
     return value
 
 
 def _flag(args: Mapping[str, str], name: str) -> bool:
     raw = (args.get(name) or "").strip().lower()
     if raw not in ("", "0", "1", "true", "false", "on", "off", "yes", "no"):
-        raise QueryError(f"{name} must be 1 or 0, not {raw!r}")
+        raise QueryError(f"{name} must be 1 or 0, not {raw!r}", code="param.flag", name=name, value=raw)
     return raw in ("1", "true", "on", "yes")
 
 
@@ -97,10 +99,10 @@ def parse_args(args: Mapping[str, str]) -> SearchParams:
     """Validate request arguments; raises QueryError (a 400) for anything out of range."""
     sort = (args.get("sort") or "relevance").strip()
     if sort not in SORTS:
-        raise QueryError(f"sort must be {', '.join(SORTS)}, not {sort!r}")
+        raise QueryError(f"sort must be {', '.join(SORTS)}, not {sort!r}", code="param.sort")
     scope = (args.get("scope") or "all").strip()
     if scope not in SCOPES:
-        raise QueryError(f"scope must be {' or '.join(SCOPES)}, not {scope!r}")
+        raise QueryError(f"scope must be {' or '.join(SCOPES)}, not {scope!r}", code="param.scope")
     since, until = date_range(args.get("since"), args.get("until"))
     return SearchParams(
         q=(args.get("q") or "").strip(),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from indexer.hits import SearchResult, words_for_display
+from indexer.hits import SearchResult
+from indexer.query import read_as
 
 
 def _mark(text: str, color: bool) -> str:
@@ -18,7 +19,7 @@ def print_result(result: SearchResult, color: bool) -> None:
         return
     if not result.hits:
         click.echo(f"No articles match {result.query!r}.")
-        words = " / ".join(words_for_display(result.query.replace('"', " ")))
+        words = " / ".join(read_as(result.query))
         if words:
             click.echo(f"The query was read as: {words}")
         _print_suggestions(result)
@@ -40,6 +41,8 @@ def print_result(result: SearchResult, color: bool) -> None:
 
 
 def _print_suggestions(result: SearchResult) -> None:
+    if result.also:
+        click.echo("Also searched (regional wording): " + "  |  ".join(result.also))
     if result.suggestions:
         click.echo("Did you mean: " + "  |  ".join(result.suggestions))
 

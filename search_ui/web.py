@@ -8,6 +8,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from flask import Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 from werkzeug.wrappers import Response
@@ -16,18 +17,29 @@ from indexer.config import Config
 from indexer.errors import ArticleNotFound, IndexCorrupt, IndexNotFound, NewssearchError, QueryError
 
 from .engine import EXTENSION, Engine
+from .messages import for_error, message
 
 STATUS = {QueryError: 400, ArticleNotFound: 404, IndexNotFound: 503, IndexCorrupt: 503}
 
 SECURITY_HEADERS = {
-    # No script at all: the pages work without it, and nothing injected could run.
+    # Script only from our own static files (the search-box suggestions, which the pages work without);
+    # nothing inline, so nothing injected could run.
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; "
         "base-uri 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+
+
+class SafeJSON(DefaultJSONProvider):
+    """JSON whose strings never hold a literal <, > or &: a query echoed back cannot read as markup anywhere."""
+
+    def dumps(self, obj, **kwargs) -> str:
+        text = super().dumps(obj, **kwargs)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 class IdConverter(PathConverter):
@@ -50,6 +62,7 @@ class IdConverter(PathConverter):
 def create_app(config: Config | None = None) -> Flask:
     """Build the app for `config` (default: Config.load(), i.e. NEWSSEARCH_INDEX or data/index)."""
     app = Flask(__name__)
+    app.json = SafeJSON(app)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.url_map.converters["id"] = IdConverter
     app.url_map.merge_slashes = False  # an id may be a URL: https://…
@@ -78,18 +91,21 @@ def create_app(config: Config | None = None) -> Flask:
         status = next((c for t, c in STATUS.items() if isinstance(exc, t)), 500)
         if status >= 500:  # the operator's log says why, not only the visitor's page
             app.logger.error("%s %s: %s: %s", request.method, request.path, type(exc).__name__, exc)
-        return _error(status, str(exc), exc.hint)
+        return _error(status, exc.code, *for_error(exc))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return _error(exc.code or 500, exc.description or exc.name)
+        status = exc.code or 500
+        return _error(status, f"http.{status}", *message(f"http.{status}"))
 
     return app
 
 
-def _error(status: int, message: str, hint: str = ""):
+def _error(status: int, code: str, text: str, hint: str = ""):
+    """The error as JSON under /api/, else as a page that keeps the query and its filters for another try."""
     if request.path.startswith("/api/"):
-        return jsonify(error=message, hint=hint or None, status=status), status
+        return jsonify(error=text, hint=hint or None, code=code, status=status), status
     q = request.args.get("q", "").strip()
-    page = render_template("error.html", status=status, message=message, hint=hint, q=q)
+    kept = {k: request.args.get(k, "").strip() for k in ("source", "since", "until", "sort", "new")}
+    page = render_template("error.html", status=status, message=text, hint=hint, q=q, kept=kept)
     return page, status

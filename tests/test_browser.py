@@ -44,7 +44,7 @@ def test_search_filter_page_and_open_an_article(browser: Browser, base_url: str)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors = watch(page)
     page.goto(base_url + "/")
-    box = page.get_by_role("searchbox", name="搜索新闻")
+    box = page.get_by_label("搜索新闻")  # a combobox once suggest.js runs
     expect(box).to_be_focused()
     page.screenshot(path=SHOTS / "1-home.png")
 
@@ -150,4 +150,36 @@ def test_did_you_mean_link_runs_the_suggestion(browser: Browser, base_url: str):
     no_horizontal_scroll(page)
     page.screenshot(path=SHOTS / "14-phone-suggestion-followed.png", full_page=True)
     assert errors == []
+    context.close()
+
+
+def test_search_box_offers_words_typed_in_pinyin(browser: Browser, base_url: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = watch(page)
+    page.goto(base_url + "/")
+    box = page.get_by_role("combobox", name="搜索新闻")  # the script made the search box a combobox
+    box.press_sequentially("guanguang", delay=20)
+    options = page.get_by_role("listbox", name="搜索建议").get_by_role("option")
+    expect(options.first).to_be_visible()
+    assert "观光" in options.all_inner_texts()
+    page.screenshot(path=SHOTS / "15-suggest-pinyin.png")
+    k = options.all_inner_texts().index("观光")
+    for _ in range(k + 1):
+        box.press("ArrowDown")
+    box.press("Enter")
+    page.wait_for_url(re.compile(r"/search\?q=%E8%A7%82%E5%85%89(&|$)"))  # 观光 (the scope switch may follow)
+    expect(page.get_by_role("status")).to_contain_text("共找到")
+    assert errors == []
+    page.close()
+
+
+def test_search_box_without_javascript_is_a_plain_form(browser: Browser, base_url: str):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base_url + "/")
+    box = page.get_by_role("searchbox", name="搜索新闻")
+    box.fill("guanguang")
+    box.press("Enter")
+    page.wait_for_url(re.compile(r"/search\?q=guanguang"))  # searched as typed: pinyin is never matched to text
+    expect(page.get_by_role("status")).to_contain_text("没有找到")
     context.close()

@@ -68,7 +68,7 @@ def test_advanced_search_builds_the_query_for_each_field(browser: Browser, base_
         page.get_by_role("button", name="检索", exact=True).click()
         page.wait_for_url(re.compile(r"/search\?"))
         assert args_of(page)["q"] == expected
-        expect(page.get_by_role("searchbox", name="搜索新闻")).to_have_value(expected)
+        expect(page.get_by_label("搜索新闻", exact=True)).to_have_value(expected)
         expect(page.locator(".built code")).to_have_text(expected)  # the syntax, shown to learn from
         assert shown_total(page) == total(page, base_url, q=expected) > 0
 
@@ -119,7 +119,7 @@ def test_scope_refine_jump_and_export_keep_the_filters(browser: Browser, base_ur
     assert args_of(page)["source"] == UNIT  # a new search from the box keeps the filters
     assert shown_total(page) == total(page, base_url, q=QUERY, scope="title", source=UNIT)
 
-    box = page.get_by_role("searchbox", name="搜索新闻")
+    box = page.get_by_label("搜索新闻", exact=True)
     box.fill("观光 旅游")
     box.press("Enter")
     page.wait_for_url(re.compile(r"q=%E8%A7%82%E5%85%89\+%E6%97%85%E6%B8%B8"))

@@ -37,7 +37,6 @@ def test_index_query_show_stats_with_clirunner(seed_dir, env):
 @pytest.mark.parametrize(
     "args, code, text",
     [
-        (["query", '"unclosed'], 2, "unbalanced quote"),
         (["query", "OR"], 2, "OR needs"),
         (["query", "--since", "yesterday", "整改"], 2, "date"),
         (["show", "no-such-id"], 4, "no article"),

@@ -93,7 +93,7 @@ def test_ids_survive_a_rebuild_and_do_not_depend_on_the_search(feed_index):
     assert xml1 == xml2
     _, narrow = feed_of(feed_index, since="2020-01-01")
     assert {e.id for e in narrow.entries} < {e.id for e in before.entries}
-    assert narrow.feed.id != before.feed.id and "since 2020-01-01" in narrow.feed.title
+    assert narrow.feed.id != before.feed.id and "起始 2020-01-01" in narrow.feed.title
 
 
 def test_hostile_titles_sources_and_bodies_are_escaped(feed_index):

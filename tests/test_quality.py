@@ -82,9 +82,10 @@ def test_misspelled_traditional_query_keeps_its_script(searcher):
     assert "登革熱防疫" in searcher.suggest("登格熱防疫")
 
 
-def test_other_script_suggestion_converts_regional_vocabulary(searcher):
-    r = searcher.search("計程車")  # Taiwan usage; the article says 出租车
-    assert r.total == 0 and "出租车" in r.suggestions
+def test_regional_wording_is_searched_too_and_said(searcher):
+    r = searcher.search("計程車")  # Taiwan usage; the (Simplified) article says 出租车
+    assert ids(r) == {"taxi-1"} and "出租车" in r.also
+    assert searcher.search('"計程車"').total == 0  # a quoted phrase is never expanded
 
 
 def test_over_long_query_suggests_dropping_the_term_that_killed_it(searcher):
@@ -137,7 +138,10 @@ def test_quoted_phrases_are_not_expanded(searcher):
 def test_operator_edits_take_effect_without_rebuild(quality: Config, tmp_path: Path):
     syn = tmp_path / "synonyms.txt"
     syn.write_text("# test\n出租車 計程車\n", encoding="utf-8")
-    s = Searcher(replace(quality, synonyms=syn, stopwords=None))
+    never = tmp_path / "false_friends.txt"  # regional wording would link them anyway
+    never.write_text("计程车\n", encoding="utf-8")
+    assert Searcher(replace(quality, synonyms=None, false_friends=never)).search("计程车").total == 0
+    s = Searcher(replace(quality, synonyms=syn, stopwords=None, false_friends=never))
     try:
         assert ids(s.search("计程车")) == {"taxi-1"}
         assert s.search("国土资源局").total == 1  # the shipped groups are not in this file

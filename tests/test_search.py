@@ -142,7 +142,7 @@ def test_contiguous_run_ranks_above_scattered_words(config, tmp_path):
     assert ids(Searcher(config).search("整改落实")) == ["run", "scattered"]
 
 
-@pytest.mark.parametrize("q", ["", "   ", '"unclosed', "OR", "整改 OR", "-整改", "（）", "a" * 2000])
+@pytest.mark.parametrize("q", ["", "   ", '"', "“ ”", "OR", "整改 OR", "-整改", "（）", "a" * 2000])
 def test_bad_queries_raise_query_error_with_message(small, q):
     with pytest.raises(QueryError) as exc:
         small.search(q)
