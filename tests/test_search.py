@@ -61,24 +61,24 @@ def small(config: Config, tmp_path):
     records = [
         {
             "id": "a",
-            "title": "市政府召開會議",
-            "body": "會議討論了“一把手”推進會的安排，共有38個問題。",
+            "title": "測試稿召開會議",
+            "body": "測試正文：會議討論了“一把手”推進會的安排，共有38個問題。",
             "date": "2020-01-02",
-            "source": "臺南市政府新聞及國際關係處",
+            "source": "臺甲市政府測試處",
         },
         {
             "id": "b",
             "title": "一把手推进会召开",
-            "body": "一把手推进会在北京召开。央视网消息（新闻联播）：今天",
+            "body": "一把手推进会测试稿。仿语料开头：央视网消息（新闻联播）：测试",
             "date": "2021-03-04",
-            "source": "央视网",
+            "source": "甲市测试台",
         },
         {
             "id": "c",
-            "title": "中华人民共和国成立",
-            "body": "人民共和国万岁，国人138个问题，COVID-19疫情防控。",
+            "title": "中华人民共和国测试稿",
+            "body": "测试正文：人民共和国，国人138个问题，COVID-19疫情。",
             "date": "2019-10-01",
-            "source": "新华社",
+            "source": "乙县测试社",
         },
         {"id": "d", "title": "无日期", "body": "息息相关的消息", "source": None},
     ]
@@ -117,8 +117,8 @@ def test_filters_sort_and_paging(small):
     assert ids(small.search("问题 OR 召开 OR 无日期", sort="date", limit=0)) == ["b", "a", "c", "d"]
     assert ids(small.search("问题 OR 召开", since="2020-01-01", limit=0, sort="date")) == ["b", "a"]
     assert ids(small.search("问题 OR 召开", until="2020-12-31", limit=0, sort="date")) == ["a", "c"]
-    assert ids(small.search("问题 OR 召开", source="臺南", limit=0)) == ["a"]
-    assert ids(small.search("问题 OR 召开", source="台南市政府", limit=0)) == ["a"]
+    assert ids(small.search("问题 OR 召开", source="臺甲", limit=0)) == ["a"]
+    assert ids(small.search("问题 OR 召开", source="台甲市政府", limit=0)) == ["a"]
     p1 = small.search("问题 OR 召开", limit=1, page=1, sort="date")
     p2 = small.search("问题 OR 召开", limit=1, page=2, sort="date")
     assert p1.total == p2.total == 3 and ids(p1) == ["b"] and ids(p2) == ["a"]
@@ -170,14 +170,14 @@ def test_document_numbers_are_exact_even_unquoted(config, tmp_path):
     write_jsonl(
         tmp_path / "d" / "x.jsonl",
         [
-            {"id": "doc", "title": "關於印發實施方案的通知", "body": "南府教字〔2023〕12號，各區公所："},
+            {"id": "doc", "title": "測試通知", "body": "甲府測字〔2023〕12號，測試正文："},
             {"id": "other", "title": "2023年工作", "body": "第12号文件在〔2022〕年印发，2023年执行。"},
         ],
     )
     run_index(config, [tmp_path / "d"])
     s = Searcher(config)
     assert ids(s.search("〔2023〕12号")) == ["doc"]
-    assert ids(s.search("南府教字〔2023〕12號")) == ["doc"]
+    assert ids(s.search("甲府測字〔2023〕12號")) == ["doc"]
 
 
 def test_the_seeds_scraper_separator_is_kept_but_not_shown(seed_searcher):

@@ -30,23 +30,23 @@ HOSTILE = {
     "id": HOSTILE_ID,
     "title": '<script>alert("t")</script>防汛整改 " onmouseover="alert(1)',
     "date": "2021-03-04",
-    "source": '<b onclick="x">臺南市政府水利局</b>',
+    "source": '<b onclick="x">乙市測試局</b>',
     "url": "javascript:alert(1)",
     "body": '整改落實 </mark><script>alert(2)</script> "><img src=x onerror=alert(3)> \' onmouseover=\'alert(4)',
 }
-ODD_IDS = ["/abs/path/a.txt", "https://www.tainan.gov.tw/News_Content.aspx?n=1&s=2", "dir/file.jsonl#7",
+ODD_IDS = ["/abs/path/a.txt", "https://news.example.org/News_Content.aspx?n=1&s=2", "dir/file.jsonl#7",
            "100% 整改", "a/../b", "end/"]
 
 
 def drill(n: int) -> dict:
-    """Distinct Traditional-script articles about flood drills, two units, 2019–2021."""
+    """Distinct, plainly synthetic Traditional-script records (防汛演練 test text), two units, 2019–2021."""
     return {
         "id": f"drill-{n:02d}",
-        "title": f"防汛演練第{n}場 水利局動員",
+        "title": f"防汛演練第{n}場 測試稿",
         "date": f"{2019 + n % 3}-0{1 + n % 9}-1{n % 10}",
-        "source": "臺南市政府水利局" if n % 2 else "臺南市安南區公所",
-        "url": f"https://www.tainan.gov.tw/News_Content.aspx?n=9&s={n}",
-        "body": f"今年第{n}場防汛演練在第{n}區舉行，共有{n * 7}名人員參加，演練抽水機調度與疏散。",
+        "source": "乙市測試局" if n % 2 else "乙市測試區公所",
+        "url": f"https://news.example.org/News_Content.aspx?n=9&s={n}",
+        "body": f"測試正文：第{n}場防汛演練佔位文字，數字{n * 7}沒有含義，這不是新聞。",
     }
 
 
@@ -54,7 +54,7 @@ def drill(n: int) -> dict:
 def web_config(tmp_path_factory) -> Config:
     d = tmp_path_factory.mktemp("web")
     records = [drill(n) for n in range(1, 26)] + [HOSTILE]
-    records += [{**drill(3), "id": "repost-03", "source": "臺南市政府新聞及國際關係處", "date": "2021-09-13"}]
+    records += [{**drill(3), "id": "repost-03", "source": "乙市測試處", "date": "2021-09-13"}]
     records += [{"id": i, "title": f"怪編號{k}號公告", "body": f"特殊編號測試第{k}篇，內容不同。", "date": "2020-05-05"}
                 for k, i in enumerate(ODD_IDS)]
     write_jsonl(d / "src" / "news.jsonl", records)
@@ -132,11 +132,11 @@ def test_simplified_query_finds_traditional_with_marks_facets_and_pages(client):
     assert 'value="防汛演练"' in html  # the query stays in the box
     assert "<mark>防汛演練</mark>" in html
     assert html.count('class="hit"') == 10 and '<ol class="hits" start="1">' in html
-    assert re.search(r'<p class="meta" lang="zh-Hant">20\d\d-\d\d-\d\d · 臺南市', html)
+    assert re.search(r'<p class="meta" lang="zh-Hant">20\d\d-\d\d-\d\d · 乙市', html)
     assert 'href="/article/drill-' in html
     # facets with counts, as filter links
-    assert re.search(r'source=%E8%87%BA%E5%8D%97%E5%B8%82%E6%94%BF%E5%BA%9C%E6%B0%B4%E5%88%A9%E5%B1%80"[^>]*>'
-                     r'臺南市政府水利局</a> <span class="n">13</span>', html)
+    assert re.search(r'source=%E4%B9%99%E5%B8%82%E6%B8%AC%E8%A9%A6%E5%B1%80"[^>]*>'
+                     r'乙市測試局</a> <span class="n">13</span>', html)
     assert re.search(r'since=2019-01-01&amp;until=2019-12-31">2019</a> <span class="n">8</span>', html)
     # sort and pagination
     assert 'href="/search?q=%E9%98%B2%E6%B1%9B%E6%BC%94%E7%BB%83&amp;sort=date"' in html
@@ -148,14 +148,14 @@ def test_simplified_query_finds_traditional_with_marks_facets_and_pages(client):
 def test_reposts_are_one_result_that_links_the_others(client):
     html = get(client, "/search?q=" + quote("第3場防汛"))
     assert html.count('class="hit"') == 1
-    assert re.search(r'同文另见：\s*<a href="/article/repost-03\?q=[^"]+" lang="zh-Hant">臺南市政府新聞及國際關係處，'
+    assert re.search(r'同文另见：\s*<a href="/article/repost-03\?q=[^"]+" lang="zh-Hant">乙市測試處，'
                      r"2021-09-13</a>", html)
 
 
 def test_filters_and_sort(client):
-    html = get(client, "/search?q=防汛&source=臺南市安南區公所")
+    html = get(client, "/search?q=防汛&source=乙市測試區公所")
     assert "<strong>12</strong> 篇" in html and "去掉发布单位筛选" in html
-    assert "臺南市政府水利局</a>" in html  # other sources stay offered, counted without the source filter
+    assert "乙市測試局</a>" in html  # other sources stay offered, counted without the source filter
     html = get(client, "/search?q=防汛&since=2020-01-01&until=2020-12-31&sort=date")
     dates = re.findall(r'<p class="meta"[^>]*>(\d{4}-\d\d-\d\d)', html)
     assert dates and all(d.startswith("2020") for d in dates) and dates == sorted(dates, reverse=True)
@@ -202,9 +202,9 @@ def test_bad_parameters_are_400_in_html_and_json(client, query):
 
 def test_article_page_highlights_and_relates(client):
     html = get(client, "/article/drill-07?q=防汛演练")
-    assert '<h1 lang="zh-Hant"><mark>防汛演練</mark>第7場 水利局動員</h1>' in html
-    assert "今年第7場<mark>防汛演練</mark>" in html and "臺南市政府水利局" in html
-    assert 'href="https://www.tainan.gov.tw/News_Content.aspx?n=9&amp;s=7" rel="noopener noreferrer nofollow"' in html
+    assert '<h1 lang="zh-Hant"><mark>防汛演練</mark>第7場 測試稿</h1>' in html
+    assert "第7場<mark>防汛演練</mark>佔位文字" in html and "乙市測試局" in html
+    assert 'href="https://news.example.org/News_Content.aspx?n=9&amp;s=7" rel="noopener noreferrer nofollow"' in html
     related = re.findall(r'<li><a href="/article/([^"]+)"', html.split("相关文章")[1])
     assert 0 < len(related) <= 5 and "drill-07" not in related
     assert "<mark>" not in get(client, "/article/drill-07")
@@ -213,11 +213,11 @@ def test_article_page_highlights_and_relates(client):
 
 def test_misspelled_query_offers_a_suggestion_that_finds_results(client):
     """防汛演连 (a pinyin-input typo for 演练) finds nothing; the suggestion keeps the filter and finds articles."""
-    html = get(client, "/search?q=防汛演连&source=臺南市政府水利局")
+    html = get(client, "/search?q=防汛演连&source=乙市測試局")
     assert "没有找到" in html and "您是不是要找" in html
     assert '<q lang="zh-Hans">防汛</q> + <q lang="zh-Hans">演连</q>' in html  # how the query was read
     first = did_you_mean(html)[0]
-    assert first == "/search?q=" + quote("防汛演练") + "&source=" + quote("臺南市政府水利局")
+    assert first == "/search?q=" + quote("防汛演练") + "&source=" + quote("乙市測試局")
     followed = get(client, first)
     assert "共找到 <strong>13</strong> 篇" in followed and "<mark>防汛演練</mark>" in followed
     assert "您是不是要找" not in followed
@@ -295,7 +295,7 @@ def test_hostile_article_and_query_are_escaped(client):
 def test_api_search_is_the_cli_json_plus_facets(client, web_config):
     data = client.get("/api/search?q=防汛演练&limit=3&page=2&sort=date&since=2019-01-01").get_json()
     facets = data["facets"]
-    assert facets["source"] == {"臺南市政府水利局": 13, "臺南市安南區公所": 12}
+    assert facets["source"] == {"乙市測試局": 13, "乙市測試區公所": 12}
     assert sum(facets["year"].values()) == 25
     env = {**os.environ, "NEWSSEARCH_INDEX": str(web_config.index), "NEWSSEARCH_USERDICT": str(web_config.userdict)}
     out = subprocess.run(
