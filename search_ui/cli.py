@@ -28,6 +28,9 @@ from indexer.errors import (
     QueryError,
 )
 
+from .options import index_option
+from .serve import serve
+
 EXIT = {QueryError: 2, IndexNotFound: 3, IndexCorrupt: 3, ArticleNotFound: 4, IndexUnwritable: 74, IndexBusy: 75}
 
 
@@ -45,11 +48,6 @@ def friendly(fn):
             sys.exit(next((c for t, c in EXIT.items() if isinstance(exc, t)), 2))
 
     return run
-
-
-index_option = click.option(
-    "--index", "index_dir", metavar="DIR", help="Index directory [env NEWSSEARCH_INDEX; default data/index]."
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -177,8 +175,9 @@ def query(words: tuple[str, ...], index_dir: str | None, limit: int, page: int, 
         if result.total > MAX_ROWS:
             click.echo(f"warning: {result.total} articles match; the CSV has the first {MAX_ROWS}", err=True)
         return
-    result = searcher.search(text, limit=limit, page=page, sort=sort, **filters)
-    tl = searcher.timeline(text, **filters) if timeline else None
+    with searcher.request():  # the hits and the timeline share one evaluation of the query
+        result = searcher.search(text, limit=limit, page=page, sort=sort, **filters)
+        tl = searcher.timeline(text, **filters) if timeline else None
     if searcher.stale_analyzer():
         click.echo("warning: the index was built with another analyzer or user dictionary; "
                    "run: newssearch index --rebuild", err=True)
@@ -247,7 +246,5 @@ def stats(index_dir: str | None, as_json: bool) -> None:
 
     print_stats(st)
 
-
-from .serve import serve  # noqa: E402  (serve.py takes --index from this module)
 
 main.add_command(serve)

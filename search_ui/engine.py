@@ -36,7 +36,8 @@ class Engine:
 
     @contextmanager
     def use(self) -> Iterator[Searcher]:
-        with self._lock:
+        """The Searcher, held for one request: a query's matches are evaluated once in it."""
+        with self._lock, self._searcher.request():
             yield self._searcher
 
     def _per_run(self, name: str, compute: Callable[[Searcher], Any]) -> Any:

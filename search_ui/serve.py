@@ -9,7 +9,7 @@ import click
 from indexer.config import Config
 from indexer.errors import NewssearchError
 
-from .cli import index_option
+from .options import index_option
 
 
 @click.command()

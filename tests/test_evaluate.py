@@ -6,6 +6,7 @@ from whoosh import query as wq
 
 from indexer.config import Config
 from indexer.evaluate import top
+from indexer.matches import Filters, compile_query, filter_query
 from indexer.search import Searcher
 from indexer.writer import run_index
 
@@ -25,13 +26,22 @@ def whoosh_hits(s, q) -> dict[int, float]:
 
 
 def evaluated(searcher: Searcher, q) -> dict[int, float]:
-    found = searcher._eval.run(q)
-    docs = np.flatnonzero(found.mask & searcher._table.live)
+    snap = searcher.snapshot()
+    found = snap.evaluator.run(q)
+    docs = np.flatnonzero(found.mask & snap.table.live)
     return {int(d): float(found.scores[d]) for d in docs}
 
 
+def compiled(searcher: Searcher, text: str, **filters):
+    """The query tree of `text` and its filters, as the searcher evaluates them."""
+    snap = searcher.snapshot()
+    _, q, _ = compile_query(snap, searcher.config, text)
+    flt = filter_query(snap, Filters(**filters))
+    return q if flt is None else wq.And([q, flt])
+
+
 def assert_same(searcher: Searcher, q) -> int:
-    want = whoosh_hits(searcher._current(), q)
+    want = whoosh_hits(searcher.snapshot().searcher, q)
     got = evaluated(searcher, q)
     assert got.keys() == want.keys(), q
     for d, score in want.items():
@@ -48,12 +58,11 @@ def searcher(corpus_index):
 
 @pytest.mark.parametrize("text, opts", QUERIES)
 def test_same_documents_and_scores_as_whoosh(searcher, text, opts):
-    q, _, _ = searcher._compile(searcher._current(), text, opts.get("since"), opts.get("until"), opts.get("source"))
-    assert_same(searcher, q)
+    assert_same(searcher, compiled(searcher, text, **opts))
 
 
 def test_every_node_kind_matches_whoosh(searcher):
-    q, _, _ = searcher._compile(searcher._current(), "台南 观光 -夜市", None, None, None)
+    q = compiled(searcher, "台南 观光 -夜市")
     assert isinstance(q, wq.AndNot)
     assert assert_same(searcher, q.a) > 20
     for sub in q.a.subqueries:
@@ -62,9 +71,9 @@ def test_every_node_kind_matches_whoosh(searcher):
 
 def test_excluded_words_are_really_excluded(searcher):
     """Whoosh's AndNot let through an article holding the excluded word; the evaluator does not."""
-    s = searcher._current()
+    s = searcher.snapshot().searcher
     for text in ("整改 -落实", "台南 -观光", "疫情 -防控"):
-        q, _, _ = searcher._compile(s, text, None, None, None)
+        q = compiled(searcher, text)
         a, b = set(s.docs_for_query(q.a)), set(s.docs_for_query(q.b))
         assert set(evaluated(searcher, q)) == a - b
         r = searcher.search(text, limit=0, suggest=False, keywords=False)
@@ -82,11 +91,9 @@ def test_deleted_and_updated_articles_are_left_out(tmp_path):
     run_index(config)
     searcher = Searcher(config)
     try:
-        s = searcher._current()
-        assert s.reader().has_deletions()
+        assert searcher.snapshot().searcher.reader().has_deletions()
         for text in ("台南", "更正启事", "疫情 防控", '"臺南市政府"'):
-            q, _, _ = searcher._compile(s, text, None, None, None)
-            assert_same(searcher, q)
+            assert_same(searcher, compiled(searcher, text))
         r = searcher.search("更正启事", limit=0, suggest=False, keywords=False)
         assert sorted(h.id for h in r.hits) == sorted(x["id"] for x in changed)
         gone = {x["id"] for x in records[250:]}

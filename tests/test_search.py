@@ -1,3 +1,5 @@
+import io
+
 import pytest
 
 from indexer.config import Config
@@ -186,3 +188,18 @@ def test_the_seeds_scraper_separator_is_kept_but_not_shown(seed_searcher):
     assert seed_searcher.article(hit.id)["body"].endswith("出席會議。 |")
     assert hit.snippet.endswith("出席會議</mark>。") and "|" not in hit.snippet
     assert hit.keywords and not any("|" in k for k in hit.keywords)
+
+
+def test_only_failures_reading_index_files_count_as_damage(small):
+    """A bug in our code is raised as it is; what Whoosh raises on bytes it cannot parse is damage (IndexCorrupt)."""
+    from whoosh.filedb.structfile import StructFile
+
+    from indexer.snapshot import is_damage
+
+    with pytest.raises(KeyError) as bug:
+        {}["generation"]
+    assert not is_damage(bug.value)
+    with pytest.raises(Exception) as bad_bytes:
+        StructFile(io.BytesIO(b"\x01")).read_long()  # a truncated file
+    assert is_damage(bad_bytes.value)
+    assert small.search("问题").total  # and the searcher is unaffected

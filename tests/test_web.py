@@ -376,3 +376,17 @@ def test_newssearch_serve_answers_concurrent_requests(web_config, tmp_path: Path
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("url", ["/search?q=防汛演練", "/search?q=防汛演練&since=2020&source=測試局",
+                                 "/api/search?q=防汛演練&until=2020-12-31"])
+def test_a_results_page_evaluates_its_query_once(client, url):
+    """Hits, facets (the year facet without the dates too), 相关搜索 and the timeline share one evaluation."""
+    with client.application.extensions["newssearch"].use() as s:
+        before = s.evaluations
+    r = client.get(url)
+    assert r.status_code == 200
+    page = r.get_data(as_text=True)
+    assert "防汛演練" in page and ("timeline" in page or "facets" in page)
+    with client.application.extensions["newssearch"].use() as s:
+        assert s.evaluations - before == 1
