@@ -80,18 +80,3 @@ def build(dates: Iterable[str | None], since: str | None = None, until: str | No
         last = min(end, _day(until)) if until else end
         buckets.append(Bucket(label, first.isoformat(), last.isoformat(), counts.get(label, 0)))
     return Timeline(unit, buckets, undated)
-
-
-def bars(timeline: Timeline, width: int = 40) -> list[str]:
-    """The timeline as lines of a text bar chart (for the terminal)."""
-    if not timeline.buckets and not timeline.undated:
-        return ["no hits"]
-    peak = timeline.peak or 1
-    lines = []
-    for b in timeline.buckets:
-        n = round(b.count / peak * width)
-        bar = "█" * n if n or not b.count else "▏"
-        lines.append(f"{b.label:<7} {b.count:>6} {bar}")
-    if timeline.undated:
-        lines.append(f"{'undated':<7} {timeline.undated:>6}")
-    return lines

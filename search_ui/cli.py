@@ -184,15 +184,15 @@ def query(words: tuple[str, ...], index_dir: str | None, limit: int, page: int, 
     if fmt == "json":
         click.echo(json.dumps({**result.as_dict(), **({"timeline": tl.as_dict()} if tl else {})}, ensure_ascii=False))
     elif fmt == "atom":
-        from indexer.feed import build_feed
+        from .feed import build_feed
 
         params = {"q": text, **filters, "new": 1 if new else None}
         click.echo(build_feed(result, base_url, params), nl=False)
     elif tl:
-        from indexer.timeline import bars
+        from .render import timeline_bars
 
         click.echo(f"{result.total} article(s) match, per {tl.unit or 'month'}:")
-        click.echo("\n".join(bars(tl)))
+        click.echo("\n".join(timeline_bars(tl)))
     else:
         from .render import print_result
 

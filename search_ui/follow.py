@@ -8,11 +8,11 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from indexer.errors import QueryError
-from indexer.feed import build_feed
 from indexer.search import Searcher
 from indexer.timeline import Timeline
 
 from .engine import run_search, searcher
+from .feed import build_feed
 from .params import SearchParams, parse_args
 
 bp = Blueprint("follow", __name__)

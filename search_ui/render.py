@@ -6,6 +6,7 @@ import click
 
 from indexer.hits import SearchResult
 from indexer.query import read_as
+from indexer.timeline import Timeline
 
 
 def _mark(text: str, color: bool) -> str:
@@ -67,3 +68,18 @@ def print_stats(st: dict) -> None:
     click.echo(f"sources:   {len(st['sources'])}{unattributed}")
     for name, count in list(st["sources"].items())[:10]:
         click.echo(f"  {count:>7}  {name}")
+
+
+def timeline_bars(timeline: Timeline, width: int = 40) -> list[str]:
+    """The timeline as lines of a text bar chart (for the terminal)."""
+    if not timeline.buckets and not timeline.undated:
+        return ["no hits"]
+    peak = timeline.peak or 1
+    lines = []
+    for b in timeline.buckets:
+        n = round(b.count / peak * width)
+        bar = "█" * n if n or not b.count else "▏"
+        lines.append(f"{b.label:<7} {b.count:>6} {bar}")
+    if timeline.undated:
+        lines.append(f"{'undated':<7} {timeline.undated:>6}")
+    return lines

@@ -13,10 +13,10 @@ import feedparser
 import pytest
 
 from indexer.config import Config
-from indexer.feed import build_feed, entry_id, feed_id
 from indexer.search import Searcher
 from indexer.writer import run_index
 from search_ui import create_app
+from search_ui.feed import build_feed, entry_id, feed_id
 
 from .conftest import HANT, corpus_records, write_jsonl
 
