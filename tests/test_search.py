@@ -126,10 +126,20 @@ def test_filters_sort_and_paging(small):
     assert p1.total == p2.total == 3 and ids(p1) == ["b"] and ids(p2) == ["a"]
 
 
-def test_title_matches_rank_above_body_matches(small):
-    assert ids(small.search("召开"))[0] in {"a", "b"}
-    r = small.search("一把手推进会")
-    assert ids(r)[0] == "b"
+def test_title_matches_rank_above_body_matches(config, tmp_path):
+    write_jsonl(
+        tmp_path / "s" / "x.jsonl",
+        [
+            {"id": "body", "title": "测试稿甲", "body": "测试正文：召开。测试文字召开，再召开一次。"},
+            {"id": "title", "title": "测试稿召开", "body": "测试正文：占位文字，没有别的。"},
+        ],
+    )
+    run_index(config, [tmp_path / "s"])
+    s = Searcher(config)
+    try:
+        assert ids(s.search("召开")) == ["title", "body"]
+    finally:
+        s.close()
 
 
 def test_contiguous_run_ranks_above_scattered_words(config, tmp_path):
