@@ -21,7 +21,7 @@ CORPUS = Path(os.environ.get("NEWSSEARCH_CORPUS", ROOT.parent / "shared" / "corp
 HANS = CORPUS / "news-zh-hans.jsonl"
 HANT = CORPUS / "news-zh-hant.jsonl"
 # The console script of the installed package (the venv pytest runs in), as a user runs it.
-EXE = str(Path(sys.executable).with_name("newssearch"))
+EXE = Path(sys.executable).with_name("newssearch")
 
 
 def corpus_records(path: Path, n: int | None = None) -> list[dict]:
@@ -56,6 +56,16 @@ def seed_searcher(config: Config, seed_dir: Path):
     s = Searcher(config)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="module")
+def client(site_config: Config):
+    """Flask's test client of the web UI over `site_config`, the index each test module that uses it defines."""
+    from search_ui import create_app
+
+    app = create_app(site_config)
+    app.testing = True
+    return app.test_client()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,9 +23,8 @@ from indexer.search import Searcher
 from indexer.store import IndexDir
 from indexer.writer import run_index
 
-from .conftest import HANS, HANT, corpus_records, write_jsonl
+from .conftest import EXE, HANS, HANT, corpus_records, write_jsonl
 
-EXE = Path(sys.executable).parent / "newssearch"
 PER_FILE = 50
 CHANGED = "（本条已更新：第二版）"
 

@@ -27,9 +27,8 @@ from indexer.writer import run_index
 from search_ui.cli import main
 from search_ui.web import create_app
 
-from .conftest import HANS, HANT, corpus_records, write_jsonl
+from .conftest import EXE, HANS, HANT, corpus_records, write_jsonl
 
-EXE = Path(sys.executable).with_name("newssearch")
 LOCKS = {".write.lock"}
 
 

@@ -15,7 +15,6 @@ import pytest
 from indexer.config import Config
 from indexer.search import Searcher
 from indexer.writer import run_index
-from search_ui import create_app
 from search_ui.feed import build_feed, entry_id, feed_id
 
 from .conftest import HANT, corpus_records, write_jsonl
@@ -117,10 +116,8 @@ def test_cli_prints_the_same_feed(feed_index):
 
 
 @pytest.fixture(scope="module")
-def client(feed_index):
-    app = create_app(feed_index)
-    app.testing = True
-    return app.test_client()
+def site_config(feed_index):
+    return feed_index
 
 
 def test_web_feed_is_the_cli_feed_and_its_links_open_the_articles(client, feed_index):

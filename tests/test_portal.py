@@ -34,8 +34,8 @@ UNIT = "新聞及國際關係處新聞傳播科"
 
 
 @pytest.fixture(scope="module")
-def client(corpus_index):
-    return create_app(corpus_index).test_client()
+def site_config(corpus_index):
+    return corpus_index
 
 
 @pytest.fixture(scope="module")

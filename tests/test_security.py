@@ -15,7 +15,6 @@ from indexer.config import Config
 from indexer.query import MAX_QUERY_CHARS
 from indexer.writer import run_index
 from search_ui.params import MAX_LIMIT
-from search_ui.web import create_app
 
 from .conftest import write_jsonl
 
@@ -39,14 +38,14 @@ def _article(n: int) -> dict:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def site_config(tmp_path_factory):
     d: Path = tmp_path_factory.mktemp("security")
     write_jsonl(d / "src" / "a.jsonl", [_article(n) for n in range(10)] + [
         {"id": "../../../../etc/passwd", "title": "路径测试", "body": "路径穿越测试"},
         {"id": "plain", "title": "普通文章", "body": "整改落实", "url": "https://example.gov.cn/a?b=1&c=<2>"}])
     config = Config.load(d / "ix", d / "no-userdict.txt")
     run_index(config, [d / "src"])
-    return create_app(config).test_client()
+    return config
 
 
 OUR_SCRIPT = "/static/suggest.js"

@@ -67,10 +67,8 @@ def web_config(tmp_path_factory) -> Config:
 
 
 @pytest.fixture(scope="module")
-def client(web_config):
-    app = create_app(web_config)
-    app.testing = True
-    return app.test_client()
+def site_config(web_config):
+    return web_config
 
 
 class Page(HTMLParser):
