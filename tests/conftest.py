@@ -44,6 +44,22 @@ def config(tmp_path: Path) -> Config:
 
 
 @pytest.fixture
+def make_index(config: Config):
+    """make_index(records) -> Searcher: plainly synthetic `records` indexed into `config`, opened for searching."""
+    opened: list[Searcher] = []
+
+    def make(records: list[dict]) -> Searcher:
+        write_jsonl(config.index.parent / "src" / f"{len(opened)}.jsonl", records)
+        run_index(config, [config.index.parent / "src"])
+        opened.append(Searcher(config))
+        return opened[-1]
+
+    yield make
+    for s in opened:
+        s.close()
+
+
+@pytest.fixture
 def seed_dir(tmp_path: Path) -> Path:
     d = tmp_path / "seeds"
     shutil.copytree(SEEDS, d)

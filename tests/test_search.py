@@ -5,9 +5,6 @@ import pytest
 from indexer.config import Config
 from indexer.errors import IndexNotFound, QueryError
 from indexer.search import Searcher
-from indexer.writer import run_index
-
-from .conftest import write_jsonl
 
 TITLE = "全市教育實踐活動整改推進會召開"
 
@@ -59,7 +56,7 @@ def test_snippet_marks_the_original_traditional_text(seed_searcher):
 
 
 @pytest.fixture
-def small(config: Config, tmp_path):
+def small(make_index):
     records = [
         {
             "id": "a",
@@ -84,11 +81,7 @@ def small(config: Config, tmp_path):
         },
         {"id": "d", "title": "无日期", "body": "息息相关的消息", "source": None},
     ]
-    write_jsonl(tmp_path / "src" / "a.jsonl", records)
-    run_index(config, [tmp_path / "src"])
-    s = Searcher(config)
-    yield s
-    s.close()
+    return make_index(records)
 
 
 @pytest.mark.parametrize(
@@ -126,32 +119,24 @@ def test_filters_sort_and_paging(small):
     assert p1.total == p2.total == 3 and ids(p1) == ["b"] and ids(p2) == ["a"]
 
 
-def test_title_matches_rank_above_body_matches(config, tmp_path):
-    write_jsonl(
-        tmp_path / "s" / "x.jsonl",
+def test_title_matches_rank_above_body_matches(make_index):
+    s = make_index(
         [
             {"id": "body", "title": "测试稿甲", "body": "测试正文：召开。测试文字召开，再召开一次。"},
             {"id": "title", "title": "测试稿召开", "body": "测试正文：占位文字，没有别的。"},
         ],
     )
-    run_index(config, [tmp_path / "s"])
-    s = Searcher(config)
-    try:
-        assert ids(s.search("召开")) == ["title", "body"]
-    finally:
-        s.close()
+    assert ids(s.search("召开")) == ["title", "body"]
 
 
-def test_contiguous_run_ranks_above_scattered_words(config, tmp_path):
-    write_jsonl(
-        tmp_path / "s" / "x.jsonl",
+def test_contiguous_run_ranks_above_scattered_words(make_index):
+    s = make_index(
         [
             {"id": "scattered", "title": "报告", "body": "整改工作很多。另外，落实责任也很重要。整改。"},
             {"id": "run", "title": "报告", "body": "今天开会，研究整改落实。"},
         ],
     )
-    run_index(config, [tmp_path / "s"])
-    assert ids(Searcher(config).search("整改落实")) == ["run", "scattered"]
+    assert ids(s.search("整改落实")) == ["run", "scattered"]
 
 
 @pytest.mark.parametrize("q", ["", "   ", '"', "“ ”", "OR", "整改 OR", "-整改", "（）", "a" * 2000])
@@ -178,16 +163,13 @@ def test_exact_total_beyond_the_page(corpus_index):
     assert page.total == full.total == len(full.hits) > 5
 
 
-def test_document_numbers_are_exact_even_unquoted(config, tmp_path):
-    write_jsonl(
-        tmp_path / "d" / "x.jsonl",
+def test_document_numbers_are_exact_even_unquoted(make_index):
+    s = make_index(
         [
             {"id": "doc", "title": "測試通知", "body": "甲府測字〔2023〕12號，測試正文："},
             {"id": "other", "title": "2023年工作", "body": "第12号文件在〔2022〕年印发，2023年执行。"},
         ],
     )
-    run_index(config, [tmp_path / "d"])
-    s = Searcher(config)
     assert ids(s.search("〔2023〕12号")) == ["doc"]
     assert ids(s.search("甲府測字〔2023〕12號")) == ["doc"]
 
