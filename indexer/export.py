@@ -33,6 +33,6 @@ def to_csv(result: SearchResult) -> str:
     writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180
     writer.writerow(COLUMNS)
     for hit in result.hits:
-        snippet = "".join(text for text, _marked in hit.segments)
+        snippet = "".join(text for text, _marked in hit.fragments)
         writer.writerow([*map(_cell, (hit.id, hit.title, hit.date, hit.source, hit.url)), hit.score, _cell(snippet)])
     return out.getvalue()

@@ -7,7 +7,7 @@ from typing import Any
 
 from .normalize import normalize
 from .query import words_of
-from .snippet import segments, to_html
+from .snippet import fragments, to_html
 
 
 @dataclass
@@ -19,14 +19,14 @@ class Hit:
     url: str | None
     score: float
     snippet: str
-    segments: list = field(default_factory=list, repr=False)
+    fragments: list = field(default_factory=list, repr=False)  # the snippet as (text, is a match) pieces
     keywords: list[str] = field(default_factory=list)  # indexer.keywords, as written in the article
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     added: int | None = None  # unix time of the index run that wrote it
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d.pop("segments")
+        d.pop("fragments")
         return d
 
 
@@ -49,7 +49,7 @@ class SearchResult:
 
 def make_hit(stored: dict, score: float | None, terms: list[str]) -> Hit:
     """A hit from an article's stored fields, with a snippet marking `terms`."""
-    segs = segments(stored.get("body") or stored.get("title") or "", terms)
+    frags = fragments(stored.get("body") or stored.get("title") or "", terms)
     return Hit(
         id=stored["id"],
         title=stored.get("title", ""),
@@ -57,8 +57,8 @@ def make_hit(stored: dict, score: float | None, terms: list[str]) -> Hit:
         source=stored.get("source") or None,
         url=stored.get("url") or None,
         score=round(float(score or 0.0), 4),
-        snippet=to_html(segs),
-        segments=segs,
+        snippet=to_html(frags),
+        fragments=frags,
         added=stored.get("added"),
     )
 

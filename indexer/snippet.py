@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from .normalize import normalize
 
-Segment = tuple[str, bool]  # text, is a match
+Fragment = tuple[str, bool]  # text, is a match
 SCAN_CHARS = 20_000  # snippets come from an article's first 20,000 characters: bounds the work on huge ones
 FIRST_SCAN = 400
 # What scrapers leave after the last sentence (the seed ends "…出席會議。 |"): kept in the stored text
@@ -35,8 +35,8 @@ def match_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
-def segments(text: str, terms: Iterable[str], width: int = 120) -> list[Segment]:
-    """The best window of `text` (most distinct terms, then earliest), split into segments.
+def fragments(text: str, terms: Iterable[str], width: int = 120) -> list[Fragment]:
+    """The best window of `text` (most distinct terms, then earliest), split into fragments (matched or not).
 
     The text is matched a growing prefix at a time (normalizing a long article
     costs more than the rest of a hit): a window holding every term, with the
@@ -64,7 +64,7 @@ def segments(text: str, terms: Iterable[str], width: int = 120) -> list[Segment]
     else:
         start = max(0, min(spans[best][0] - width // 5, len(text) - width))
         end = start + width
-    out: list[Segment] = []
+    out: list[Fragment] = []
     if start > 0:
         out.append(("…", False))
     cur = start
@@ -112,9 +112,9 @@ def _distinct(text: str, spans: list[tuple[int, int]], best: int, width: int) ->
     return len({normalize(text[s:e]) for s, e in spans[best:] if e <= limit})
 
 
-def to_html(segs: list[Segment]) -> str:
+def to_html(frags: list[Fragment]) -> str:
     """Escape everything; only our own <mark> tags are markup."""
-    return "".join(f"<mark>{html.escape(t)}</mark>" if m else html.escape(t) for t, m in segs)
+    return "".join(f"<mark>{html.escape(t)}</mark>" if m else html.escape(t) for t, m in frags)
 
 
 def highlight_html(text: str, terms: Iterable[str]) -> str:

@@ -34,7 +34,7 @@ def print_result(result: SearchResult, color: bool) -> None:
         meta = " · ".join(x for x in (hit.date, hit.source) if x)
         if meta:
             click.echo(f"     {meta}")
-        snippet = "".join(_mark(t, color) if m else t for t, m in hit.segments)
+        snippet = "".join(_mark(t, color) if m else t for t, m in hit.fragments)
         click.echo(f"     {snippet}")
         if hit.keywords:
             click.echo(f"     keywords: {' · '.join(hit.keywords[:6])}")
