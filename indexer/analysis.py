@@ -186,7 +186,7 @@ def _split(word: str, start: int) -> list[tuple[str, int, int]]:
     return [(p, start + ps, start + pe) for p, ps, pe in pieces]
 
 
-class _NormalizingTokenizer(Tokenizer):
+class NormalizingTokenizer(Tokenizer):
     """Base for the Whoosh tokenizers: normalize, then emit our tokens."""
 
     def _tokens(self, text: str, mode: str) -> list[GramToken] | Iterator[GramToken]:
@@ -220,14 +220,14 @@ class _NormalizingTokenizer(Tokenizer):
             yield t
 
 
-class WordTokenizer(_NormalizingTokenizer):
+class WordTokenizer(NormalizingTokenizer):
     """jieba words; search-mode sub-words at index time."""
 
     def _tokens(self, text: str, mode: str) -> list[GramToken]:
         return word_tokens(text, search=mode != "query")
 
 
-class GramTokenizer(_NormalizingTokenizer):
+class GramTokenizer(NormalizingTokenizer):
     """One token per character position (see the module docstring)."""
 
     def _tokens(self, text: str, mode: str) -> Iterator[GramToken]:

@@ -36,7 +36,7 @@ from whoosh.codec import default_codec
 from whoosh.system import pack_uint
 from whoosh.util.numeric import length_to_byte
 
-from .analysis import GramTokenizer, WordTokenizer, _NormalizingTokenizer, gram_positions, word_counts
+from .analysis import GramTokenizer, NormalizingTokenizer, WordTokenizer, gram_positions, word_counts
 from .keywords import candidates
 from .normalize import normalize
 from .postings import use_fast_term_table, write_field
@@ -191,7 +191,7 @@ def _fast_kind(field) -> str | None:
     """'words' or 'grams' for our analyzers on a text field; None for Whoosh's generic path."""
     ana = getattr(field, "analyzer", None)
     fmt = getattr(field, "format", None)
-    if not isinstance(ana, _NormalizingTokenizer) or not isinstance(fmt, (formats.Frequency, formats.Positions)):
+    if not isinstance(ana, NormalizingTokenizer) or not isinstance(fmt, (formats.Frequency, formats.Positions)):
         return None
     if type(ana) is WordTokenizer and isinstance(fmt, formats.Frequency):
         return "words"
