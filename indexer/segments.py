@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 import time
 from array import array
 from functools import cache
@@ -48,6 +49,7 @@ SEGMENT_BUDGET = 760 * 1024 * 1024
 # Below this many documents forking workers costs more than it saves.
 PARALLEL_MIN_DOCS = 400
 SINGLE = 1 << 16  # single-position encodings shared below this position
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 STAGES = ("normalize", "segment", "grams", "keywords", "postings", "commit")
 
 Timings = dict[str, float]
@@ -275,6 +277,24 @@ def _split(docs: list[dict], parts: int) -> list[tuple[int, int]]:
     return [b for b in bounds if b[0] < b[1]]
 
 
+def die_with_parent(parent: int) -> None:
+    """Make this forked worker die when the run that forked it does (kill -9 included).
+
+    Linux's PR_SET_PDEATHSIG sends SIGKILL when the parent ends; where it is missing,
+    workers still end when they next talk to the pool. If the parent is already
+    gone (it died between fork and here), exit now.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def build_segments(ix, docs: list[dict], procs: int | None = None) -> tuple[list, Timings]:
     """New segments holding `docs`, built on up to `procs` forked processes (default: every core)."""
     global _shared
@@ -285,7 +305,8 @@ def build_segments(ix, docs: list[dict], procs: int | None = None) -> tuple[list
     parts = _split(docs, procs)
     _shared = (ix, docs)
     try:
-        with multiprocessing.get_context("fork").Pool(len(parts)) as pool:
+        with multiprocessing.get_context("fork").Pool(len(parts), initializer=die_with_parent,
+                                                      initargs=(os.getpid(),)) as pool:
             results = pool.map(_work, parts, chunksize=1)
     finally:
         _shared = None

@@ -18,7 +18,7 @@ from indexer.snippet import highlight_html
 
 from .engine import EXTENSION, run_search, searcher
 from .follow import timeline_context
-from .params import SearchParams, parse_args
+from .params import SearchParams, parse_args, query_text
 
 bp = Blueprint("pages", __name__)
 RELATED = 5
@@ -26,7 +26,7 @@ RELATED = 5
 
 @bp.get("/")
 def home():
-    q = request.args.get("q", "").strip()
+    q = query_text(request.args)
     if q:
         return redirect(url_for(".search", q=q))
     return render_template("home.html", stats=current_app.extensions[EXTENSION].stats())
@@ -61,7 +61,7 @@ def search():
 
 @bp.get("/article/<id:article_id>")
 def article(article_id: str):
-    q = request.args.get("q", "").strip()
+    q = query_text(request.args)
     with searcher() as s:
         art = s.article(article_id)
         rel = s.related(art["id"], n=RELATED)

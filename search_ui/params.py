@@ -9,11 +9,16 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from indexer.errors import QueryError
+from indexer.query import MAX_QUERY_CHARS
 from indexer.search import MAX_PAGE
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 10
 SORTS = ("relevance", "date")
+# Longest value each parameter may have, checked before anything else is done with it: a long
+# source= costs the engine time under its lock, and every value may be echoed in the page.
+MAX_CHARS = {"q": MAX_QUERY_CHARS, "source": 100, "since": 20, "until": 20, "page": 10, "limit": 10, "sort": 20,
+             "new": 10}
 
 
 @dataclass(frozen=True)
@@ -88,8 +93,23 @@ def _flag(args: Mapping[str, str], name: str) -> bool:
     return raw in ("1", "true", "on", "yes")
 
 
+def check_lengths(args: Mapping[str, str]) -> None:
+    """QueryError (a 400) when a parameter is longer than MAX_CHARS allows; its value is not repeated."""
+    for name, cap in MAX_CHARS.items():
+        n = len(args.get(name) or "")
+        if n > cap:
+            raise QueryError(f"{name} is too long ({n} characters, at most {cap})")
+
+
+def query_text(args: Mapping[str, str]) -> str:
+    """The q parameter, stripped, or "" when it is longer than any query may be (for pages that only echo it)."""
+    q = (args.get("q") or "").strip()
+    return q if len(q) <= MAX_CHARS["q"] else ""
+
+
 def parse_args(args: Mapping[str, str]) -> SearchParams:
     """Validate request arguments; raises QueryError (a 400) for anything out of range."""
+    check_lengths(args)
     sort = (args.get("sort") or "relevance").strip()
     if sort not in SORTS:
         raise QueryError(f"sort must be relevance or date, not {sort!r}")

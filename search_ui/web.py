@@ -16,6 +16,7 @@ from indexer.config import Config
 from indexer.errors import ArticleNotFound, IndexCorrupt, IndexNotFound, NewssearchError, QueryError
 
 from .engine import EXTENSION, Engine
+from .params import query_text
 
 STATUS = {QueryError: 400, ArticleNotFound: 404, IndexNotFound: 503, IndexCorrupt: 503}
 
@@ -86,6 +87,6 @@ def create_app(config: Config | None = None) -> Flask:
 def _error(status: int, message: str, hint: str = ""):
     if request.path.startswith("/api/"):
         return jsonify(error=message, hint=hint or None, status=status), status
-    q = request.args.get("q", "").strip()
+    q = query_text(request.args)
     page = render_template("error.html", status=status, message=message, hint=hint, q=q)
     return page, status
