@@ -86,6 +86,10 @@ def test_missing_or_empty_folder_keeps_its_articles_until_forgotten(site: Site) 
     assert p.returncode == 1 and f"{perm}: the folder is empty" in p.stderr and "25 articles" in p.stderr
     assert site.ids() == everything
 
+    p = site.cli("index", "--rebuild", "--quiet")  # a rebuild carries them over from the old generation
+    assert p.returncode == 1 and "25 articles indexed from it are kept" in p.stderr
+    assert site.ids() == everything
+
     p = site.cli("index", "--forget", str(perm))
     assert p.returncode == 0 and "removed 25" in p.stdout
     assert site.ids() == {f"o{i}" for i in range(5)}
@@ -158,6 +162,23 @@ def test_repeated_id_is_reported_and_never_lost(site: Site) -> None:
     p = site.cli("index", "--quiet")
     assert p.returncode == 1 and f"{site.src / 'c.jsonl'}: id 'X' is repeated in the file" in p.stderr
     assert site.body("X") == "合成正文乙文件的X"  # b.jsonl comes first
+
+
+def test_repeated_id_survives_a_run_killed_between_commit_and_manifest(site: Site) -> None:
+    """The manifest is the only record that b.jsonl holds a shadowed X: a kill must not lose that."""
+    write_jsonl(site.src / "b.jsonl", [{"id": "X", "title": "合成标题X", "body": "合成正文乙文件的X"}])
+    write_jsonl(site.src / "m.jsonl", recs("m", 20))
+    assert site.cli("index", str(site.src)).returncode == 0
+    write_jsonl(site.src / "a.jsonl", [{"id": "X", "title": "合成标题X", "body": "合成正文甲文件的X"}])
+    env = {**site.env, "NEWSSEARCH_TEST_PAUSE_AT": "state"}
+    p = subprocess.Popen([str(EXE), "index", "--quiet"], env=env, stderr=subprocess.PIPE, text=True)
+    assert "paused at state" in p.stderr.readline()  # committed: X now comes from a.jsonl
+    p.kill()
+    p.wait(timeout=30)
+    assert site.body("X") == "合成正文甲文件的X"
+    (site.src / "a.jsonl").unlink()
+    assert site.cli("index", "--quiet").returncode == 0
+    assert site.body("X") == "合成正文乙文件的X"
 
 
 # 3. A FIFO is skipped with a message; the run ends and leaves no lock behind.
