@@ -290,7 +290,12 @@ def test_disk_full_anywhere_exits_74(site: Site) -> None:
 # 8. Worker processes die with a killed run.
 
 def test_workers_die_with_the_run(site: Site) -> None:
-    write_jsonl(site.src / "a.jsonl", corpus_records(HANS, 900))
+    """Killed while forked workers build segments: they die with it, before writing another file.
+
+    An orphaned worker would go on analyzing its share and then write its segment's postings
+    files into the index folder (then fail to hand them over); nothing may appear after the kill.
+    """
+    write_jsonl(site.src / "a.jsonl", corpus_records(HANS, 1500))
     p = subprocess.Popen([str(EXE), "index", "--quiet", str(site.src)], env=site.env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     children = Path(f"/proc/{p.pid}/task/{p.pid}/children")
@@ -300,12 +305,16 @@ def test_workers_die_with_the_run(site: Site) -> None:
         workers = [int(x) for x in children.read_text().split()] if children.exists() else []
         time.sleep(0.01)
     assert workers, "the run forked no workers"
+    time.sleep(0.5)  # into the analysis
     p.send_signal(signal.SIGKILL)
     p.wait(timeout=30)
-    deadline = time.monotonic() + 30  # a bound on waiting, not a speed requirement: orphans ran ~20 s
-    while (alive := [w for w in workers if _alive(w)]) and time.monotonic() < deadline:
+    ix = site.root / "ix"
+    at_kill = {f.name: f.stat().st_size for f in ix.iterdir()}
+    deadline = time.monotonic() + 120  # only so that the test cannot hang: the check is on files
+    while [w for w in workers if _alive(w)] and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not alive, f"workers {alive} outlived the run"
+    assert not [w for w in workers if _alive(w)]
+    assert {f.name: f.stat().st_size for f in ix.iterdir()} == at_kill, "orphaned workers wrote to the index"
 
 
 def _alive(pid: int) -> bool:
