@@ -1,10 +1,11 @@
 """Index runs: incremental by default, a fresh generation with ``rebuild``.
 
-A run compares what is on disk with what the index holds. Files whose size and
-mtime are unchanged since the last run are not read at all; articles whose
-content digest is unchanged are not re-analyzed. The digests live in the index
-itself (columns), so the file manifest is only a cache that a crash can at
-worst make stale, never wrong.
+A run compares what is on disk with what the index holds (`indexer.plan`). Files
+whose signature (size, mtime, inode, ctime) is unchanged since the last run are not
+read at all; articles whose content digest is unchanged are not re-analyzed. The
+digests live in the index itself (columns). The file manifest is a cache, except
+that it alone records which files hold shadowed copies of a repeated id: so it is
+saved both before a commit (in a form right whether the commit lands or not) and after.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from whoosh import index as windex
 from .article import Article
 from .config import Config
 from .errors import IndexBusy, IndexCorrupt, IndexUnwritable, MassRemoval, NewssearchError
-from .ingest import file_key, read_file, scan
+from .ingest import file_key
+from .plan import make_plan
 from .schema import make_schema
 from .segments import build_segments, commit_segments, discard
 from .store import DAMAGE, IndexDir, analyzer_version, userdict_for
@@ -59,17 +61,6 @@ class RunSummary:
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("added", "updated", "removed", "unchanged", "failed", "seconds")}
-
-
-def _file_sig(path: Path) -> str:
-    """What changes whenever the file's content may have: `cp -p`, `rsync -t` and tar keep size and mtime,
-    but a replaced or rewritten file gets a new inode or a new ctime, which no tool can set back."""
-    st = path.stat()
-    return f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}:{st.st_ctime_ns}"
-
-
-def _under(file: str, roots: Iterable[str | Path]) -> bool:
-    return any(file == str(r) or file.startswith(str(r).rstrip("/") + "/") for r in roots)
 
 
 def _existing(ix) -> dict[str, tuple[str, str]]:
@@ -179,54 +170,6 @@ def _discard_unfinished(store: IndexDir) -> None:
         pass  # the directory is unusable; the live generation is untouched either way
 
 
-@dataclass
-class _Source:
-    """What one source file contributes to a run.
-
-    `kind` is "read" (read now: `articles` is its content), "unchanged" (same
-    signature as when last read: it holds `ids`, known from the index and the
-    manifest) or "kept" (it could not be seen: what it held before stays).
-    """
-
-    kind: str
-    ids: list[str] = field(default_factory=list)  # in file order, each once
-    articles: dict[str, tuple[Article, str]] = field(default_factory=dict)  # id -> (article, digest)
-    sig: str | None = None
-    remember: bool = False  # a manifest entry may say it need not be read again
-
-
-def _sig_of(entry: object) -> str | None:
-    """A manifest entry is the file's signature, or {"sig", "shadowed"} when it holds shadowed copies."""
-    return entry if isinstance(entry, str) else entry.get("sig") if isinstance(entry, dict) else None
-
-
-def _shadowed_in(entry: object) -> list[str]:
-    return list(entry.get("shadowed", [])) if isinstance(entry, dict) else []
-
-
-def _entry(sig: str, shadowed: list[str]) -> str | dict:
-    return {"sig": sig, "shadowed": shadowed} if shadowed else sig
-
-
-def _read(key: str, path: Path, sig: str | None, summary_problems: list[str], failed: set[str]) -> _Source:
-    """Read one file into a _Source; an id repeated inside the file keeps its first record."""
-    result = read_file(path)
-    summary_problems.extend(result.problems)
-    if result.problems:
-        failed.add(key)
-    if result.unseen:
-        return _Source("kept")
-    src = _Source("read", sig=sig, remember=sig is not None and (bool(result.articles) or not result.problems))
-    for a in result.articles:
-        if a.id in src.articles:
-            summary_problems.append(f"{key}: id {a.id[:200]!r} is repeated in the file: the first record is indexed")
-            failed.add(key)
-            continue
-        src.ids.append(a.id)
-        src.articles[a.id] = (a, a.digest())
-    return src
-
-
 def _stored_article(reader, aid: str) -> tuple[Article, str, int]:
     """An indexed article rebuilt from its stored fields (a rebuild keeps what it cannot read again)."""
     with reader.searcher() as s:
@@ -237,9 +180,8 @@ def _stored_article(reader, aid: str) -> tuple[Article, str, int]:
     return a, d.get("digest") or a.digest(), d.get("added") or 0
 
 
-def _run(store: IndexDir, config: Config, paths, rebuild, progress, allow_mass_removal=False,
-         forget=()) -> RunSummary:
-    state = store.state()
+def _roots(state: dict, paths: list[Path] | None, forget: list[Path]) -> tuple[list[Path], list[str]]:
+    """The folders this run scans, and the remembered folders it forgets (then it scans none)."""
     remembered = [Path(p) for p in state.get("roots", [])]
     forgotten = [str(Path(p).resolve()) for p in forget]
     if forgotten:
@@ -247,11 +189,10 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress, allow_mass_r
         if unknown:
             raise NewssearchError(f"not a remembered folder: {', '.join(unknown)}",
                                   hint="remembered: " + (", ".join(map(str, remembered)) or "none"))
-        roots: list[Path] = []
-    else:
-        roots = [p.resolve() for p in paths] if paths else remembered
-        if not roots:
-            raise NewssearchError("no folders to index", hint="name them once: newssearch index FOLDER")
+        return [], forgotten
+    roots = [p.resolve() for p in paths] if paths else remembered
+    if not roots:
+        raise NewssearchError("no folders to index", hint="name them once: newssearch index FOLDER")
     for r in roots:
         if file_key(r) != str(r):
             raise NewssearchError(f"{file_key(r)}: a folder name that is not valid UTF-8 cannot be remembered",
@@ -259,11 +200,18 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress, allow_mass_r
     missing = [str(r) for r in roots if not os.path.lexists(r)]
     if missing and paths:
         raise NewssearchError(f"no such file or folder: {', '.join(missing)}")
+    return roots, []
+
+
+def _run(store: IndexDir, config: Config, paths: list[Path] | None, rebuild: bool, progress: Progress | None,
+         allow_mass_removal: bool, forget: list[Path]) -> RunSummary:
+    state = store.state()
+    remembered = [Path(p) for p in state.get("roots", [])]
+    roots, forgotten = _roots(state, paths, forget)
     version = analyzer_version(config, state)
     userdict = userdict_for(config, state)
     old_gen = state.get("generation")
     summary = RunSummary()
-    failed: set[str] = set()
     first_seen = _first_seen(store) if rebuild and old_gen else {}
     old_ix = None
     if old_gen:
@@ -281,114 +229,21 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress, allow_mass_r
         manifest: dict = {}
     else:
         gen, ix, indexed, manifest = old_gen, old_ix, before, old_manifest
-    before_by_file: dict[str, list[str]] = {}
-    for aid, (f, _d) in before.items():
-        before_by_file.setdefault(f, []).append(aid)
-
-    def known(key: str) -> list[str]:
-        """The ids a file held when last seen: indexed from it, or shadowed by a copy in another file."""
-        return list(dict.fromkeys(before_by_file.get(key, []) + _shadowed_in(old_manifest.get(key))))
-
-    # What the folders hold now; a folder that cannot be listed, or is empty though articles came from it
-    # (an unmounted share), is hidden: its articles are kept.
     t_read = time.perf_counter()
-    files: list[tuple[str, Path]] = []
-    hidden: dict[str, str] = {}
-    for root in roots:
-        listing = scan(root)
-        hidden.update(listing.hidden)
-        rkey = file_key(root)
-        if not listing.files and not listing.hidden and _held(before_by_file, rkey):
-            hidden[rkey] = "the folder is empty (an unmounted share?)"
-        files.extend(listing.files)
-    for h, reason in hidden.items():
-        n = sum(len(ids) for f, ids in before_by_file.items() if _under(f, [h]))
-        remedy = f"; if it is gone for good: newssearch index --forget {h}" if h in map(str, roots) else ""
-        summary.problems.append(f"{h}: {reason}: the {n} articles indexed from it are kept{remedy}")
-        failed.add(h)
-
-    sources: dict[str, _Source] = {}
-    paths_of: dict[str, Path] = {}
-    for n, (key, path) in enumerate(files, 1):
-        paths_of[key] = path
-        try:
-            sig = _file_sig(path)
-        except OSError as exc:
-            summary.problems.append(f"{key}: cannot read: {exc.strerror or exc}")
-            failed.add(key)
-            sources[key] = _Source("kept", known(key))
-            continue
-        entry = manifest.get(key)
-        if entry is not None and _sig_of(entry) == sig:
-            sources[key] = _Source("unchanged", known(key), sig=sig, remember=True)
-        else:
-            src = _read(key, path, sig, summary.problems, failed)
-            sources[key] = src if src.kind == "read" else _Source("kept", known(key))
-        if progress:
-            progress(n, len(files))
-    for key in set(before_by_file) | set(old_manifest):
-        if key in sources or (forgotten and _under(key, forgotten)):
-            continue
-        if _under(key, roots) and not _under(key, hidden):
-            continue  # gone from a folder that was listed
-        sources[key] = _Source("kept", known(key))  # below a hidden folder, or outside this run's folders
-
-    # Ids are unique: when files repeat one, the first file in path order holds the indexed copy. A file
-    # that holds a copy which now wins but was not read this run is read, and the plan made again.
-    while True:
-        claims: dict[str, list[str]] = {}
-        for key in sorted(sources):
-            for aid in sources[key].ids:
-                claims.setdefault(aid, []).append(key)
-        stale = {keys[0] for aid, keys in claims.items()
-                 if sources[keys[0]].kind == "unchanged" and indexed.get(aid, ("",))[0] != keys[0]}
-        if not stale:
-            break
-        for key in stale:
-            src = _read(key, paths_of[key], sources[key].sig, summary.problems, failed)
-            sources[key] = src if src.kind == "read" else _Source("kept", sources[key].ids)
-
-    to_write: dict[str, tuple[Article, str]] = {}
-    carried: list[str] = []  # a rebuild re-adds what it cannot read again from the old generation
-    for aid, keys in claims.items():
-        winner = sources[keys[0]]
-        for other in keys[1:]:
-            if winner.kind == "read" or sources[other].kind == "read":
-                summary.problems.append(f"{other}: id {aid[:200]!r} is also in {keys[0]}, whose copy is indexed "
-                                        "(a repeated id: the first file in path order wins)")
-                failed.add(other)
-        if winner.kind == "read":
-            a, d = winner.articles[aid]
-            if indexed.get(aid) == (keys[0], d):
-                summary.unchanged += 1
-            else:
-                to_write[aid] = (a, d)
-        elif aid in indexed:
-            summary.unchanged += 1
-        elif aid in before:
-            carried.append(aid)
-    to_delete = set(indexed) - claims.keys()
-    final = (set(indexed) - to_delete) | to_write.keys() | set(carried)
-    removed = before.keys() - final
+    plan = make_plan(roots, forgotten, before, indexed, old_manifest, manifest, progress)
+    summary.problems, summary.unchanged = plan.problems, plan.unchanged
+    to_write, to_delete, carried = plan.to_write, plan.to_delete, plan.carried
     summary.timings["read"] = time.perf_counter() - t_read
-    if not forgotten and not allow_mass_removal and len(removed) > MASS_REMOVAL_SHARE * len(before):
+    if not forgotten and not allow_mass_removal and len(plan.removed) > MASS_REMOVAL_SHARE * len(before):
         raise MassRemoval(
-            f"this run would remove {len(removed)} of the {len(before)} articles in the index "
-            f"(over {MASS_REMOVAL_SHARE:.0%}); nothing was changed", summary.problems)
-
-    new_manifest: dict = {}
-    for key, src in sources.items():
-        if src.kind == "kept":
-            if key in old_manifest:
-                new_manifest[key] = old_manifest[key]
-        elif src.remember and src.sig:
-            new_manifest[key] = _entry(src.sig, [aid for aid in src.ids if claims[aid][0] != key])
+            f"this run would remove {len(plan.removed)} of the {len(before)} articles in the index "
+            f"(over {MASS_REMOVAL_SHARE:.0%}); nothing was changed", plan.problems)
     pause_for_tests("read")
     now = max(int(time.time()), state.get("last_change_started", 0) + 1)  # runs in one second stay apart
     fresh = 0
     if to_write or to_delete or carried or gen != old_gen:
         if gen == old_gen:
-            store.save_manifest(gen, _interim_manifest(old_manifest, new_manifest, sources))
+            store.save_manifest(gen, plan.interim)  # right whether the commit lands or not
         docs = []
         for aid, (a, d) in to_write.items():
             if aid in indexed:
@@ -416,11 +271,11 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress, allow_mass_r
             _clean_up_failed_commit(writer, ix, segments)
             raise
         summary.timings["toc"] = time.perf_counter() - t_toc
-    summary.removed = len(removed)
-    summary.failed = len(failed)
+    summary.removed = len(plan.removed)
+    summary.failed = len(plan.failed)
     summary.generation = gen
     pause_for_tests("state")
-    store.save_manifest(gen, new_manifest)
+    store.save_manifest(gen, plan.manifest)
     all_roots = sorted({str(r) for r in remembered + roots} - set(forgotten))
     store.save_state(
         {
@@ -437,28 +292,6 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress, allow_mass_r
     if old_gen and gen != old_gen:
         store.remove_generation(old_gen)
     return summary
-
-
-def _held(by_file: dict[str, list[str]], root: str) -> bool:
-    return any(_under(f, [root]) for f in by_file)
-
-
-def _interim_manifest(old: dict, new: dict, sources: dict[str, _Source]) -> dict:
-    """The manifest to hold while a commit is under way, right whether the commit lands or not.
-
-    Files read in this run lose their entries (they are read again next time), and a file
-    left unread keeps every shadowed copy it was known to hold, before and after: the
-    manifest is then the only place that knows a file holds a copy the index has from
-    elsewhere, so it must not forget one if the run is killed between commit and save.
-    """
-    out = {}
-    for key, entry in old.items():
-        src = sources.get(key)
-        if src is not None and src.kind == "read":
-            continue
-        shadowed = dict.fromkeys(_shadowed_in(entry) + _shadowed_in(new.get(key)))
-        out[key] = _entry(_sig_of(entry) or "", list(shadowed)) if shadowed else entry
-    return out
 
 
 def _clean_up_failed_commit(writer, ix, segments: list) -> None:
