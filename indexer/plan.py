@@ -7,9 +7,11 @@ not be seen: a missing or unlistable folder, an unreadable file; what it held st
 Ids are unique by one rule: when several files hold an id, the first file in path
 order (its first record) holds the indexed copy, and every other copy is
 *shadowed*. The manifest (``gN.files.json``) records, per file, its signature and
-the ids it holds whose indexed copy comes from another file (unreadable files
-included), so that when the indexed copy goes, the next file holding one is read
-again and its copy takes over, even though the file itself did not change.
+every id it holds (unreadable files included, with the ids they held when last
+read), so that when the indexed copy goes, the next file holding one is read again
+and its copy takes over, even though the file itself did not change. The index's
+own ``file`` column is not enough: a copy kept because the file that should now
+hold it cannot be read still names the file it came from.
 """
 
 from __future__ import annotations
@@ -66,17 +68,13 @@ class _Source:
 
 
 def _sig_of(entry: object) -> str | None:
-    """A manifest entry is the file's signature, or {"sig", "shadowed"} when it holds shadowed copies:
-    ids whose indexed copy comes from another file. ("sig": "" for a file that could not be read.)"""
-    return entry if isinstance(entry, str) else entry.get("sig") if isinstance(entry, dict) else None
+    return entry.get("sig") if isinstance(entry, dict) else None
 
 
-def _shadowed_in(entry: object) -> list[str]:
-    return list(entry.get("shadowed", [])) if isinstance(entry, dict) else []
-
-
-def _entry(sig: str, shadowed: list[str]) -> str | dict:
-    return {"sig": sig, "shadowed": shadowed} if shadowed else sig
+def _ids_in(entry: object) -> list[str] | None:
+    """The ids a manifest entry says its file holds (None for an entry without them, from an older version)."""
+    ids = entry.get("ids") if isinstance(entry, dict) else None
+    return list(ids) if isinstance(ids, list) else None
 
 
 def _read(key: str, path: Path, sig: str | None, problems: list[str], failed: set[str]) -> _Source:
@@ -105,21 +103,11 @@ def _held(by_file: dict[str, list[str]], root: str) -> bool:
 def _interim_manifest(old: dict, new: dict, sources: dict[str, _Source]) -> dict:
     """The manifest to hold while a commit is under way, right whether the commit lands or not.
 
-    Files read in this run lose their entries (they are read again next time), and a file
-    left unread keeps every shadowed copy it was known to hold, before and after: the
-    manifest is then the only place that knows a file holds a copy the index has from
-    elsewhere, so it must not forget one if the run is killed between commit and save.
+    Files read in this run keep their old entries, whose signatures no longer match (so
+    they are read again next time); files left unread get their new entries, which
+    describe them as they are either way.
     """
-    out = {}
-    for key in old.keys() | new.keys():
-        src = sources.get(key)
-        if src is not None and src.kind == "read":
-            continue
-        shadowed = list(dict.fromkeys(_shadowed_in(old.get(key)) + _shadowed_in(new.get(key))))
-        sig = _sig_of(old.get(key, new.get(key))) or ""
-        if sig or shadowed:
-            out[key] = _entry(sig, shadowed)
-    return out
+    return {**old, **{key: entry for key, entry in new.items() if sources[key].kind != "read"}}
 
 
 def _look(roots: list[Path], before_by_file: dict[str, list[str]], problems: list[str],
@@ -160,8 +148,9 @@ def make_plan(roots: list[Path], forgotten: list[str], before: Indexed, indexed:
         before_by_file.setdefault(f, []).append(aid)
 
     def known(key: str) -> list[str]:
-        """The ids a file held when last seen: indexed from it, or shadowed by a copy in another file."""
-        return list(dict.fromkeys(before_by_file.get(key, []) + _shadowed_in(old_manifest.get(key))))
+        """The ids a file held when last read: from its manifest entry, else those indexed from it."""
+        ids = _ids_in(old_manifest.get(key))
+        return ids if ids is not None else before_by_file.get(key, [])
 
     problems: list[str] = []
     failed: set[str] = set()
@@ -179,8 +168,8 @@ def make_plan(roots: list[Path], forgotten: list[str], before: Indexed, indexed:
             sources[key] = _Source("kept", known(key))
             continue
         entry = manifest.get(key)
-        if entry is not None and _sig_of(entry) == sig:
-            sources[key] = _Source("unchanged", known(key), sig=sig, remember=True)
+        if _sig_of(entry) == sig and (ids := _ids_in(entry)) is not None:
+            sources[key] = _Source("unchanged", ids, sig=sig, remember=True)
         else:
             src = _read(key, path, sig, problems, failed)
             sources[key] = src if src.kind == "read" else _Source("kept", known(key))
@@ -229,18 +218,13 @@ def make_plan(roots: list[Path], forgotten: list[str], before: Indexed, indexed:
             carried.append(aid)
     to_delete = set(indexed) - claims.keys()
     final = (set(indexed) - to_delete) | to_write.keys() | set(carried)
-    # which file each id's indexed copy comes from after the run; every other copy is "shadowed"
-    copy_in = {aid: f for aid, (f, _d) in indexed.items() if aid not in to_delete}
-    copy_in.update({aid: a.file for aid, (a, _d) in to_write.items()})
-    copy_in.update({aid: before[aid][0] for aid in carried})
     manifest_after: dict = {}
     for key, src in sources.items():
-        shadowed = [aid for aid in src.ids if copy_in.get(aid) != key]
-        if src.kind == "kept":  # the signature it had, if any: an entry may only record its copies
-            sig = _sig_of(old_manifest.get(key))
-            if sig or shadowed:
-                manifest_after[key] = _entry(sig or "", shadowed)
+        if src.kind == "kept":  # its old signature, if any: the entry keeps the ids it held
+            sig = _sig_of(old_manifest.get(key)) or ""
+            if sig or src.ids:
+                manifest_after[key] = {"sig": sig, "ids": src.ids}
         elif src.remember and src.sig:
-            manifest_after[key] = _entry(src.sig, shadowed)
+            manifest_after[key] = {"sig": src.sig, "ids": src.ids}
     return Plan(to_write, to_delete, carried, set(before) - final, unchanged, manifest_after,
                 _interim_manifest(old_manifest, manifest_after, sources), problems, failed)

@@ -3,9 +3,10 @@
 A run compares what is on disk with what the index holds (`indexer.plan`). Files
 whose signature (size, mtime, inode, ctime) is unchanged since the last run are not
 read at all; articles whose content digest is unchanged are not re-analyzed. The
-digests live in the index itself (columns). The file manifest is a cache, except
-that it alone records which files hold shadowed copies of a repeated id: so it is
-saved both before a commit (in a form right whether the commit lands or not) and after.
+digests live in the index itself (columns). The file manifest records each file's
+signature and ids; it is the only record of which files hold the copies of a repeated
+id that are not indexed, so it is saved both before a commit (in a form that is right
+whether the commit lands or not) and after.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ the folder is indexed and checked against a model of it:
 - a run that would remove more than 20 % of the index stops and changes nothing, and only
   then; the same run with allow_mass_removal goes through.
 
-The default runs ``run_index`` in this process (8 sequences x 25 runs); ``-m slow`` runs
+The default runs ``run_index`` in this process (5 sequences x 40 runs); ``-m slow`` runs
 many more sequences, and the same property through the installed ``newssearch`` CLI.
 """
 
@@ -258,7 +258,7 @@ def run_sequences(tmp_path: Path, seeds: range, steps: int, runner) -> int:
 
 
 def test_index_equals_readable_sources_after_every_run(tmp_path: Path) -> None:
-    assert run_sequences(tmp_path, range(8), 25, in_process) >= 200
+    assert run_sequences(tmp_path, range(5), 40, in_process) >= 200
 
 
 @pytest.mark.slow
