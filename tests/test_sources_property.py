@@ -3,7 +3,7 @@
 Random sequences of file operations on a source folder of tiny synthetic JSON-lines files:
 add, rewrite, rewrite keeping size and mtime (``cp -p``), empty, delete, move, repeat an id
 held by another file, make a subfolder unreadable and readable again. After each operation
-the folder is indexed and checked against a model of it:
+the folder is indexed (one run in ten with --rebuild) and checked against a model of it:
 
 - the index holds exactly the ids in the readable files, plus every id in a file below an
   unreadable folder (those are never removed while they cannot be seen);
@@ -157,6 +157,13 @@ class Model:
         self.unreadable.discard(folder)
         self.log.append(f"show {folder}")
 
+    def rebuild(self) -> bool:
+        """One run in ten is a --rebuild, which must keep the same articles."""
+        if self.rng.random() < 0.1:
+            self.log.append("(--rebuild)")
+            return True
+        return False
+
     def reveal(self) -> None:
         for folder in sorted(self.unreadable):
             (self.root / folder).chmod(0o755)
@@ -206,23 +213,25 @@ def check(model: Model, before: dict, after: dict, stopped: bool) -> None:
 def in_process(model: Model, config: Config, first: bool) -> None:
     before = indexed(config)
     paths = [model.root] if first else None
+    rebuild = model.rebuild()
     stopped = False
     with without_dac():
         try:
-            run_index(config, paths)
+            run_index(config, paths, rebuild=rebuild)
         except MassRemoval:
             stopped = True
     if stopped:
         assert indexed(config) == before, "a stopped run changed the index"
         with without_dac():
-            run_index(config, paths, allow_mass_removal=True)
+            run_index(config, paths, rebuild=rebuild, allow_mass_removal=True)
     check(model, before, indexed(config), stopped)
 
 
 def through_cli(model: Model, config: Config, first: bool) -> None:
     env = {**os.environ, "NEWSSEARCH_INDEX": str(config.index), "NEWSSEARCH_USERDICT": str(config.userdict)}
     before = indexed(config)
-    args = [str(EXE), "index", "--quiet", *([str(model.root)] if first else [])]
+    args = [str(EXE), "index", "--quiet", *([str(model.root)] if first else []),
+            *(["--rebuild"] if model.rebuild() else [])]
 
     def run(*extra: str) -> subprocess.CompletedProcess:
         p = subprocess.run([*args, *extra], env=env, capture_output=True, text=True, preexec_fn=drop_dac)
