@@ -5,8 +5,8 @@ add, rewrite, rewrite keeping size and mtime (``cp -p``), empty, delete, move, r
 held by another file, make a subfolder unreadable and readable again. After each operation
 the folder is indexed (one run in ten with --rebuild) and checked against a model of it:
 
-- the index holds exactly the ids in the readable files, plus every id in a file below an
-  unreadable folder (those are never removed while they cannot be seen);
+- the index holds exactly the ids in the readable files, plus every id that a file below an
+  unreadable folder held when it was last seen (never removed while it cannot be seen);
 - an id held by several readable files is indexed from the first file in path order (its
   first record there), with that record's body; a run never loses it whichever copy goes;
 - a folder that held articles and now holds no file at all is kept whole (an unmounted share);
@@ -50,6 +50,7 @@ class Model:
         self.root, self.rng = root, rng
         self.files: dict[str, list[tuple[str, str]]] = {}
         self.unreadable: set[str] = set()
+        self.known: dict[str, list[str]] = {}  # file -> ids, as the last run saw it
         self.serial = 0
         self.log: list[str] = []
         for f in FOLDERS[1:]:
@@ -178,13 +179,18 @@ class Model:
             for i, b in self.files[rel]:
                 if not self.hidden(rel) and i not in out:
                     out[i] = (self.key(rel), b)
-        # never fewer than before below an unreadable folder, whatever copy it was
-        hidden = [self.key(f) + "/" for f in self.unreadable]
-        for rel in self.files:
+        # never fewer than before below an unreadable folder: what its files held when last seen
+        for rel, ids in self.known.items():
             if self.hidden(rel):
-                out.update(dict.fromkeys((i for i, _ in self.files[rel])))
-        out.update(dict.fromkeys(i for i, (f, _) in before.items() if f.startswith(tuple(hidden))))
+                out.update(dict.fromkeys(ids))
         return out
+
+    def seen(self) -> None:
+        """After a run: what the indexer knows of each file (a folder that looked unmounted taught it nothing)."""
+        if not self.files and not self.unreadable:
+            return
+        self.known = {rel: ids for rel, ids in self.known.items() if self.hidden(rel)}
+        self.known.update({rel: [i for i, _ in recs] for rel, recs in self.files.items() if not self.hidden(rel)})
 
 
 def indexed(config: Config) -> dict[str, tuple[str, str]]:
@@ -208,6 +214,7 @@ def check(model: Model, before: dict, after: dict, stopped: bool) -> None:
     removed = set(before) - set(want)
     assert stopped == (len(removed) > MASS_REMOVAL_SHARE * len(before)), (
         f"guard {'fired' if stopped else 'silent'} removing {len(removed)} of {len(before)}\n{history}")
+    model.seen()
 
 
 def in_process(model: Model, config: Config, first: bool) -> None:
