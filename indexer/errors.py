@@ -74,3 +74,17 @@ class IngestError(NewssearchError):
     """One source file cannot be read; the run reports it and goes on."""
 
     code = "ingest"
+
+class MassRemoval(NewssearchError):
+    """A run would remove more than the allowed share of the index; it changed nothing.
+
+    `problems` holds what the run met on the way (a vanished folder is the usual cause).
+    """
+
+    code = "index.mass_removal"
+    hint = ("if those articles are really gone: newssearch index --allow-mass-removal; "
+            "to drop a folder: newssearch index --forget FOLDER")
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems

@@ -21,7 +21,7 @@ from lxml import etree
 from .article import Article
 from .decode import decode_bytes, sniff_declared
 from .errors import IngestError
-from .ingest import HEAD_CHARS, FileResult, date_in, reader, reporter_in, valid_date
+from .ingest import HEAD_CHARS, FileResult, date_in, read_source, reader, reporter_in, valid_date
 
 _SP = r"[ \t\u3000\xa0]*"
 _DATE_LABEL = (
@@ -64,7 +64,7 @@ _BLOCK = {"p", "div", "li", "tr", "td", "th", "br", "h1", "h2", "h3", "h4", "h5"
 
 @reader(".html", ".htm")
 def read_html(path: Path, key: str) -> FileResult:
-    raw = path.read_bytes()
+    raw = read_source(path)
     text, _enc = decode_bytes(raw, sniff_declared(raw))
     return FileResult(key, [parse_page(text, key)])
 

@@ -25,6 +25,7 @@ import gc
 import itertools
 import multiprocessing
 import os
+import signal
 import time
 from array import array
 from collections.abc import Callable
@@ -50,6 +51,7 @@ SEGMENT_BUDGET = 760 * 1024 * 1024
 # Below this many documents forking workers costs more than it saves.
 PARALLEL_MIN_DOCS = 400
 SINGLE = 1 << 16  # single-position encodings shared below this position
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 STAGES = ("normalize", "segment", "grams", "keywords", "postings", "commit")
 
 Timings = dict[str, float]
@@ -288,6 +290,24 @@ def _split(docs: list[dict], parts: int) -> list[tuple[int, int]]:
     return [b for b in bounds if b[0] < b[1]]
 
 
+def die_with_parent(parent: int) -> None:
+    """Make this forked worker die when the run that forked it does (kill -9 included).
+
+    Linux's PR_SET_PDEATHSIG sends SIGKILL when the parent ends; where it is missing,
+    workers still end when they next talk to the pool. If the parent is already
+    gone (it died between fork and here), exit now.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def build_segments(ix, docs: list[dict], procs: int | None = None,
                    progress: Callable[[int], None] | None = None) -> tuple[list, Timings]:
     """New segments holding `docs`, built on up to `procs` forked processes (default: every core).
@@ -306,7 +326,7 @@ def build_segments(ix, docs: list[dict], procs: int | None = None,
     counter = ctx.Value("q", 0)
     _shared = (ix, docs, counter)
     try:
-        with ctx.Pool(len(parts)) as pool:
+        with ctx.Pool(len(parts), initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             pending = pool.map_async(_work, parts, chunksize=1)
             while not pending.ready():
                 pending.wait(0.25)

@@ -1,10 +1,12 @@
 """Index runs: incremental by default, a fresh generation with ``rebuild``.
 
-A run compares what is on disk with what the index holds. Files whose size and
-mtime are unchanged since the last run are not read at all; articles whose
-content digest is unchanged are not re-analyzed. The digests live in the index
-itself (columns), so the file manifest is only a cache that a crash can at
-worst make stale, never wrong.
+A run compares what is on disk with what the index holds (`indexer.plan`). Files
+whose signature (size, mtime, inode, ctime) is unchanged since the last run are not
+read at all; articles whose content digest is unchanged are not re-analyzed. The
+digests live in the index itself (columns). The file manifest records each file's
+signature and ids; it is the only record of which files hold the copies of a repeated
+id that are not indexed, so it is saved both before a commit (in a form that is right
+whether the commit lands or not) and after.
 """
 
 from __future__ import annotations
@@ -23,14 +25,16 @@ from whoosh import index as windex
 from . import vocab
 from .article import Article
 from .config import Config
-from .errors import IndexBusy, IndexCorrupt, IndexUnwritable, NewssearchError
-from .ingest import iter_files, read_file
+from .errors import IndexBusy, IndexCorrupt, IndexUnwritable, MassRemoval, NewssearchError
+from .ingest import file_key
+from .plan import make_plan
 from .regional import script_of
 from .schema import make_schema
 from .segments import build_segments, commit_segments, discard
 from .store import DAMAGE, IndexDir, analyzer_version, userdict_for
 
 Progress = Callable[[str, int, int], None]  # (what: Reading files / Indexing articles, done, total)
+MASS_REMOVAL_SHARE = 0.2  # a run that would remove more of the index stops, unless allowed
 
 
 def pause_for_tests(stage: str) -> None:
@@ -60,15 +64,6 @@ class RunSummary:
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("added", "updated", "removed", "unchanged", "failed", "seconds")}
-
-
-def _file_sig(path: Path) -> str:
-    st = path.stat()
-    return f"{st.st_mtime_ns}:{st.st_size}"
-
-
-def _under(file: str, roots: Iterable[Path]) -> bool:
-    return any(file == str(r) or file.startswith(str(r).rstrip("/") + "/") for r in roots)
 
 
 def _existing(ix) -> dict[str, tuple[str, str]]:
@@ -123,8 +118,16 @@ def run_index(
     rebuild: bool = False,
     wait: float = 0,
     progress: Progress | None = None,
+    allow_mass_removal: bool = False,
+    forget: Iterable[Path] = (),
 ) -> RunSummary:
-    """Index `paths` (or the remembered folders) into the index at `config.index`."""
+    """Index `paths` (or the remembered folders) into the index at `config.index`.
+
+    A run never removes what it could not see: articles from a missing, unlistable or
+    unreadable folder or file are kept, and a run that would still remove more than
+    MASS_REMOVAL_SHARE of the index raises MassRemoval unless `allow_mass_removal`.
+    `forget` drops remembered folders and their articles (and indexes nothing).
+    """
     start = time.monotonic()
     store = IndexDir(config.index)
     try:
@@ -137,7 +140,10 @@ def run_index(
         raise IndexUnwritable(f"cannot write the index at {config.index}: {exc.strerror or exc}") from exc
     try:
         _discard_unfinished(store)  # what a killed run (kill -9, power loss) left behind
-        summary = _run(store, config, paths, rebuild, progress)
+        summary = _run(store, config, paths, rebuild, progress, allow_mass_removal, list(forget))
+    except NewssearchError:
+        _discard_unfinished(store)  # e.g. the generation a stopped rebuild had begun
+        raise
     except DAMAGE as exc:
         raise IndexCorrupt(f"the index at {config.index} is damaged: {type(exc).__name__}: {exc}") from exc
     except OSError as exc:
@@ -168,91 +174,93 @@ def _discard_unfinished(store: IndexDir) -> None:
         pass  # the directory is unusable; the live generation is untouched either way
 
 
-def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummary:
-    state = store.state()
+def _stored_article(reader, aid: str) -> tuple[Article, str, int]:
+    """An indexed article rebuilt from its stored fields (a rebuild keeps what it cannot read again)."""
+    with reader.searcher() as s:
+        d = s.document(id=aid)
+    a = Article(id=aid, title=d.get("title") or "", body=d.get("body") or "", date=d.get("date") or None,
+                source=d.get("source") or None, url=d.get("url") or None, reporter=d.get("reporter") or None,
+                file=d.get("file") or "")
+    return a, d.get("digest") or a.digest(), d.get("added") or 0
+
+
+def _roots(state: dict, paths: list[Path] | None, forget: list[Path]) -> tuple[list[Path], list[str]]:
+    """The folders this run scans, and the remembered folders it forgets (then it scans none)."""
     remembered = [Path(p) for p in state.get("roots", [])]
+    forgotten = [str(Path(p).resolve()) for p in forget]
+    if forgotten:
+        unknown = [f for f in forgotten if f not in {str(r) for r in remembered}]
+        if unknown:
+            raise NewssearchError(f"not a remembered folder: {', '.join(unknown)}",
+                                  hint="remembered: " + (", ".join(map(str, remembered)) or "none"))
+        return [], forgotten
     roots = [p.resolve() for p in paths] if paths else remembered
     if not roots:
         raise NewssearchError("no folders to index", hint="name them once: newssearch index FOLDER")
-    missing = [str(r) for r in roots if not r.exists()]
+    for r in roots:
+        if file_key(r) != str(r):
+            raise NewssearchError(f"{file_key(r)}: a folder name that is not valid UTF-8 cannot be remembered",
+                                  hint="rename it, or index the folder above it")
+    missing = [str(r) for r in roots if not os.path.lexists(r)]
     if missing and paths:
         raise NewssearchError(f"no such file or folder: {', '.join(missing)}")
+    return roots, []
+
+
+def _run(store: IndexDir, config: Config, paths: list[Path] | None, rebuild: bool, progress: Progress | None,
+         allow_mass_removal: bool, forget: list[Path]) -> RunSummary:
+    state = store.state()
+    remembered = [Path(p) for p in state.get("roots", [])]
+    roots, forgotten = _roots(state, paths, forget)
     version = analyzer_version(config, state)
     userdict = userdict_for(config, state)
     old_gen = state.get("generation")
     summary = RunSummary()
     first_seen = _first_seen(store) if rebuild and old_gen else {}
+    old_ix = None
+    if old_gen:
+        try:
+            old_ix, _ = store.open()
+        except NewssearchError:
+            if not rebuild:
+                raise  # a damaged index is what --rebuild repairs
+    before = _existing(old_ix) if old_ix is not None else {}
+    old_manifest = store.manifest(old_gen) if old_gen else {}
     if rebuild or not old_gen:
         gen = f"g{int(old_gen[1:]) + 1}" if old_gen else "g1"
         ix = windex.create_in(str(store.path), make_schema(), indexname=gen)
-        existing: dict[str, tuple[str, str]] = {}
-        manifest: dict[str, str] = {}
+        indexed: dict[str, tuple[str, str]] = {}
+        manifest: dict = {}
     else:
-        gen = old_gen
-        ix, _ = store.open()
-        existing = _existing(ix)
-        manifest = store.manifest(gen)
-
-    by_file: dict[str, list[str]] = {}
-    for aid, (f, _d) in existing.items():
-        by_file.setdefault(f, []).append(aid)
-    files = [f for r in roots if r.exists() for f in iter_files(r)]
-    seen_files: set[str] = set()
-    new_manifest = {k: v for k, v in manifest.items() if not _under(k, roots)}
-    to_write: dict[str, tuple[Article, str]] = {}
-    to_delete: set[str] = set()
+        gen, ix, indexed, manifest = old_gen, old_ix, before, old_manifest
+    t_read = time.perf_counter()
+    plan = make_plan(roots, forgotten, before, indexed, old_manifest, manifest, progress)
+    summary.problems, summary.unchanged = plan.problems, plan.unchanged
+    to_write, to_delete, carried = plan.to_write, plan.to_delete, plan.carried
+    summary.timings["read"] = time.perf_counter() - t_read
+    if not forgotten and not allow_mass_removal and len(plan.removed) > MASS_REMOVAL_SHARE * len(before):
+        raise MassRemoval(
+            f"this run would remove {len(plan.removed)} of the {len(before)} articles in the index "
+            f"(over {MASS_REMOVAL_SHARE:.0%}); nothing was changed", plan.problems)
+    pause_for_tests("read")
     now = max(int(time.time()), state.get("last_change_started", 0) + 1)  # runs in one second stay apart
     fresh = 0
-    t_read = time.perf_counter()
-    for n, path in enumerate(files, 1):
-        key = str(path)
-        seen_files.add(key)
-        try:
-            sig = _file_sig(path)
-        except OSError as exc:
-            summary.failed += 1
-            summary.problems.append(f"{key}: cannot read: {exc.strerror}")
-            continue
-        if manifest.get(key) == sig and key in by_file:
-            summary.unchanged += len(by_file[key])
-            new_manifest[key] = sig
-        else:
-            result = read_file(path)
-            summary.problems.extend(result.problems)
-            if not result.articles:
-                summary.failed += 1
-                to_delete.update(by_file.get(key, []))
-            else:
-                summary.failed += bool(result.problems)
-                new_manifest[key] = sig
-                ids = set()
-                for a in result.articles:
-                    ids.add(a.id)
-                    d = a.digest()
-                    if existing.get(a.id) == (a.file, d) and a.id not in to_write:
-                        summary.unchanged += 1
-                    else:
-                        to_write[a.id] = (a, d)
-                to_delete.update(set(by_file.get(key, [])) - ids)
-        if progress:
-            progress("Reading", n, len(files))
-    for f, ids in by_file.items():
-        if f not in seen_files and _under(f, roots):
-            to_delete.update(ids)
-    to_delete -= to_write.keys()
-
-    summary.timings["read"] = time.perf_counter() - t_read
-    pause_for_tests("read")
-    if to_write or to_delete or gen != old_gen:
+    if to_write or to_delete or carried or gen != old_gen:
+        if gen == old_gen:
+            store.save_manifest(gen, plan.interim)  # right whether the commit lands or not
         docs = []
         for aid, (a, d) in to_write.items():
-            if aid in existing:
+            if aid in indexed:
                 to_delete.add(aid)
                 summary.updated += 1
             else:
                 summary.added += 1
             when = first_seen.get((aid, d), now)
             fresh += when == now
+            docs.append(_fields(a, d, when))
+        for aid in carried:
+            a, d, when = _stored_article(old_ix, aid)
+            summary.added += 1
             docs.append(_fields(a, d, when))
         segments, timings = build_segments(
             ix, docs, progress=(lambda k: progress("Indexing", k, len(docs))) if progress else None)
@@ -265,13 +273,11 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
                 writer.delete_by_term("id", aid)
             commit_segments(writer, segments)
         except BaseException:
-            if not writer.is_closed:  # a failed commit has closed it already
-                writer.cancel()
-            discard(ix.storage, segments)
+            _clean_up_failed_commit(writer, ix, segments)
             raise
         summary.timings["toc"] = time.perf_counter() - t_toc
-        to_delete -= to_write.keys()
-    summary.removed = len(to_delete)
+    summary.removed = len(plan.removed)
+    summary.failed = len(plan.failed)
     summary.generation = gen
     if to_write or to_delete or gen != old_gen or not vocab.path_for(store.path, gen).exists():
         t_vocab = time.perf_counter()
@@ -279,8 +285,8 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
             vocab.write(store.path, gen, reader, previous=old_gen)
         summary.timings["vocabulary"] = time.perf_counter() - t_vocab
     pause_for_tests("state")
-    store.save_manifest(gen, new_manifest)
-    all_roots = sorted({str(r) for r in remembered + roots})
+    store.save_manifest(gen, plan.manifest)
+    all_roots = sorted({str(r) for r in remembered + roots} - set(forgotten))
     store.save_state(
         {
             **state,
@@ -296,3 +302,16 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
     if old_gen and gen != old_gen:
         store.remove_generation(old_gen)
     return summary
+
+
+def _clean_up_failed_commit(writer, ix, segments: list) -> None:
+    """Undo what a failed commit wrote; the clean-up failing (disk full) must not hide the first error."""
+    try:
+        if not writer.is_closed:  # a failed commit has closed it already
+            writer.cancel()
+    except Exception:  # the commit's own error is the one to report
+        pass
+    try:
+        discard(ix.storage, segments)
+    except OSError:
+        pass  # _discard_unfinished tries again

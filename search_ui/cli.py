@@ -1,6 +1,7 @@
 """The ``newssearch`` command: a thin layer that turns engine errors into messages.
 
-Exit codes: 0 success; 1 some files could not be indexed (the rest were);
+Exit codes: 0 success; 1 some files or folders could not be indexed (the rest were; what was
+indexed from them is kept), or the run would remove over 20 % of the index and changed nothing;
 2 bad usage or query; 3 no index, or an unreadable one; 4 no such article;
 74 the index cannot be written (read-only, disk full); 75 another index run holds the lock (try again later).
 ``index`` lists every file it could not read on stderr as ``error: PATH: reason`` and indexes the rest;
@@ -24,6 +25,7 @@ from indexer.errors import (
     IndexCorrupt,
     IndexNotFound,
     IndexUnwritable,
+    MassRemoval,
     NewssearchError,
     QueryError,
 )
@@ -31,7 +33,8 @@ from indexer.errors import (
 from .options import index_option
 from .serve import serve
 
-EXIT = {QueryError: 2, IndexNotFound: 3, IndexCorrupt: 3, ArticleNotFound: 4, IndexUnwritable: 74, IndexBusy: 75}
+EXIT = {MassRemoval: 1, QueryError: 2, IndexNotFound: 3, IndexCorrupt: 3, ArticleNotFound: 4, IndexUnwritable: 74,
+        IndexBusy: 75}
 
 
 def friendly(fn):
@@ -42,6 +45,8 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except NewssearchError as exc:
+            for problem in getattr(exc, "problems", []):
+                click.echo(f"error: {problem}", err=True)
             click.echo(f"newssearch: {exc}", err=True)
             if exc.hint:
                 click.echo(f"hint: {exc.hint}", err=True)
@@ -64,14 +69,23 @@ def main() -> None:
               help="Wait this long for another run to finish, then exit 75.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line and errors (for cron).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--allow-mass-removal", is_flag=True,
+              help="Let this run remove more than 20 % of the index (otherwise it stops and exits 1).")
+@click.option("--forget", multiple=True, type=click.Path(path_type=Path), metavar="FOLDER",
+              help="Stop indexing a remembered FOLDER and remove its articles (repeatable; nothing else is read).")
 @friendly
 def index(paths: tuple[Path, ...], index_dir: str | None, rebuild: bool, wait: float, quiet: bool,
-          as_json: bool) -> None:
+          as_json: bool, allow_mass_removal: bool, forget: tuple[Path, ...]) -> None:
     """Index articles from PATHS (files or folders; .txt, .json, .jsonl, .html).
 
-    With no PATHS, re-scan the folders indexed before (what cron runs).
+    With no PATHS, re-scan the folders indexed before (what cron runs). A folder
+    that is missing, cannot be listed, or is empty though articles came from it,
+    is an error (exit 1) and its articles are kept.
     """
     from indexer.writer import run_index
+
+    if forget and (paths or rebuild):
+        raise click.UsageError("--forget runs on its own: no PATHS, no --rebuild")
 
     config = Config.load(index_dir)
     bars: dict[str, Any] = {}  # one bar per stage: reading files, then analyzing articles
@@ -89,7 +103,8 @@ def index(paths: tuple[Path, ...], index_dir: str | None, rebuild: bool, wait: f
 
     try:
         summary = run_index(config, list(paths) or None, rebuild=rebuild, wait=wait,
-                            progress=progress if show_bar else None)
+                            progress=progress if show_bar else None, allow_mass_removal=allow_mass_removal,
+                            forget=forget)
     finally:
         for bar in bars.values():
             bar.render_finish()

@@ -19,7 +19,7 @@ from indexer.snippet import highlight_html
 
 from .engine import EXTENSION, run_search, searcher
 from .follow import timeline_context
-from .params import SearchParams, parse_args
+from .params import SearchParams, parse_args, query_text
 
 bp = Blueprint("pages", __name__)
 RELATED = 5
@@ -31,7 +31,7 @@ TEXT_SIZES = ("large", "normal")
 
 @bp.get("/")
 def home():
-    q = request.args.get("q", "").strip()
+    q = query_text(request.args)
     if q:
         return redirect(url_for(".search", q=q))
     engine = current_app.extensions[EXTENSION]
@@ -92,17 +92,22 @@ def display():
     return response
 
 
+MAX_NEXT = 2000  # characters of the current address the 大字版 link carries back
+
+
 @bp.app_context_processor
 def text_size() -> dict[str, Any]:
     """Every page knows whether large text is on, and the links that switch it."""
     here = request.full_path.rstrip("?") if request.path != url_for("pages.display") else url_for("pages.home")
+    if len(here) > MAX_NEXT:  # an oversized request is not echoed back in every page's link
+        here = request.path
     return {"large_text": request.cookies.get(TEXT_COOKIE) == "large",
             "text_size_link": lambda size: url_for("pages.display", size=size, next=here)}
 
 
 @bp.get("/article/<id:article_id>")
 def article(article_id: str):
-    q = request.args.get("q", "").strip()
+    q = query_text(request.args)
     with searcher() as s:
         art = s.article(article_id)
         rel = s.related(art["id"], n=RELATED)

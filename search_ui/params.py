@@ -10,13 +10,17 @@ from typing import Any
 
 from indexer.dates import date_range
 from indexer.errors import QueryError
-from indexer.query import SCOPES
+from indexer.query import MAX_QUERY_CHARS, SCOPES
 from indexer.search import MAX_PAGE, SORTS
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 10
 # 时间范围 presets: (label, days back from today); the link sets `since` to that day and clears `until`.
 DATE_PRESETS = (("近一周", 7), ("近一月", 30), ("近一年", 365))
+# Longest value each parameter may have, checked before anything else is done with it: a long
+# source= costs the engine time under its lock, and every value may be echoed in the page.
+MAX_CHARS = {"q": MAX_QUERY_CHARS, "source": 100, "since": 20, "until": 20, "page": 10, "limit": 10, "sort": 20,
+             "new": 10, "scope": 10}
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,24 @@ def _flag(args: Mapping[str, str], name: str) -> bool:
     return raw in ("1", "true", "on", "yes")
 
 
+def check_lengths(args: Mapping[str, str]) -> None:
+    """QueryError (a 400) when a parameter is longer than MAX_CHARS allows; its value is not repeated."""
+    for name, cap in MAX_CHARS.items():
+        n = len(args.get(name) or "")
+        if n > cap:
+            raise QueryError(f"{name} is too long ({n} characters, at most {cap})", code="param.too_long",
+                             name=name, chars=n, limit=cap)
+
+
+def query_text(args: Mapping[str, str]) -> str:
+    """The q parameter, stripped, or "" when it is longer than any query may be (for pages that only echo it)."""
+    q = (args.get("q") or "").strip()
+    return q if len(q) <= MAX_CHARS["q"] else ""
+
+
 def parse_args(args: Mapping[str, str]) -> SearchParams:
     """Validate request arguments; raises QueryError (a 400) for anything out of range."""
+    check_lengths(args)
     sort = (args.get("sort") or "relevance").strip()
     if sort not in SORTS:
         raise QueryError(f"sort must be {', '.join(SORTS)}, not {sort!r}", code="param.sort")

@@ -18,6 +18,7 @@ from indexer.errors import ArticleNotFound, IndexCorrupt, IndexNotFound, Newssea
 
 from .engine import EXTENSION, Engine
 from .messages import for_error, message
+from .params import MAX_CHARS, query_text
 
 STATUS = {QueryError: 400, ArticleNotFound: 404, IndexNotFound: 503, IndexCorrupt: 503}
 
@@ -105,7 +106,8 @@ def _error(status: int, code: str, text: str, hint: str = ""):
     """The error as JSON under /api/, else as a page that keeps the query and its filters for another try."""
     if request.path.startswith("/api/"):
         return jsonify(error=text, hint=hint or None, code=code, status=status), status
-    q = request.args.get("q", "").strip()
-    kept = {k: request.args.get(k, "").strip() for k in ("source", "since", "until", "sort", "new")}
+    q = query_text(request.args)
+    kept = {k: v for k in ("source", "since", "until", "sort", "new")  # nothing over its cap is echoed
+            if len(v := request.args.get(k, "").strip()) <= MAX_CHARS[k]}
     page = render_template("error.html", status=status, message=text, hint=hint, q=q, kept=kept)
     return page, status

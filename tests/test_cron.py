@@ -26,6 +26,7 @@ from indexer.writer import run_index
 from .conftest import EXE, HANS, HANT, corpus_records, write_jsonl
 
 PER_FILE = 50
+V1_FILES, V1_PER_FILE = 10, 10  # the first version: 100 articles in 10 files
 CHANGED = "（本条已更新：第二版）"
 
 
@@ -45,19 +46,20 @@ class Site:
                     "NEWSSEARCH_USERDICT": str(root / "no-userdict.txt")}
 
     def v1(self) -> int:
-        for i in range(2):
-            write_jsonl(self.src / f"a{i}.jsonl", self.hans[i * PER_FILE:(i + 1) * PER_FILE])
+        for i in range(V1_FILES):
+            write_jsonl(self.src / f"a{i}.jsonl", self.hans[i * V1_PER_FILE:(i + 1) * V1_PER_FILE])
         return len(self.hans)
 
     def v2(self, files: int) -> int:
-        """Change one article, delete one file, add `files` files (10 are enough to fork workers)."""
-        first = [dict(r) for r in self.hans[:PER_FILE]]
+        """Change one article, delete one file (10 %, under the mass-removal guard), add `files` files
+        (10 are enough to fork workers)."""
+        first = [dict(r) for r in self.hans[:V1_PER_FILE]]
         first[0]["body"] += CHANGED
         write_jsonl(self.src / "a0.jsonl", first)
         (self.src / "a1.jsonl").unlink()
         for i in range(files):
             write_jsonl(self.src / "tw" / f"b{i}.jsonl", self.hant[i * PER_FILE:(i + 1) * PER_FILE])
-        return len(self.hans) - PER_FILE + files * PER_FILE
+        return len(self.hans) - V1_PER_FILE + files * PER_FILE
 
     def start(self, *args: str, pause: str | None = None, seconds: float = 600) -> subprocess.Popen:
         env = dict(self.env)
@@ -260,7 +262,7 @@ def test_long_lived_searcher_sees_removals_and_updates(config, tmp_path):
         assert s.search("标题", limit=0).total == 20
         (src / "b.jsonl").unlink()
         write_jsonl(src / "a.jsonl", [{**rec[0], "body": "改过的正文"}, *rec[1:10]])
-        run_index(config)
+        run_index(config, allow_mass_removal=True)  # half of the index: over the guard
         assert (s.search("标题", limit=0).total, s.stats()["articles"]) == (10, 10)
         assert s.search("改过").total == 1 and s.search("内容0").total == 0
     finally:

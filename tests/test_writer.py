@@ -35,7 +35,7 @@ def test_incremental_add_update_remove(config, tmp_path):
 
     write_jsonl(src / "a.jsonl", [rec(1), rec(2, body="改过的正文"), rec(4)])
     (src / "b.txt").unlink()
-    third = run_index(config, [src])
+    third = run_index(config, [src], allow_mass_removal=True)  # 2 of 4: over the 20 % guard
     assert (third.added, third.updated, third.removed, third.unchanged) == (1, 1, 2, 1)
     s = Searcher(config)
     assert s.search("改过的正文").hits[0].id == "n2"
