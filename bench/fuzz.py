@@ -28,9 +28,9 @@ def _runs_wanted(argv: list[str]) -> int:
 
 
 def targets() -> dict[str, Callable[[bytes], None]]:
-    from indexer.decode import decode_bytes, sniff_declared
     from indexer.errors import NewssearchError
-    from indexer.html import parse_page
+    from indexer.ingest.decode import decode_bytes, sniff_declared
+    from indexer.ingest.html import parse_page
     from indexer.query import parse, words_of
 
     def query(data: bytes) -> None:

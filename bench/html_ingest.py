@@ -21,9 +21,9 @@ from collections import Counter
 from pathlib import Path
 
 from bench.corpus import DEFAULT_CORPUS, load
-from indexer.decode import decode_bytes, sniff_declared
 from indexer.errors import IngestError
-from indexer.ingest import read_file
+from indexer.ingest.decode import decode_bytes, sniff_declared
+from indexer.ingest.readers import read_file
 from tests.fixtures.pages import record_page
 
 # (name, script, layout, encoding written, charset declared, BOM)

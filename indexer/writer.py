@@ -23,11 +23,11 @@ from filelock import FileLock, Timeout
 from whoosh import index as windex
 
 from . import vocab
-from .article import Article
 from .config import Config
 from .errors import IndexBusy, IndexCorrupt, IndexUnwritable, MassRemoval, NewssearchError
-from .ingest import file_key
-from .plan import make_plan
+from .ingest.article import Article
+from .ingest.plan import make_plan
+from .ingest.readers import file_key
 from .regional import script_of
 from .schema import make_schema
 from .segments import build_segments, commit_segments, discard

@@ -4,8 +4,8 @@ import codecs
 
 import pytest
 
-from indexer.decode import decode_bytes, expected_share, looks_right, sniff_declared
 from indexer.errors import IngestError
+from indexer.ingest.decode import decode_bytes, expected_share, looks_right, sniff_declared
 
 from .conftest import HANS, HANT, corpus_records
 

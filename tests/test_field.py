@@ -23,7 +23,7 @@ from urllib.request import urlopen
 
 import pytest
 
-from indexer.ingest import MAX_BODY_CHARS, MAX_FILE_BYTES, MAX_TITLE_CHARS
+from indexer.ingest.readers import MAX_BODY_CHARS, MAX_FILE_BYTES, MAX_TITLE_CHARS
 from search_ui.messages import PARAMS
 
 from .conftest import HANS, corpus_records, write_jsonl

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from indexer.ingest import date_in, read_file, reporter_in
+from indexer.ingest.readers import date_in, read_file, reporter_in
 from indexer.search import Searcher
 from indexer.writer import run_index
 from search_ui.cli import main

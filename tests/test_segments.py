@@ -7,7 +7,7 @@ from whoosh import index as windex
 
 from indexer import postings, segments
 from indexer.analysis import gram_positions, gram_tokens, word_counts, word_tokens
-from indexer.article import Article
+from indexer.ingest.article import Article
 from indexer.normalize import normalize
 from indexer.postings import INLINE_LIMIT
 from indexer.schema import GramPositions, make_schema

@@ -12,8 +12,8 @@ from html import unescape
 import pytest
 from click.testing import CliRunner
 
-from indexer.article import Article
 from indexer.config import Config
+from indexer.ingest.article import Article
 from indexer.normalize import normalize
 from indexer.search import Searcher
 from indexer.timeline import build

@@ -18,10 +18,10 @@ from pathlib import Path
 import lxml.html
 from lxml import etree
 
+from ..errors import IngestError
 from .article import Article
 from .decode import decode_bytes, sniff_declared
-from .errors import IngestError
-from .ingest import HEAD_CHARS, FileResult, date_in, read_source, reader, reporter_in, valid_date
+from .readers import HEAD_CHARS, FileResult, date_in, read_source, reader, reporter_in, valid_date
 
 _SP = r"[ \t\u3000\xa0]*"
 _DATE_LABEL = (

@@ -19,7 +19,7 @@ import codecs
 import re
 from functools import lru_cache
 
-from .errors import IngestError
+from ..errors import IngestError
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .article import Article
-from .ingest import file_key, read_file, scan
+from .readers import file_key, read_file, scan
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total), as indexer.writer.Progress
 Indexed = dict[str, tuple[str, str]]  # id -> (file, digest)

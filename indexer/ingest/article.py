@@ -19,7 +19,7 @@ class Article:
 
     def dupkey(self) -> str:
         """Equal for reposts of one article (转载): the normalized body, or title and body when short."""
-        from .normalize import normalize
+        from ..normalize import normalize
 
         text = "".join(normalize(self.body).split())
         if len(text) < 50:

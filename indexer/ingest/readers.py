@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import IngestError
+from ..normalize import scrub
 from .article import Article
 from .decode import decode_bytes
-from .errors import IngestError
-from .normalize import scrub
 
 HEAD_CHARS = 200  # where dates and reporter credits are looked for in a body
 # Caps that keep one run's memory bounded by them, not by the input (an article of 1,000,000

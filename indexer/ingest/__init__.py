@@ -1,0 +1,2 @@
+"""Reading sources into articles: folders and files (`readers`), saved web pages (`html`), encodings
+(`decode`), the `Article` record, and the plan of what an index run reads, replaces and removes (`plan`)."""
