@@ -1,6 +1,6 @@
 """Index runs: incremental by default, a fresh generation with ``rebuild``.
 
-A run compares what is on disk with what the index holds (`indexer.plan`). Files
+A run compares what is on disk with what the index holds (`indexer.ingest.plan`). Files
 whose signature (size, mtime, inode, ctime) is unchanged since the last run are not
 read at all; articles whose content digest is unchanged are not re-analyzed. The
 digests live in the index itself (columns). The file manifest records each file's

@@ -326,5 +326,3 @@ def article_from_record(record: object, fallback_id: str, file: str) -> Article:
         file=file,
     )
 
-
-from . import html as _html  # noqa: E402,F401  (registers the .html/.htm reader; it imports this module)
