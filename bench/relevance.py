@@ -52,7 +52,7 @@ from indexer.config import Config
 from indexer.errors import QueryError
 from indexer.normalize import is_han, normalize
 from indexer.search import Searcher
-from indexer.segment import cut
+from indexer.segmenter import cut
 from indexer.writer import run_index
 
 

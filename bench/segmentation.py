@@ -136,7 +136,7 @@ def run_corpus(args: tuple[Path, str, int]) -> tuple[str, int, list[tuple[str, S
     seg_dir, name, dict_words = args
     import rjieba
 
-    from indexer.segment import load_userdict
+    from indexer.segmenter import load_userdict
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="invalid escape sequence", category=SyntaxWarning)

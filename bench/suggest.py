@@ -29,7 +29,7 @@ from bench import corpus  # noqa: E402
 from indexer.config import Config  # noqa: E402
 from indexer.normalize import is_han, normalize  # noqa: E402
 from indexer.search import Searcher  # noqa: E402
-from indexer.segment import cut  # noqa: E402
+from indexer.segmenter import cut  # noqa: E402
 from indexer.writer import run_index  # noqa: E402
 
 HEAD = "suggest      | words | pinyin top-3 | spaced top-3 | initials top-3 | p50 ms | p95 ms | max ms"

@@ -24,7 +24,7 @@ from functools import lru_cache
 
 from whoosh.analysis import Token, Tokenizer
 
-from . import segment
+from . import segmenter as segment
 from .normalize import normalize
 
 ANALYZER_VERSION = "1"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 
-from .hits import SearchResult
+from .results import SearchResult
 
 MAX_ROWS = 10_000
 COLUMNS = ("id", "title", "date", "source", "url", "score", "snippet")

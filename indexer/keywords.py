@@ -27,7 +27,7 @@ from typing import Any
 
 from whoosh import query as wq
 
-from . import segment
+from . import segmenter as segment
 from .normalize import normalize
 
 TITLE_WEIGHT = 2

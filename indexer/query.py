@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from whoosh import query as wq
 
-from . import segment
+from . import segmenter as segment
 from .analysis import HAN, gram_tokens
 from .errors import QueryError
 from .normalize import normalize

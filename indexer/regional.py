@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import segment
+from . import segmenter as segment
 from .config import Config
 from .normalize import is_han, normalize
 from .query import Atom, Clause, Parsed, pieces

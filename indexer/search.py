@@ -17,17 +17,18 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from . import counts as tally
 from . import keywords as kw
 from . import suggest as sg
-from . import synonyms, tally, vocab
+from . import synonyms, vocab
 from . import trending as trends
 from .config import Config
 from .errors import ArticleNotFound, IndexCorrupt, NewssearchError, QueryError
 from .evaluate import top
-from .hits import Hit, SearchResult, make_hit
 from .matches import Filters, Matches
 from .normalize import scrub
 from .query import parse
+from .results import Hit, SearchResult, make_hit
 from .snapshot import Snapshot, is_damage
 from .store import IndexDir
 from .timeline import Timeline, build

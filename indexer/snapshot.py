@@ -20,7 +20,8 @@ import numpy as np
 import whoosh
 from whoosh.scoring import BM25F
 
-from . import arrays, postings, tally
+from . import arrays, postings
+from . import counts as tally
 from .arrays import DocTable
 from .config import Config
 from .evaluate import Evaluator

@@ -25,7 +25,7 @@ from whoosh.reading import CorruptIndexError
 from .analysis import ANALYZER_VERSION
 from .config import Config
 from .errors import IndexCorrupt, IndexNotFound
-from .segment import engine_version, load_userdict
+from .segmenter import engine_version, load_userdict
 
 STATE = "state.json"
 # What Whoosh raises when it reads a truncated or overwritten file; no query or article causes these.

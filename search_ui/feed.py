@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode
 
 from feedgen.feed import FeedGenerator
 
-from indexer.hits import Hit, SearchResult
+from indexer.results import Hit, SearchResult
 
 GENERATOR = "newssearch"
 TITLE = "政务新闻搜索"  # feeds are read in Chinese feed readers: the titles are the web UI's words

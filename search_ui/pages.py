@@ -11,9 +11,9 @@ from markupsafe import Markup
 
 from indexer.errors import QueryError
 from indexer.export import MAX_ROWS
-from indexer.hits import words_for_display
 from indexer.normalize import is_han, normalize
 from indexer.query import lex, parse
+from indexer.results import words_for_display
 from indexer.search import Searcher
 from indexer.snippet import highlight_html
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from indexer.hits import SearchResult
 from indexer.query import read_as
+from indexer.results import SearchResult
 from indexer.timeline import Timeline
 
 

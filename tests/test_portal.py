@@ -18,8 +18,8 @@ import pytest
 
 from indexer.config import Config
 from indexer.export import MAX_ROWS, to_csv
-from indexer.hits import SearchResult, make_hit
 from indexer.normalize import normalize
+from indexer.results import SearchResult, make_hit
 from indexer.search import Searcher
 from indexer.timeline import build
 from indexer.writer import run_index

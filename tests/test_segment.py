@@ -131,7 +131,7 @@ def test_identical_on_plain_han_text():
 _USERDICT_CHECK = """
 import json, sys
 from pathlib import Path
-from indexer import segment
+from indexer import segmenter as segment
 from indexer.analysis import word_tokens
 from indexer.normalize import normalize
 text = normalize(sys.argv[2])
