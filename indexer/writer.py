@@ -9,9 +9,7 @@ worst make stale, never wrong.
 
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,15 +25,9 @@ from .ingest import iter_files, read_file
 from .schema import make_schema
 from .segments import build_segments, commit_segments, discard
 from .store import DAMAGE, IndexDir, analyzer_version, userdict_for
+from .testhooks import pause_for_tests
 
 Progress = Callable[[int, int], None]
-
-
-def pause_for_tests(stage: str) -> None:
-    """NEWSSEARCH_TEST_PAUSE_AT=<stage> parks a run at read, toc, state or swap, so a test can kill it there."""
-    if os.environ.get("NEWSSEARCH_TEST_PAUSE_AT") == stage:
-        print(f"newssearch: paused at {stage}", file=sys.stderr, flush=True)
-        time.sleep(float(os.environ.get("NEWSSEARCH_TEST_PAUSE_SECONDS", "600")))
 
 
 @dataclass
@@ -120,8 +112,12 @@ def run_index(
     rebuild: bool = False,
     wait: float = 0,
     progress: Progress | None = None,
+    optimize: bool = False,
 ) -> RunSummary:
-    """Index `paths` (or the remembered folders) into the index at `config.index`."""
+    """Index `paths` (or the remembered folders) into the index at `config.index`.
+
+    `optimize` also merges the whole index into one segment without deleted documents.
+    """
     start = time.monotonic()
     store = IndexDir(config.index)
     try:
@@ -134,7 +130,7 @@ def run_index(
         raise IndexUnwritable(f"cannot write the index at {config.index}: {exc.strerror or exc}") from exc
     try:
         _discard_unfinished(store)  # what a killed run (kill -9, power loss) left behind
-        summary = _run(store, config, paths, rebuild, progress)
+        summary = _run(store, config, paths, rebuild, progress, optimize)
     except DAMAGE as exc:
         raise IndexCorrupt(f"the index at {config.index} is damaged: {type(exc).__name__}: {exc}") from exc
     except OSError as exc:
@@ -165,7 +161,7 @@ def _discard_unfinished(store: IndexDir) -> None:
         pass  # the directory is unusable; the live generation is untouched either way
 
 
-def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummary:
+def _run(store: IndexDir, config: Config, paths, rebuild, progress, optimize=False) -> RunSummary:
     state = store.state()
     remembered = [Path(p) for p in state.get("roots", [])]
     roots = [p.resolve() for p in paths] if paths else remembered
@@ -240,7 +236,7 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
 
     summary.timings["read"] = time.perf_counter() - t_read
     pause_for_tests("read")
-    if to_write or to_delete or gen != old_gen:
+    if to_write or to_delete or gen != old_gen or optimize:
         docs = []
         for aid, (a, d) in to_write.items():
             if aid in existing:
@@ -259,7 +255,7 @@ def _run(store: IndexDir, config: Config, paths, rebuild, progress) -> RunSummar
         try:
             for aid in to_delete:
                 writer.delete_by_term("id", aid)
-            commit_segments(writer, segments)
+            commit_segments(writer, segments, optimize)
         except BaseException:
             if not writer.is_closed:  # a failed commit has closed it already
                 writer.cancel()

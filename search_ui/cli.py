@@ -61,12 +61,14 @@ def main() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @index_option
 @click.option("--rebuild", is_flag=True, help="Build a fresh index beside the old one and swap it in.")
+@click.option("--optimize", is_flag=True,
+              help="Also merge the index into one segment without deleted articles (searches keep working).")
 @click.option("--wait", type=float, default=0, show_default=True, metavar="SECONDS",
               help="Wait this long for another run to finish, then exit 75.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line and errors (for cron).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @friendly
-def index(paths: tuple[Path, ...], index_dir: str | None, rebuild: bool, wait: float, quiet: bool,
+def index(paths: tuple[Path, ...], index_dir: str | None, rebuild: bool, optimize: bool, wait: float, quiet: bool,
           as_json: bool) -> None:
     """Index articles from PATHS (files or folders; .txt, .json, .jsonl, .html).
 
@@ -86,7 +88,7 @@ def index(paths: tuple[Path, ...], index_dir: str | None, rebuild: bool, wait: f
         bar.update(done - bar.pos)
 
     summary = run_index(config, list(paths) or None, rebuild=rebuild, wait=wait,
-                        progress=progress if show_bar else None)
+                        progress=progress if show_bar else None, optimize=optimize)
     if bar is not None:
         bar.__exit__(None, None, None)
     for problem in summary.problems:
