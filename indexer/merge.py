@@ -9,16 +9,19 @@ included) and plans merges on those sizes:
 
 * **Tiers.** Segments of similar size (within a factor of `FACTOR`) sit in one
   tier; when a tier holds `FACTOR` segments they become one segment of the
-  next tier. Eight runs of 8 articles make one of 64, eight of those one of
-  512, and so on: an article is rewritten about once per tier, never per run.
-* **Fold.** When the segments smaller than some segment S add up to 1/`FOLD`
-  of it, they are merged into S. S goes first in the merge and keeps its
-  document numbers, so its postings are copied byte for byte
+  next tier: four runs of 8 articles make one of 32, four of those one of 128,
+  and so on, so an article is rewritten about once per tier, never per run.
+* **Fold.** When the segments smaller than 1/`SMALLER` of some segment S add
+  up to 1/`FOLD` of it, they are merged into S. S goes first in the merge and
+  keeps its document numbers, so its postings are copied byte for byte
   (`indexer.compact`): the index stays a few large segments plus a short
   geometric tail, like a fresh build's, and a run rewrites a big segment only
-  when that much has accumulated below it.
+  when an eighth of it has accumulated below it.
 * **Cap.** More than `MAX_SEGMENTS` segments: the smallest are merged until
   the count fits (cheap: they are small).
+* **Full.** A segment of `FULL` live documents or more is left out of the
+  rules above (a merge into it would cost a cron run too much); it is only
+  rewritten to purge its deleted documents, or by ``--optimize``.
 * **Purge.** A segment whose deleted share reaches `PURGE_SHARE` is rewritten
   without its deleted documents; below that, deleted documents stay marked
   (as in Lucene and tantivy) until a merge rewrites the segment. Segments
@@ -33,10 +36,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-FACTOR = 8  # segments in a tier before they merge; sizes within this factor share a tier
+FACTOR = 4  # segments in a tier before they merge; sizes within this factor share a tier
 FOLD = 8  # segments smaller than S merge into S once they hold 1/FOLD of its documents
-SMALLER = 4  # ... where "smaller" means less than 1/SMALLER of S
-MAX_SEGMENTS = 8
+SMALLER = 2  # ... where "smaller" means less than 1/SMALLER of S
+MAX_SEGMENTS = 8  # segments below FULL
+FULL = 40_000  # live documents: a segment this big is not merged into (a fresh build's segments are smaller)
 PURGE_SHARE = 0.2
 FLOOR = 8  # sizes below this count as this for tiers (one run's worth)
 
@@ -71,8 +75,13 @@ def _join(groups: list[Group]) -> Group:
 
 
 def _one_step(groups: list[Group]) -> list[Group] | None:
-    """Apply the first rule that fires (tiers, fold, cap); None when none does."""
-    groups = sorted(groups, key=lambda g: -g.live)
+    """Apply the first rule that fires (tiers, fold, cap) to the segments below FULL; None when none does."""
+    full = [g for g in groups if g.live >= FULL]
+    step = _one_step_below_full(sorted((g for g in groups if g.live < FULL), key=lambda g: -g.live))
+    return None if step is None else full + step
+
+
+def _one_step_below_full(groups: list[Group]) -> list[Group] | None:
     tiers: dict[int, list[Group]] = {}
     for g in groups:
         tiers.setdefault(g.tier(), []).append(g)

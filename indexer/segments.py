@@ -325,6 +325,8 @@ def commit_segments(writer, segments: list, optimize: bool = False) -> None:
             final.append(writer._finalize_segment())
         else:
             writer._close_segment()
+        if written:
+            pause_for_tests("merged")
         writer._commit_toc(final)
     except BaseException:
         discard(writer.storage, written)

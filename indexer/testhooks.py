@@ -8,9 +8,10 @@ import time
 
 
 def pause_for_tests(stage: str) -> None:
-    """NEWSSEARCH_TEST_PAUSE_AT=<stage> parks a run at read, toc, merge, state or swap, so a test can kill it there.
+    """NEWSSEARCH_TEST_PAUSE_AT=<stage> parks a run at read, toc, merge, merged, state or swap, for a test to kill it.
 
-    ``merge`` is inside the commit, before each merged segment is written.
+    ``merge`` is inside the commit, before each merged segment is written;
+    ``merged`` after they are written, before the TOC that makes them live.
     """
     if os.environ.get("NEWSSEARCH_TEST_PAUSE_AT") == stage:
         print(f"newssearch: paused at {stage}", file=sys.stderr, flush=True)
