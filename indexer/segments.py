@@ -35,7 +35,6 @@ from whoosh.system import pack_uint
 from whoosh.util.numeric import length_to_byte
 
 from .analysis import GramTokenizer, WordTokenizer, _NormalizingTokenizer, gram_positions, word_counts
-from .compact import merge_segments
 from .keywords import candidates
 from .merge import plan
 from .normalize import normalize
@@ -317,6 +316,8 @@ def commit_segments(writer, segments: list, optimize: bool = False) -> None:
                 final.append(group.segments[0])
                 continue
             pause_for_tests("merge")
+            from .compact import merge_segments  # numpy: loaded by the runs that merge, not by every run
+
             merged = merge_segments(writer, group.segments, group.purged(optimize))
             if merged is not None:
                 final.append(merged)
