@@ -37,7 +37,7 @@ from whoosh.system import pack_ushort, unpack_int, unpack_long
 from whoosh.util.numeric import byte_to_length
 
 from .arrays import length_bytes, read_blocks
-from .postings import Copied, PackedValues, use_fast_term_table, write_sorted
+from .postings import Copied, Extended, PackedValues, use_fast_term_table, write_sorted
 
 _INFO = W3TermInfo._struct
 _CHUNK = 1 << 22  # term table bytes read at once
@@ -154,10 +154,14 @@ def _merged_terms(sources: list[_Source], fieldname: str, fixed: int | None) -> 
     first = sources[0]
     for tb, group in groupby(heapq.merge(*streams), key=itemgetter(0)):
         group = list(group)
-        if len(group) == 1 and group[0][1] == 0 and first.verbatim:
-            yield tb, first.copied(group[0][2])
+        if group[0][1] == 0 and first.verbatim and (len(group) == 1 or not group[0][2][0]):
+            copied = first.copied(group[0][2])  # the first segment's record, or its blocks to extend
+            flat: list = []
+            for _, k, value in group[1:]:
+                sources[k].postings(value, fixed, flat)
+            yield tb, Extended(copied.value, copied.blob, flat) if flat else copied
             continue
-        flat: list = []
+        flat = []
         for _, k, value in group:
             sources[k].postings(value, fixed, flat)
         if flat:

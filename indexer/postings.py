@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.filedb.filetables import _lengths, _pointer, crc_hash
-from whoosh.system import pack_int, pack_long, pack_ushort
+from whoosh.system import pack_int, pack_long, pack_ushort, unpack_int
 from whoosh.util.numlists import delta_encode
 
 # Terms with at most this many postings are stored inside their term record.
@@ -133,6 +133,40 @@ class Copied(NamedTuple):
         return self.value[:-_POINTER_SIZE] + pack_long(offset) + pack_int(len(self.blob))
 
 
+class Extended(NamedTuple):
+    """A term's posting blocks copied from a kept segment (see `Copied`), plus `flat` postings after them.
+
+    Whoosh 3 blocks are self-contained (each starts its doc deltas afresh), so
+    the old blocks stay as they are and new blocks follow; only the term info
+    and the old last block's end mark change.
+    """
+
+    value: bytes
+    blob: bytes
+    flat: Postings
+
+    def moved(self, pfile: _Counted, lengths: array | None, fixed: int | None) -> bytes:
+        _flags, weight, df, minl, maxl, maxw, minid, _maxid = _TERMINFO.unpack(self.value[: _TERMINFO.size])
+        flat = self.flat
+        docs, w = flat[0::3], flat[1::3]
+        more = _blocks(array("I", docs), array("f", w), flat[2::3], lengths, fixed)
+        old = bytearray(self.blob)
+        pos = len(WHOOSH3_HEADER_MAGIC)
+        while True:  # find the old last block (negative size) and make it a middle one
+            (size,) = unpack_int(bytes(old[pos : pos + 4]))
+            if size < 0:
+                old[pos : pos + 4] = pack_int(-size)
+                break
+            pos += 4 + size
+        blob = bytes(old) + more[len(WHOOSH3_HEADER_MAGIC) :]
+        offset = pfile.pos
+        pfile.write(blob)
+        lo, hi = _length_bytes(lengths, docs)
+        head = _TERMINFO.pack(0, weight + sum(w), df + len(docs), min(minl, lo), max(maxl, hi), max(maxw, *w),
+                              minid, docs[-1])
+        return head + pack_long(offset) + pack_int(len(blob))
+
+
 def _length_bytes(lengths: array | None, docs) -> tuple[int, int]:
     """The smallest and largest length byte of the non-empty fields among `docs` (0, 0 if none)."""
     if lengths is None:
@@ -172,6 +206,8 @@ def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, items: Iterable, 
     for tb, flat in items:
         if type(flat) is Copied:
             value = flat.value if flat.blob is None else flat.moved(pfile)
+        elif type(flat) is Extended:
+            value = flat.moved(pfile, lengths, fixed)
         elif len(flat) == 3:  # one posting (most gram terms): no arrays, no loops
             doc, w, v = flat
             b = lengths[doc] - 1 if lengths is not None and lengths[doc] else 0
