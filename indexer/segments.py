@@ -8,15 +8,16 @@ carry about one posting per character, so that path cost ~75 % of a run. Here a
 for its word and gram fields), keeps one segment's postings in memory grouped
 by term (they arrive in document order), and writes the terms in sorted order a
 whole block at a time through the codec's own postings writer. The files are
-ordinary Whoosh 3 segments: reading, merging and deleting stay Whoosh's.
+ordinary Whoosh 3 segments: reading and deleting stay Whoosh's; merging is ours
+(`indexer.merge` decides, `indexer.compact` writes), in this same format.
 
 :func:`build_segments` runs one builder per core on forked processes; the
 parent's writer then adds every new segment in a single TOC commit
 (:func:`commit_segments`), so a run stays atomic.
 
 This relies on internals of whoosh3 3.54.0 (pinned exactly in pyproject.toml):
-``SegmentWriter._merge_segments/_commit_toc/_finish`` and the postings writer's
-block buffers.
+``SegmentWriter.segments/_close_segment/_commit_toc/_finish`` and the postings
+writer's block buffers.
 """
 
 from __future__ import annotations
