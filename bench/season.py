@@ -13,7 +13,7 @@ p50/p95/p99 with snippets (bench/perf.py's mix), and the median and max wall
 rewritten and the copied articles, must return the same articles, totals and
 facets in both; the script exits 1 if not.
 
-Usage: python bench/season.py [--base N] [--runs N] [--quick] [--corpus DIR] [--repeat R]
+Usage: python bench/season.py [--base N] [--runs N] [--quick] [--corpus DIR] [--repeat R] [--keep DIR]
 Default 27,000 base articles and 1,000 runs (hours on a shared 2-core machine);
 --quick is 600 and 40 (CI).
 """
@@ -21,6 +21,7 @@ Default 27,000 base articles and 1,000 runs (hours on a shared 2-core machine);
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import statistics
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="600 base articles, 40 runs (CI)")
     ap.add_argument("--repeat", type=int, default=5, help="timed passes over the query mix (default 5)")
     ap.add_argument("--seed", type=int, default=corpus.SEED)
+    ap.add_argument("--keep", type=Path, metavar="DIR", help="build in DIR (new or empty) and keep both indexes")
     args = ap.parse_args(argv)
     if args.quick:
         args.base, args.runs = 600, 40
@@ -174,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     records = by_tag["hans"] + by_tag["hant"]
     random.Random(args.seed).shuffle(records)  # both scripts in the base and in the runs
     exe = str(Path(sys.executable).with_name("newssearch"))
-    with tempfile.TemporaryDirectory(prefix="nsseason-") as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="nsseason-")) \
+            as tmp:
         tmp = Path(tmp)
         src, ours, fresh = tmp / "src", tmp / "season", tmp / "fresh"
         env = {**os.environ, "NEWSSEARCH_USERDICT": str(tmp / "no-userdict.txt")}

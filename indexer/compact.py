@@ -29,7 +29,7 @@ from operator import itemgetter
 
 import numpy as np
 from whoosh.codec import default_codec
-from whoosh.codec.whoosh3 import W3TermInfo
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.columns import TranslatingColumnReader
 from whoosh.filedb.filetables import _lengths
 from whoosh.reading import SegmentReader
@@ -106,6 +106,17 @@ class _Source:
         size = _INFO.size
         return unpack_long(value[size : size + 8])[0], unpack_int(value[size + 8 : size + 12])[0]
 
+    def extended(self, value: bytes, fixed: int | None, flat: list) -> Extended:
+        """A verbatim source's term with blocks, to be followed by `flat` (see `indexer.postings.Extended`)."""
+        offset, length = self._extent(value)
+        blob = self.reader._terms._postfile.get(offset, length)
+        pos = len(WHOOSH3_HEADER_MAGIC)
+        while (size := unpack_int(blob[pos : pos + 4])[0]) > 0:  # the last block's size is negative
+            pos += 4 + size
+        last: list = []
+        self._blocks(_Bytes(WHOOSH3_HEADER_MAGIC + blob[pos:]), 0, len(blob) - pos + 4, fixed, last)
+        return Extended(value, blob[:pos], last + flat, len(last) // 3)
+
     def postings(self, value: bytes, fixed: int | None, flat: list) -> None:
         """Append one term's copied postings, renumbered, to `flat` (doc, weight, value, doc, ...)."""
         if value[0]:  # inlined
@@ -119,7 +130,10 @@ class _Source:
                     flat += (new, float(w), v)
             return
         offset, length = self._extent(value)
-        ids, weights, chunks = read_blocks(self.reader._terms._postfile, offset, length, values=fixed != 0)
+        self._blocks(self.reader._terms._postfile, offset, length, fixed, flat)
+
+    def _blocks(self, postfile, offset: int, length: int, fixed: int | None, flat: list) -> None:
+        ids, weights, chunks = read_blocks(postfile, offset, length, values=fixed != 0)
         values = [v for chunk in chunks for v in _split(chunk, fixed)] if fixed != 0 else [None] * len(ids)
         if self.renumber_a is None:
             ids = ids + self.base
@@ -139,6 +153,16 @@ class _Source:
         self.reader.close()
 
 
+class _Bytes:
+    """Bytes read like a postings file (what `read_blocks` asks of one)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def get(self, offset: int, length: int) -> bytes:
+        return self.data[offset : offset + length]
+
+
 def _split(chunk, fixed: int | None) -> list:
     """A block's encoded values as a list of bytes, whichever way the block stored them."""
     if isinstance(chunk, PackedValues):
@@ -155,11 +179,10 @@ def _merged_terms(sources: list[_Source], fieldname: str, fixed: int | None) -> 
     for tb, group in groupby(heapq.merge(*streams), key=itemgetter(0)):
         group = list(group)
         if group[0][1] == 0 and first.verbatim and (len(group) == 1 or not group[0][2][0]):
-            copied = first.copied(group[0][2])  # the first segment's record, or its blocks to extend
             flat: list = []
             for _, k, value in group[1:]:
                 sources[k].postings(value, fixed, flat)
-            yield tb, Extended(copied.value, copied.blob, flat) if flat else copied
+            yield tb, first.extended(group[0][2], fixed, flat) if flat else first.copied(group[0][2])
             continue
         flat = []
         for _, k, value in group:

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.filedb.filetables import _lengths, _pointer, crc_hash
-from whoosh.system import pack_int, pack_long, pack_ushort, unpack_int
+from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numlists import delta_encode
 
 # Terms with at most this many postings are stored inside their term record.
@@ -134,36 +134,30 @@ class Copied(NamedTuple):
 
 
 class Extended(NamedTuple):
-    """A term's posting blocks copied from a kept segment (see `Copied`), plus `flat` postings after them.
+    """A term's posting blocks copied from a kept segment (see `Copied`) but its last, plus `flat` postings.
 
     Whoosh 3 blocks are self-contained (each starts its doc deltas afresh), so
-    the old blocks stay as they are and new blocks follow; only the term info
-    and the old last block's end mark change.
+    the old full blocks stay as they are; the old last block's postings (the
+    first `carried` of `flat`) and the new ones are written as new blocks, so a
+    term ends in at most one partial block however often it is extended.
     """
 
     value: bytes
-    blob: bytes
+    blob: bytes  # the header and the old blocks before the last one
     flat: Postings
+    carried: int
 
     def moved(self, pfile: _Counted, lengths: array | None, fixed: int | None) -> bytes:
         _flags, weight, df, minl, maxl, maxw, minid, _maxid = _TERMINFO.unpack(self.value[: _TERMINFO.size])
         flat = self.flat
         docs, w = flat[0::3], flat[1::3]
         more = _blocks(array("I", docs), array("f", w), flat[2::3], lengths, fixed)
-        old = bytearray(self.blob)
-        pos = len(WHOOSH3_HEADER_MAGIC)
-        while True:  # find the old last block (negative size) and make it a middle one
-            (size,) = unpack_int(bytes(old[pos : pos + 4]))
-            if size < 0:
-                old[pos : pos + 4] = pack_int(-size)
-                break
-            pos += 4 + size
-        blob = bytes(old) + more[len(WHOOSH3_HEADER_MAGIC) :]
+        blob = self.blob + more[len(WHOOSH3_HEADER_MAGIC) :]
         offset = pfile.pos
         pfile.write(blob)
         lo, hi = _length_bytes(lengths, docs)
-        head = _TERMINFO.pack(0, weight + sum(w), df + len(docs), min(minl, lo), max(maxl, hi), max(maxw, *w),
-                              minid, docs[-1])
+        head = _TERMINFO.pack(0, weight + sum(w[self.carried :]), df + len(docs) - self.carried, min(minl, lo),
+                              max(maxl, hi), max(maxw, *w), minid, docs[-1])
         return head + pack_long(offset) + pack_int(len(blob))
 
 

@@ -11,7 +11,7 @@ import json
 import pytest
 from whoosh import index as windex
 
-from indexer import merge
+from indexer import merge, postings
 from indexer.compact import merge_segments
 from indexer.schema import make_schema
 from indexer.search import Searcher
@@ -84,7 +84,10 @@ def test_purging_merge_writes_what_a_fresh_build_writes(tmp_path, docs):
     assert _stored(merged) == _stored(fresh)
 
 
-def test_kept_first_segment_is_copied_and_keeps_its_deleted_articles(tmp_path, docs):
+@pytest.mark.parametrize("block", [postings.BLOCK, 4], ids=["blocks", "small-blocks"])
+def test_kept_first_segment_is_copied_and_keeps_its_deleted_articles(tmp_path, docs, monkeypatch, block):
+    """Small blocks give terms several blocks: the kept segment's full ones are copied, its last one rewritten."""
+    monkeypatch.setattr(postings, "BLOCK", block)
     ix = _index(tmp_path / "parts", docs, [40, 30, 20])
     gone = [docs[k]["id"] for k in (3, 50)]
     _delete(ix, gone)
