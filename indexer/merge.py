@@ -45,7 +45,7 @@ PURGE_SHARE = 0.2
 FLOOR = 8  # sizes below this count as this for tiers (one run's worth)
 
 
-@dataclass
+@dataclass(eq=False)  # groups are compared by identity
 class Group:
     """Segments that end up as one segment: merged unless it is a single segment with nothing to purge."""
 
