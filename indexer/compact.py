@@ -33,14 +33,17 @@ from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.columns import TranslatingColumnReader
 from whoosh.filedb.filetables import _lengths
 from whoosh.reading import SegmentReader
-from whoosh.system import pack_ushort, unpack_int, unpack_long
+from whoosh.system import pack_int, pack_ushort, unpack_int, unpack_long
 from whoosh.util.numeric import byte_to_length
 
 from .arrays import length_bytes, read_blocks
-from .postings import Copied, Extended, PackedValues, use_fast_term_table, write_sorted
+from .postings import BLOCK, Copied, Extended, PackedValues, use_fast_term_table, write_sorted
 
 _INFO = W3TermInfo._struct
 _CHUNK = 1 << 22  # term table bytes read at once
+# Postings a merge adds to a kept term that get blocks of their own after its old last block; fewer are
+# written together with that block's postings, so a term gets no trail of tiny blocks (each read costs).
+APPEND_MIN = 64
 
 
 class _Source:
@@ -113,8 +116,12 @@ class _Source:
         pos = len(WHOOSH3_HEADER_MAGIC)
         while (size := unpack_int(blob[pos : pos + 4])[0]) > 0:  # the last block's size is negative
             pos += 4 + size
+        size = -unpack_int(blob[pos : pos + 4])[0]
+        if len(flat) >= 3 * APPEND_MIN or pickle.loads(blob[pos + 4 : pos + 4 + size])[0] >= BLOCK // 2:
+            # enough to make a block of their own, or a last block worth keeping: append after it
+            return Extended(value, blob[:pos] + pack_int(size) + blob[pos + 4 :], flat, 0)
         last: list = []
-        self._blocks(_Bytes(WHOOSH3_HEADER_MAGIC + blob[pos:]), 0, len(blob) - pos + 4, fixed, last)
+        self._blocks(_Bytes(WHOOSH3_HEADER_MAGIC + blob[pos:]), 0, size + 8, fixed, last)
         return Extended(value, blob[:pos], last + flat, len(last) // 3)
 
     def postings(self, value: bytes, fixed: int | None, flat: list) -> None:

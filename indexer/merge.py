@@ -40,7 +40,7 @@ FACTOR = 4  # segments in a tier before they merge; sizes within this factor sha
 FOLD = 8  # segments smaller than S merge into S once they hold 1/FOLD of its documents
 SMALLER = 2  # ... where "smaller" means less than 1/SMALLER of S
 MAX_SEGMENTS = 8  # segments below FULL
-FULL = 40_000  # live documents: a segment this big is not merged into (a fresh build's segments are smaller)
+FULL = 6_000  # live documents: a segment this big is not merged into (a merge costs ~1 ms of CPU per article)
 PURGE_SHARE = 0.2
 FLOOR = 8  # sizes below this count as this for tiers (one run's worth)
 

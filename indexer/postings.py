@@ -134,16 +134,16 @@ class Copied(NamedTuple):
 
 
 class Extended(NamedTuple):
-    """A term's posting blocks copied from a kept segment (see `Copied`) but its last, plus `flat` postings.
+    """A term's posting blocks copied from a kept segment (see `Copied`), then `flat` postings as new blocks.
 
     Whoosh 3 blocks are self-contained (each starts its doc deltas afresh), so
-    the old full blocks stay as they are; the old last block's postings (the
-    first `carried` of `flat`) and the new ones are written as new blocks, so a
-    term ends in at most one partial block however often it is extended.
+    old blocks stay as they are. `blob` is the header and the old blocks, none
+    marked last; when the old last block was small it is left out and its
+    postings are the first `carried` of `flat` (see `indexer.compact`).
     """
 
     value: bytes
-    blob: bytes  # the header and the old blocks before the last one
+    blob: bytes
     flat: Postings
     carried: int
 
