@@ -140,18 +140,20 @@ def _season(base: list[Seg], runs: int) -> tuple[list[Seg], int]:
 
 
 def test_policy_small_runs_do_not_rewrite_big_segments():
-    big = [Seg(30_000), Seg(30_000, deleted=2_000)]
-    segs, most = _season(big, 400)
-    assert big[0] in segs and big[1] in segs  # 3,200 articles are less than 1/FOLD of either
-    assert most < 3_200 and sum(s.doc_count() for s in segs) == 58_000 + 8 * 400
+    big = [Seg(5_000), Seg(5_000, deleted=200)]
+    segs, most = _season(big, 70)
+    assert big[0] in segs and big[1] in segs  # 560 articles are less than 1/FOLD of either
+    assert most < 560 and sum(s.doc_count() for s in segs) == 9_800 + 8 * 70
     full = [Seg(merge.FULL)]
     segs, most = _season(full, 1_000)  # 8,000 articles, more than 1/FOLD: still not merged into a full one
     assert full[0] in segs and most < 8_000
 
 
 def test_policy_folds_the_tail_into_a_big_segment_and_purges_deletions():
-    segs, _ = _season([Seg(10_000), Seg(10_000)], 400)  # 3,200 articles: more than 1/FOLD of one half
-    assert max(s.n for s in segs) > 10_000
+    segs, _ = _season([Seg(4_000), Seg(4_000)], 80)  # 640 articles: more than 1/FOLD of one half
+    assert max(s.n for s in segs) > 4_000
+    segs, _ = _season([Seg(merge.FULL), Seg(merge.FULL)], 400)  # full ones are not folded into
+    assert max(s.n for s in segs) == merge.FULL
     purged = merge.plan([Seg(1_000, deleted=300), Seg(1_000, deleted=10)])
     assert [g.needs_writing(False) for g in purged] == [True, False]
     assert [len(g.segments) for g in merge.plan([Seg(5), Seg(9_000, deleted=1)], optimize=True)] == [2]
