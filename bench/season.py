@@ -14,7 +14,7 @@ rewritten and the copied articles, must return the same articles, totals and
 facets in both; the script exits 1 if not.
 
 Usage: python bench/season.py [--base N] [--runs N] [--quick] [--corpus DIR] [--repeat R] [--keep DIR]
-Default 27,000 base articles and 1,000 runs (hours on a shared 2-core machine);
+Default 27,000 base articles and 1,000 runs (~25 minutes on a shared 2-core machine);
 --quick is 600 and 40 (CI).
 """
 
