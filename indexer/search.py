@@ -382,6 +382,9 @@ class Searcher:
             "articles": s.reader().doc_count(),
             **tally.overview(self._table),
             "size_bytes": self.store.size_bytes(),
+            "segments": [{"articles": r.doc_count(), "deleted": r.doc_count_all() - r.doc_count()}
+                         for r, _off in self._table.leaves],
+            "deleted": s.reader().doc_count_all() - s.reader().doc_count(),
             "analyzer": self.state.get("analyzer"),
             "analyzer_current": self._analyzer,
             "roots": self.state.get("roots", []),
