@@ -48,7 +48,7 @@ class DocTable:
         if fieldname not in self._lengths:
             out = np.zeros(self.n, dtype=np.uint8)
             for r, off in self.leaves:
-                out[off : off + r.doc_count_all()] = _length_bytes(r, fieldname)
+                out[off : off + r.doc_count_all()] = length_bytes(r, fieldname)
             self._lengths[fieldname] = _LENGTHS[out]
         return self._lengths[fieldname]
 
@@ -121,7 +121,7 @@ class DocTable:
         return np.concatenate(ids), np.concatenate(weights), vals if values else None
 
 
-def _length_bytes(r, fieldname: str) -> np.ndarray:
+def length_bytes(r, fieldname: str) -> np.ndarray:
     """A segment's stored length bytes of a field, read in one call (Whoosh reads them one document at a time)."""
     count = r.doc_count_all()
     out = np.zeros(count, dtype=np.uint8)

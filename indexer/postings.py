@@ -21,9 +21,11 @@ from __future__ import annotations
 import sys
 import zlib
 from array import array
+from collections.abc import Iterable
 from functools import partial
 from itertools import accumulate
 from pickle import dumps
+from typing import NamedTuple
 
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.filedb.filetables import _lengths, _pointer, crc_hash
@@ -35,6 +37,7 @@ INLINE_LIMIT = 8
 BLOCK = 2048
 COMPRESSION = 3
 _TERMINFO = W3TermInfo._struct
+_POINTER_SIZE = 12  # a non-inlined term record ends with the blocks' offset (8 bytes) and length (4)
 _SWAP = sys.byteorder != "little"
 
 Postings = list  # doc number, weight, encoded value, doc number, weight, ... (flat: one extend per posting)
@@ -100,13 +103,62 @@ def write_field(fw, terms: dict[str | bytes, Postings], lengths: array | None) -
     `lengths[doc]` is 1 + the length byte of the document's field, 0 for an
     empty field; None for a field without lengths.
     """
+    write_sorted(fw, ((tb, terms[tb]) for tb in sorted(terms)), lengths)
+
+
+def write_sorted(fw, items: Iterable[tuple[str | bytes, Postings]], lengths: array | None) -> None:
+    """`write_field` for (term, postings) pairs that arrive in sorted order (a merge streams them)."""
     tindex = fw._tindex
     saved = tindex.dbfile
     tfile = tindex.dbfile = _Counted(saved)
     try:
-        _write_terms(fw, tindex, tfile, _Counted(fw._postfile), terms, lengths)
+        _write_terms(fw, tindex, tfile, _Counted(fw._postfile), items, lengths)
     finally:
         tindex.dbfile = saved
+
+
+class Copied(NamedTuple):
+    """A term record taken unchanged from a segment whose document numbers a merge keeps (see indexer.compact).
+
+    `value` is the record's value; `blob` the term's posting blocks when they
+    are not inlined (written again at the new postings file's position).
+    """
+
+    value: bytes
+    blob: bytes | None
+
+    def moved(self, pfile: _Counted) -> bytes:
+        offset = pfile.pos
+        pfile.write(self.blob)
+        return self.value[:-_POINTER_SIZE] + pack_long(offset) + pack_int(len(self.blob))
+
+
+class Extended(NamedTuple):
+    """A term's posting blocks copied from a kept segment (see `Copied`), then `flat` postings as new blocks.
+
+    Whoosh 3 blocks are self-contained (each starts its doc deltas afresh), so
+    old blocks stay as they are. `blob` is the header and the old blocks, none
+    marked last; when the old last block was small it is left out and its
+    postings are the first `carried` of `flat` (see `indexer.compact`).
+    """
+
+    value: bytes
+    blob: bytes
+    flat: Postings
+    carried: int
+
+    def moved(self, pfile: _Counted, lengths: array | None, fixed: int | None) -> bytes:
+        _flags, weight, df, minl, maxl, maxw, minid, _maxid = _TERMINFO.unpack(self.value[: _TERMINFO.size])
+        flat = self.flat
+        docs, w = flat[0::3], flat[1::3]
+        more = _blocks(array("I", docs), array("f", w), flat[2::3], lengths, fixed)
+        blob = self.blob + more[len(WHOOSH3_HEADER_MAGIC) :]
+        offset = pfile.pos
+        pfile.write(blob)
+        lo, hi = _length_bytes(lengths, docs)
+        head = _TERMINFO.pack(0, weight + sum(w[self.carried :]), df + len(docs) - self.carried, min(minl, lo),
+                              max(maxl, hi), max(maxw, *w), minid, docs[-1])
+        return head + pack_long(offset) + pack_int(len(blob))
 
 
 def _length_bytes(lengths: array | None, docs) -> tuple[int, int]:
@@ -138,16 +190,19 @@ def _term_value(flat: list, lengths: array | None, fixed: int | None, pfile: _Co
     return head + pack_long(offset) + pack_int(len(blob))
 
 
-def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, terms: dict, lengths) -> None:
+def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, items: Iterable, lengths) -> None:
     prefix = pack_ushort(fw._fieldid)
     buckets, index, hashfn = tindex.buckets, tindex.index, tindex.hashfn
     fixed = fw._format.fixed_value_size()  # None: variable, 0: no values (ids, dates), n: n bytes each
     records: list[bytes] = []
     pos = tfile.pos
     key = tindex.lastkey
-    for tb in sorted(terms):
-        flat = terms[tb]
-        if len(flat) == 3:  # one posting (most gram terms): no arrays, no loops
+    for tb, flat in items:
+        if type(flat) is Copied:
+            value = flat.value if flat.blob is None else flat.moved(pfile)
+        elif type(flat) is Extended:
+            value = flat.moved(pfile, lengths, fixed)
+        elif len(flat) == 3:  # one posting (most gram terms): no arrays, no loops
             doc, w, v = flat
             b = lengths[doc] - 1 if lengths is not None and lengths[doc] else 0
             ws = (int(w),) if w.is_integer() else (w,)

@@ -307,11 +307,15 @@ class Searcher:
     @_reading
     def stats(self) -> dict[str, Any]:
         snap = self.snapshot()
+        reader = snap.searcher.reader()
         return {
             "index": str(self.config.index),
-            "articles": snap.searcher.reader().doc_count(),
+            "articles": reader.doc_count(),
             **tally.overview(snap.table),
             "size_bytes": self.store.size_bytes(),
+            "segments": [{"articles": r.doc_count(), "deleted": r.doc_count_all() - r.doc_count()}
+                         for r, _off in snap.table.leaves],
+            "deleted": reader.doc_count_all() - reader.doc_count(),
             "analyzer": snap.state.get("analyzer"),
             "analyzer_current": snap.analyzer,
             "roots": snap.state.get("roots", []),

@@ -8,15 +8,16 @@ carry about one posting per character, so that path cost ~75 % of a run. Here a
 for its word and gram fields), keeps one segment's postings in memory grouped
 by term (they arrive in document order), and writes the terms in sorted order a
 whole block at a time through the codec's own postings writer. The files are
-ordinary Whoosh 3 segments: reading, merging and deleting stay Whoosh's.
+ordinary Whoosh 3 segments: reading and deleting stay Whoosh's; merging is ours
+(`indexer.merge` decides, `indexer.compact` writes), in this same format.
 
 :func:`build_segments` runs one builder per core on forked processes; the
 parent's writer then adds every new segment in a single TOC commit
 (:func:`commit_segments`), so a run stays atomic.
 
 This relies on internals of whoosh3 3.54.0 (pinned exactly in pyproject.toml):
-``SegmentWriter._merge_segments/_commit_toc/_finish`` and the postings writer's
-block buffers.
+``SegmentWriter.segments/_close_segment/_commit_toc/_finish`` and the postings
+writer's block buffers.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ from whoosh.util.numeric import length_to_byte
 
 from .analysis import GramTokenizer, NormalizingTokenizer, WordTokenizer, gram_positions, word_counts
 from .keywords import candidates
+from .merge import plan
 from .normalize import normalize
 from .postings import use_fast_term_table, write_field
+from .testhooks import pause_for_tests
 
 # A segment is written when its postings would take about this much memory by an estimate
 # (~60 bytes a posting, ~300 bytes a distinct term; close to a worker's resident size). Fewer,
@@ -344,19 +347,38 @@ def build_segments(ix, docs: list[dict], procs: int | None = None,
     return segments, timings
 
 
-def commit_segments(writer, segments: list) -> None:
-    """Commit `writer` (its deletions, small-segment merges) together with prebuilt `segments`.
+def commit_segments(writer, segments: list, optimize: bool = False) -> None:
+    """Commit `writer` (its deletions) together with prebuilt `segments` and the merges the policy plans.
 
     One TOC write makes the whole run visible at once, as ``MpWriter`` does
-    with ``multisegment=True``.
+    with ``multisegment=True``. Merges replace Whoosh's merge-on-commit (which
+    writes Whoosh's generic format): `indexer.merge` plans them over the old
+    segments and the new ones, `indexer.compact` writes them before the TOC,
+    so a run killed while merging leaves the last TOC and its files live.
     """
-    final = writer._merge_segments(None, None, None)
-    final += segments
-    if writer._added:
-        final.append(writer._finalize_segment())
-    else:
-        writer._close_segment()
-    writer._commit_toc(final)
+    final, written = [], []
+    try:
+        for group in plan(writer.segments + segments, optimize):
+            if not group.needs_writing(optimize):
+                final.append(group.segments[0])
+                continue
+            pause_for_tests("merge")
+            from .compact import merge_segments  # numpy: loaded by the runs that merge, not by every run
+
+            merged = merge_segments(writer, group.segments, group.purged(optimize))
+            if merged is not None:
+                final.append(merged)
+                written.append(merged)
+        if writer._added:
+            final.append(writer._finalize_segment())
+        else:
+            writer._close_segment()
+        if written:
+            pause_for_tests("merged")
+        writer._commit_toc(final)
+    except BaseException:
+        discard(writer.storage, written)
+        raise
     writer._finish()
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,16 +31,10 @@ from .regional import script_of
 from .schema import make_schema
 from .segments import build_segments, commit_segments, discard
 from .store import DAMAGE, IndexDir, analyzer_version, userdict_for
+from .testhooks import pause_for_tests
 
 Progress = Callable[[str, int, int], None]  # (what: Reading files / Indexing articles, done, total)
 MASS_REMOVAL_SHARE = 0.2  # a run that would remove more of the index stops, unless allowed
-
-
-def pause_for_tests(stage: str) -> None:
-    """NEWSSEARCH_TEST_PAUSE_AT=<stage> parks a run at read, toc, state or swap, so a test can kill it there."""
-    if os.environ.get("NEWSSEARCH_TEST_PAUSE_AT") == stage:
-        print(f"newssearch: paused at {stage}", file=sys.stderr, flush=True)
-        time.sleep(float(os.environ.get("NEWSSEARCH_TEST_PAUSE_SECONDS", "600")))
 
 
 @dataclass
@@ -120,6 +113,7 @@ def run_index(
     progress: Progress | None = None,
     allow_mass_removal: bool = False,
     forget: Iterable[Path] = (),
+    optimize: bool = False,
 ) -> RunSummary:
     """Index `paths` (or the remembered folders) into the index at `config.index`.
 
@@ -127,6 +121,7 @@ def run_index(
     unreadable folder or file are kept, and a run that would still remove more than
     MASS_REMOVAL_SHARE of the index raises MassRemoval unless `allow_mass_removal`.
     `forget` drops remembered folders and their articles (and indexes nothing).
+    `optimize` also merges the whole index into one segment without deleted documents.
     """
     start = time.monotonic()
     store = IndexDir(config.index)
@@ -140,7 +135,7 @@ def run_index(
         raise IndexUnwritable(f"cannot write the index at {config.index}: {exc.strerror or exc}") from exc
     try:
         _discard_unfinished(store)  # what a killed run (kill -9, power loss) left behind
-        summary = _run(store, config, paths, rebuild, progress, allow_mass_removal, list(forget))
+        summary = _run(store, config, paths, rebuild, progress, allow_mass_removal, list(forget), optimize)
     except NewssearchError:
         _discard_unfinished(store)  # e.g. the generation a stopped rebuild had begun
         raise
@@ -208,7 +203,7 @@ def _roots(state: dict, paths: list[Path] | None, forget: list[Path]) -> tuple[l
 
 
 def _run(store: IndexDir, config: Config, paths: list[Path] | None, rebuild: bool, progress: Progress | None,
-         allow_mass_removal: bool, forget: list[Path]) -> RunSummary:
+         allow_mass_removal: bool, forget: list[Path], optimize: bool = False) -> RunSummary:
     state = store.state()
     remembered = [Path(p) for p in state.get("roots", [])]
     roots, forgotten = _roots(state, paths, forget)
@@ -245,7 +240,7 @@ def _run(store: IndexDir, config: Config, paths: list[Path] | None, rebuild: boo
     pause_for_tests("read")
     now = max(int(time.time()), state.get("last_change_started", 0) + 1)  # runs in one second stay apart
     fresh = 0
-    if to_write or to_delete or carried or gen != old_gen:
+    if to_write or to_delete or carried or gen != old_gen or optimize:
         if gen == old_gen:
             store.save_manifest(gen, plan.interim)  # right whether the commit lands or not
         docs = []
@@ -271,7 +266,7 @@ def _run(store: IndexDir, config: Config, paths: list[Path] | None, rebuild: boo
         try:
             for aid in to_delete:
                 writer.delete_by_term("id", aid)
-            commit_segments(writer, segments)
+            commit_segments(writer, segments, optimize)
         except BaseException:
             _clean_up_failed_commit(writer, ix, segments)
             raise

@@ -65,6 +65,8 @@ def main() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @index_option
 @click.option("--rebuild", is_flag=True, help="Build a fresh index beside the old one and swap it in.")
+@click.option("--optimize", is_flag=True,
+              help="Also merge the index into one segment without deleted articles (searches keep working).")
 @click.option("--wait", type=float, default=0, show_default=True, metavar="SECONDS",
               help="Wait this long for another run to finish, then exit 75.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line and errors (for cron).")
@@ -74,7 +76,7 @@ def main() -> None:
 @click.option("--forget", multiple=True, type=click.Path(path_type=Path), metavar="FOLDER",
               help="Stop indexing a remembered FOLDER and remove its articles (repeatable; nothing else is read).")
 @friendly
-def index(paths: tuple[Path, ...], index_dir: str | None, rebuild: bool, wait: float, quiet: bool,
+def index(paths: tuple[Path, ...], index_dir: str | None, rebuild: bool, optimize: bool, wait: float, quiet: bool,
           as_json: bool, allow_mass_removal: bool, forget: tuple[Path, ...]) -> None:
     """Index articles from PATHS (files or folders; .txt, .json, .jsonl, .html).
 
@@ -104,7 +106,7 @@ def index(paths: tuple[Path, ...], index_dir: str | None, rebuild: bool, wait: f
     try:
         summary = run_index(config, list(paths) or None, rebuild=rebuild, wait=wait,
                             progress=progress if show_bar else None, allow_mass_removal=allow_mass_removal,
-                            forget=forget)
+                            forget=forget, optimize=optimize)
     finally:
         for bar in bars.values():
             bar.render_finish()

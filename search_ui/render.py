@@ -53,6 +53,10 @@ def print_stats(st: dict) -> None:
     click.echo(f"articles:  {st['articles']}")
     click.echo(f"dates:     {st['first_date'] or '-'} … {st['last_date'] or '-'}")
     click.echo(f"size:      {st['size_bytes'] / 1e6:.1f} MB")
+    sizes = " + ".join(f"{seg['articles']}" + (f" ({seg['deleted']} deleted)" if seg["deleted"] else "")
+                       for seg in st["segments"])
+    click.echo(f"segments:  {len(st['segments'])}: {sizes or '-'}")
+    click.echo(f"deleted:   {st['deleted']} (kept until a merge rewrites their segment; --optimize drops all)")
     stale = "" if st["analyzer"] == st["analyzer_current"] else "  (stale: run newssearch index --rebuild)"
     click.echo(f"analyzer:  {st['analyzer']}{stale}")
     last = st.get("last_run") or {}

@@ -229,7 +229,7 @@ def test_searching_during_reindex_sees_old_or_new_never_partial(site):
     t.start()
     cli: list[dict] = []
     try:
-        for args in (("index", "--quiet"), ("index", "--quiet", "--rebuild")):
+        for args in (("index", "--quiet"), ("index", "--quiet", "--rebuild"), ("index", "--quiet", "--optimize")):
             p = site.start(*args)
             while p.poll() is None:
                 q = site.run("query", "--json", "--limit", "0", "新闻联播")

@@ -116,21 +116,34 @@ def test_index_path_is_a_file(tmp_path: Path, site: Site) -> None:
     assert blocker.read_text() == "not a folder"
 
 
+def _small_files() -> None:
+    """RLIMIT_FSIZE makes writes past 200 kB fail with EFBIG, like a quota or a full disk."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the writer
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+
 @pytest.mark.parametrize("rebuild", [False, True], ids=["incremental", "rebuild"])
 def test_file_size_limit_during_commit(site: Site, rebuild: bool) -> None:
-    """RLIMIT_FSIZE makes the commit's writes fail with EFBIG, like a quota or a full disk."""
-
-    def limit() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the writer
-        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
-
     files = site.files()
-    p = site.cli("index", *(["--rebuild"] if rebuild else []), preexec=limit)
+    p = site.cli("index", *(["--rebuild"] if rebuild else []), preexec=_small_files)
     assert p.returncode == 74, p.stderr
     assert "cannot write the index" in p.stderr and "File too large" in p.stderr and "hint:" in p.stderr
     assert site.files() == files  # what the failed run wrote is gone, the live generation untouched
     assert site.count() == site.before
     site.recovers()
+
+
+def test_file_size_limit_during_a_merge(site: Site) -> None:
+    """A merge (here --optimize's) that cannot write its segment leaves the segments it was merging live."""
+    site.recovers()
+    segments = json.loads(site.cli("stats", "--json").stdout)["segments"]
+    assert len(segments) == 2
+    files = site.files()
+    p = site.cli("index", "--optimize", preexec=_small_files)
+    assert p.returncode == 74 and "File too large" in p.stderr, p.stderr
+    assert site.files() == files and site.count() == site.total
+    assert site.cli("index", "--optimize").returncode == 0
+    assert json.loads(site.cli("stats", "--json").stdout)["segments"] == [{"articles": site.total, "deleted": 0}]
 
 
 @needs_mounts

@@ -1,0 +1,247 @@
+"""Merging segments (indexer/compact.py) and the merge policy (indexer/merge.py) on real indexes.
+
+A merged segment must hold what a fresh build of the same live articles holds,
+term for term; runs must keep the index to a few segments without rewriting
+the big ones; ``--optimize`` leaves one segment and no deleted articles; and a
+run killed while merging leaves the last good index live.
+"""
+
+import json
+
+import pytest
+from whoosh import index as windex
+
+from indexer import merge, postings
+from indexer.compact import merge_segments
+from indexer.schema import make_schema
+from indexer.search import Searcher
+from indexer.segments import build_range, commit_segments
+from indexer.store import IndexDir
+from indexer.writer import run_index
+
+from .conftest import HANS, HANT, corpus_records, write_jsonl
+from .test_cron import CHANGED, PER_FILE, V1_PER_FILE, kill, records, site, wait_paused  # noqa: F401 - fixtures
+from .test_segments import _docs, _postings
+
+
+def _index(path, docs: list[dict], sizes: list[int]):
+    """An index whose segments hold `sizes` documents each, committed through the policy."""
+    path.mkdir()
+    ix = windex.create_in(str(path), make_schema(), indexname="g1")
+    segs, start = [], 0
+    for n in sizes:
+        segs += build_range(ix, docs, start, start + n)[0]
+        start += n
+    commit_segments(ix.writer(), segs)
+    return windex.open_dir(str(path), indexname="g1")
+
+
+def _delete(ix, ids) -> None:
+    w = ix.writer()
+    for aid in ids:
+        w.delete_by_term("id", aid)
+    commit_segments(w, [])
+
+
+def _replace(ix, segments: list, merged) -> None:
+    """Commit `merged` in place of `segments` (what commit_segments does with a planned merge)."""
+    w = ix.writer()
+    keep = [s for s in w.segments if s.segment_id() not in {x.segment_id() for x in segments}]
+    w._close_segment()
+    w._commit_toc([merged, *keep])
+    w._finish()
+
+
+def _stored(ix) -> dict:
+    """id -> (stored fields, dupkey column, field lengths) of every live article."""
+    with ix.searcher() as s:
+        r = s.reader()
+        dup = r.column_reader("dupkey")
+        return {
+            s.stored_fields(d)["id"]: (s.stored_fields(d), dup[d],
+                                      [r.doc_field_length(d, f) for f in ("title", "body", "title_g", "body_g")])
+            for d in r.all_doc_ids()
+        }
+
+
+@pytest.fixture(scope="module")
+def docs():
+    return _docs(90)
+
+
+def test_purging_merge_writes_what_a_fresh_build_writes(tmp_path, docs):
+    ix = _index(tmp_path / "parts", docs, [40, 30, 20])
+    assert [s.doc_count_all() for s in ix._segments()] == [40, 30, 20]  # similar sizes: the policy merges none
+    gone = [docs[k]["id"] for k in (0, 5, 39, 41, 89)]
+    _delete(ix, gone)
+    segs = ix._segments()
+    _replace(ix, segs, merge_segments(ix, segs, [True, True, True]))
+    merged = windex.open_dir(str(tmp_path / "parts"), indexname="g1")
+    assert len(merged._segments()) == 1 and not merged._segments()[0].has_deletions()
+    live = [d for d in docs if d["id"] not in gone]
+    fresh = _index(tmp_path / "fresh", live, [len(live)])
+    assert _postings(merged) == _postings(fresh)  # terms, statistics, weights and positions
+    assert _stored(merged) == _stored(fresh)
+
+
+@pytest.mark.parametrize("block", [postings.BLOCK, 4], ids=["blocks", "small-blocks"])
+def test_kept_first_segment_is_copied_and_keeps_its_deleted_articles(tmp_path, docs, monkeypatch, block):
+    """Small blocks give terms several blocks: the kept segment's full ones are copied, its last one rewritten."""
+    monkeypatch.setattr(postings, "BLOCK", block)
+    ix = _index(tmp_path / "parts", docs, [40, 30, 20])
+    gone = [docs[k]["id"] for k in (3, 50)]
+    _delete(ix, gone)
+    before_postings, before_stored = _postings(ix), _stored(ix)
+    segs = ix._segments()
+    new = merge_segments(ix, segs, [False, True, True])  # the first keeps its numbers: records copied as they are
+    _replace(ix, segs, new)
+    merged = windex.open_dir(str(tmp_path / "parts"), indexname="g1")
+    (seg,) = merged._segments()
+    assert (seg.doc_count_all(), seg.deleted_count()) == (89, 1)  # the kept deleted article, still deleted
+    assert _live(_postings(merged)) == _live(before_postings)
+    assert _stored(merged) == before_stored
+
+
+def _live(postings: dict) -> dict:
+    """field -> term -> {article id: posting} of the live articles (a purged article's terms leave the lexicon)."""
+    return {f: {t: got for t, (_stats, got) in terms.items() if got} for f, terms in postings.items()}
+
+
+class Seg:
+    """A segment as the policy sees it: document counts only (plan() reads nothing else)."""
+
+    def __init__(self, n: int, deleted: int = 0) -> None:
+        self.n, self.deleted = n, deleted
+
+    def doc_count_all(self) -> int:
+        return self.n
+
+    def doc_count(self) -> int:
+        return self.n - self.deleted
+
+    def deleted_count(self) -> int:
+        return self.deleted
+
+    def has_deletions(self) -> bool:
+        return self.deleted > 0
+
+
+def _season(base: list[Seg], runs: int) -> tuple[list[Seg], int]:
+    """Plan `runs` commits of 8 new articles; return the segments left and the most articles one run rewrote."""
+    segs, most = list(base), 0
+    for _ in range(runs):
+        new = Seg(8)
+        groups = merge.plan([*segs, new])
+        rewritten = sum(s.n for g in groups if g.needs_writing(False) for s in g.segments)
+        most = max(most, rewritten)
+        segs = [g.segments[0] if not g.needs_writing(False) else Seg(g.live) for g in groups]
+        assert len(segs) <= merge.MAX_SEGMENTS
+    return segs, most
+
+
+def test_policy_small_runs_do_not_rewrite_big_segments():
+    big = [Seg(5_000), Seg(5_000, deleted=200)]
+    segs, most = _season(big, 70)
+    assert big[0] in segs and big[1] in segs  # 560 articles are less than 1/FOLD of either
+    assert most < 560 and sum(s.doc_count() for s in segs) == 9_800 + 8 * 70
+    full = [Seg(merge.FULL)]
+    segs, most = _season(full, 1_000)  # 8,000 articles, more than 1/FOLD: still not merged into a full one
+    assert full[0] in segs and most < 8_000
+
+
+def test_policy_folds_the_tail_into_a_big_segment_and_purges_deletions():
+    segs, _ = _season([Seg(4_000), Seg(4_000)], 80)  # 640 articles: more than 1/FOLD of one half
+    assert max(s.n for s in segs) > 4_000
+    segs, _ = _season([Seg(merge.FULL), Seg(merge.FULL)], 400)  # full ones are not folded into
+    assert max(s.n for s in segs) == merge.FULL
+    purged = merge.plan([Seg(1_000, deleted=300), Seg(1_000, deleted=10)])
+    assert [g.needs_writing(False) for g in purged] == [True, False]
+    assert [len(g.segments) for g in merge.plan([Seg(5), Seg(9_000, deleted=1)], optimize=True)] == [2]
+    assert [g.live for g in merge.plan([Seg(8, deleted=8), Seg(100)])] == [100]  # nothing left: dropped
+
+
+def _segment_sizes(config) -> dict[str, int]:
+    ix, _ = IndexDir(config.index).open()
+    return {s.segment_id(): s.doc_count_all() for s in ix._segments()}
+
+
+def test_cron_runs_keep_big_segments_and_match_a_fresh_build(tmp_path, config):
+    hans, hant = corpus_records(HANS, 460), corpus_records(HANT, 60)
+    src = tmp_path / "src"
+    write_jsonl(src / "base.jsonl", hans[:400])
+    run_index(config, [src])
+    big = _segment_sizes(config)
+    assert len(big) == 2  # one per worker
+    extra = hans[400:] + hant
+    folded = []
+    for n in range(15):
+        write_jsonl(src / f"run{n:02d}.jsonl", extra[n * 8 : n * 8 + 8])
+        if n % 7 == 6:
+            write_jsonl(src / f"run{n - 3:02d}.jsonl", [{**r, "body": r["body"] + "（更正）"}
+                                                         for r in extra[(n - 3) * 8 : (n - 3) * 8 + 8]])
+        if n == 10:
+            (src / "run01.jsonl").unlink()
+        run_index(config)
+        sizes = _segment_sizes(config)
+        assert len(sizes) <= merge.MAX_SEGMENTS
+        for seg in big.keys() - sizes.keys() - set(folded):  # a big segment is rewritten only once an
+            assert 8 * (n + 1) * merge.FOLD >= big[seg]  # eighth of it has accumulated in smaller ones
+            folded.append(seg)
+    assert folded  # 120 new articles are more than an eighth of a half: the tail was folded in
+    fresh = type(config).load(tmp_path / "fresh", tmp_path / "no-userdict.txt")
+    run_index(fresh, [src])
+    a, b = Searcher(config), Searcher(fresh)
+    try:
+        assert a.stats()["articles"] == b.stats()["articles"] == 400 + 15 * 8 - 8
+        for q in ("新闻联播", "臺南", '"更正"', "习近平 OR 黄伟哲", "经济 -发展"):
+            ra, rb = a.search(q, limit=0), b.search(q, limit=0)
+            assert {h.id for h in ra.hits} == {h.id for h in rb.hits} and ra.total == rb.total > 0
+            assert a.facets(q) == b.facets(q)
+    finally:
+        a.close()
+        b.close()
+
+
+def _two_segments(site) -> int:  # noqa: F811 - the fixture's name
+    """An index of two segments, one with a replaced (deleted) article; return the article count."""
+    n = site.v1()
+    assert site.run("index", "--quiet", str(site.src)).returncode == 0
+    first = [dict(r) for r in site.hans[:V1_PER_FILE]]
+    first[0]["body"] += CHANGED
+    write_jsonl(site.src / "a0.jsonl", first)
+    write_jsonl(site.src / "c.jsonl", site.hant[:PER_FILE])
+    assert site.run("index", "--quiet").returncode == 0
+    return n + PER_FILE
+
+
+def test_optimize_leaves_one_segment_without_deleted_articles(site):  # noqa: F811
+    n = _two_segments(site)
+    before = json.loads(site.run("stats", "--json").stdout)
+    assert before["deleted"] == 1 and len(before["segments"]) == 2
+    assert sum(s["articles"] for s in before["segments"]) == before["articles"] == n
+    done = site.run("index", "--optimize", "--json")
+    assert done.returncode == 0, done.stderr
+    after = json.loads(site.run("stats", "--json").stdout)
+    assert after["segments"] == [{"articles": n, "deleted": 0}] and after["deleted"] == 0
+    site.check(n)
+    text = site.run("stats").stdout
+    assert "segments:  1: " in text and "deleted:   0" in text
+
+
+@pytest.mark.parametrize("stage", ["merge", "merged"])
+def test_kill_9_during_a_merge_leaves_the_last_good_index(site, stage):  # noqa: F811
+    n = _two_segments(site)
+    files = set(site.config.index.iterdir())
+    p = site.start("index", "--quiet", "--optimize", pause=stage)
+    wait_paused(p, stage)
+    kill(p)
+    site.check(n)  # the last commit is live; what the merge wrote is not
+    stats = json.loads(site.run("stats", "--json").stdout)
+    assert len(stats["segments"]) == 2 and stats["deleted"] == 1
+    done = site.run("index", "--quiet")  # the next cron run completes and cleans up
+    assert done.returncode == 0, done.stderr
+    site.check(n)
+    assert set(site.config.index.iterdir()) == files
+    assert site.run("index", "--quiet", "--optimize").returncode == 0
+    site.check(n)
+    assert len(json.loads(site.run("stats", "--json").stdout)["segments"]) == 1
