@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arrays import DocTable
+from .codec.arrays import DocTable
 
 
 def _counts(values: np.ndarray) -> dict[str, int]:

@@ -22,7 +22,7 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.scoring import BM25F
 
-from .arrays import DocTable, positions
+from .codec.arrays import DocTable, positions
 from .phrase import GramPhrase
 from .ranges import ColumnRange
 

@@ -20,9 +20,10 @@ import numpy as np
 import whoosh
 from whoosh.scoring import BM25F
 
-from . import arrays, postings
 from . import counts as tally
-from .arrays import DocTable
+from . import postings
+from .codec import arrays
+from .codec.arrays import DocTable
 from .config import Config
 from .evaluate import Evaluator
 from .store import DAMAGE, IndexDir, analyzer_version

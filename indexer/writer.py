@@ -22,6 +22,7 @@ from filelock import FileLock, Timeout
 from whoosh import index as windex
 
 from . import vocab
+from .codec.segment_writer import build_segments, commit_segments, discard
 from .config import Config
 from .errors import IndexBusy, IndexCorrupt, IndexUnwritable, MassRemoval, NewssearchError
 from .ingest.article import Article
@@ -29,7 +30,6 @@ from .ingest.plan import make_plan
 from .ingest.readers import file_key
 from .regional import script_of
 from .schema import make_schema
-from .segments import build_segments, commit_segments, discard
 from .store import DAMAGE, IndexDir, analyzer_version, userdict_for
 from .testhooks import pause_for_tests
 

@@ -11,11 +11,12 @@ import json
 import pytest
 from whoosh import index as windex
 
-from indexer import merge, postings
-from indexer.compact import merge_segments
+from indexer import merge_policy as merge
+from indexer import postings
+from indexer.codec.segment_merge import merge_segments
+from indexer.codec.segment_writer import build_range, commit_segments
 from indexer.schema import make_schema
 from indexer.search import Searcher
-from indexer.segments import build_range, commit_segments
 from indexer.store import IndexDir
 from indexer.writer import run_index
 

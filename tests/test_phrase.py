@@ -6,7 +6,7 @@ from whoosh import query as wq
 from whoosh.scoring import BM25F
 
 from indexer.analysis import gram_tokens
-from indexer.arrays import DocTable
+from indexer.codec.arrays import DocTable
 from indexer.evaluate import Evaluator
 from indexer.normalize import normalize
 from indexer.phrase import GramPhrase

@@ -5,8 +5,9 @@ from collections import Counter
 import pytest
 from whoosh import index as windex
 
-from indexer import postings, segments
+from indexer import postings
 from indexer.analysis import gram_positions, gram_tokens, word_counts, word_tokens
+from indexer.codec import segment_writer as segments
 from indexer.ingest.article import Article
 from indexer.normalize import normalize
 from indexer.postings import INLINE_LIMIT

@@ -38,12 +38,12 @@ from whoosh.codec import default_codec
 from whoosh.system import pack_uint
 from whoosh.util.numeric import length_to_byte
 
-from .analysis import GramTokenizer, NormalizingTokenizer, WordTokenizer, gram_positions, word_counts
-from .keywords import candidates
-from .merge import plan
-from .normalize import normalize
-from .postings import use_fast_term_table, write_field
-from .testhooks import pause_for_tests
+from ..analysis import GramTokenizer, NormalizingTokenizer, WordTokenizer, gram_positions, word_counts
+from ..keywords import candidates
+from ..merge_policy import plan
+from ..normalize import normalize
+from ..postings import use_fast_term_table, write_field
+from ..testhooks import pause_for_tests
 
 # A segment is written when its postings would take about this much memory by an estimate
 # (~60 bytes a posting, ~300 bytes a distinct term; close to a worker's resident size). Fewer,
@@ -363,7 +363,7 @@ def commit_segments(writer, segments: list, optimize: bool = False) -> None:
                 final.append(group.segments[0])
                 continue
             pause_for_tests("merge")
-            from .compact import merge_segments  # numpy: loaded by the runs that merge, not by every run
+            from .segment_merge import merge_segments  # numpy: loaded by the runs that merge, not by every run
 
             merged = merge_segments(writer, group.segments, group.purged(optimize))
             if merged is not None:

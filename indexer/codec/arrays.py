@@ -20,8 +20,8 @@ from whoosh.reading import CorruptIndexError, TermNotFound
 from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
 
-from .postings import PackedValues
-from .schema import GramPositions
+from ..postings import PackedValues
+from ..schema import GramPositions
 
 _LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _DTYPES = {"B": np.uint8, "H": np.uint16, "I": np.uint32}

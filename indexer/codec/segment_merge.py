@@ -36,8 +36,8 @@ from whoosh.reading import SegmentReader
 from whoosh.system import pack_int, pack_ushort, unpack_int, unpack_long
 from whoosh.util.numeric import byte_to_length
 
+from ..postings import BLOCK, Copied, Extended, PackedValues, use_fast_term_table, write_sorted
 from .arrays import length_bytes, read_blocks
-from .postings import BLOCK, Copied, Extended, PackedValues, use_fast_term_table, write_sorted
 
 _INFO = W3TermInfo._struct
 _CHUNK = 1 << 22  # term table bytes read at once
