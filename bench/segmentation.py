@@ -6,7 +6,7 @@ Configurations, each run over every line of each test set:
 * rjieba norm: newssearch's normalization first (NFKC, lowercase, per-character
   Traditional → Simplified; one character to one, so offsets map straight back);
 * rjieba norm+data dict: normalization plus data/userdict.txt (if it exists),
-  loaded with ``indexer.segment.load_userdict``;
+  loaded with ``indexer.segmenter.load_userdict``;
 * rjieba norm+temp dict: on top of that, a temp user dictionary of training-set
   words that jieba's dictionary lacks, written in the corpus's own script (so
   Traditional entries go through load_userdict's normalization);

@@ -24,7 +24,7 @@ from functools import lru_cache
 
 from whoosh.analysis import Token, Tokenizer
 
-from . import segmenter as segment
+from . import segmenter
 from .normalize import normalize
 
 ANALYZER_VERSION = "1"
@@ -94,7 +94,7 @@ def word_tokens(text: str, search: bool = True) -> list[GramToken]:
     mode lines up with the index. Tokens mixing letters and punctuation
     (``covid-19``) are split into their letter/digit parts.
     """
-    raw = segment.tokenize(text, search=search)
+    raw = segmenter.tokenize(text, search=search)
     top = [True] * len(raw)
     if search:
         # Sub-words come right before their parent: scan backwards and mark
@@ -142,7 +142,7 @@ def word_counts(text: str) -> dict[str, int]:
     The indexer needs no word positions (the word fields rank, the gram fields
     find phrases), so it skips building a tuple per token.
     """
-    raw = segment.tokenize(text, search=True)
+    raw = segmenter.tokenize(text, search=True)
     counts: dict[str, int] = {}
     get = counts.get
     pstart = pend = -1

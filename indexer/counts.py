@@ -1,4 +1,4 @@
-"""Counting over documents with the per-document arrays of `indexer.arrays.DocTable`.
+"""Counting over documents with the per-document arrays of `indexer.codec.arrays.DocTable`.
 
 Facets, index statistics and repost groups each look at every matching (or
 every) document; reading Whoosh's columns one document at a time made them cost

@@ -6,12 +6,12 @@ of 12,000 articles) over four fields took ~100 ms before a page could be cut.
 Here every node of the same query tree (``Term``, ``GramPhrase``, ``Or``,
 ``And``, ``AndMaybe``, ``AndNot``, the date and time ranges) becomes a boolean
 mask and a score vector over all documents: a term's postings are read a block
-at a time into arrays (`indexer.arrays`), BM25F is computed in one vector expression with the
+at a time into arrays (`indexer.codec.arrays`), BM25F is computed in one vector expression with the
 same formula, statistics and stored length bytes as Whoosh's ``BM25F``, and a
 gram phrase is matched by intersecting (document, position − k) keys of its
 grams. The results equal Whoosh's, which tests check node by node.
 
-The arrays are read by `indexer.arrays`.
+The arrays are read by `indexer.codec.arrays`.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from typing import Any
 
 from whoosh import query as wq
 
-from . import segmenter as segment
+from . import segmenter
 from .normalize import normalize
 
 TITLE_WEIGHT = 2
@@ -53,7 +53,7 @@ def _doc_frequency(s, cache: dict[str, int], word: str) -> int:
 
 def _content_words(text: str) -> list[tuple[str, int]]:
     """(normalized word, start offset) of the content words of `text` (already normalized)."""
-    tagged = segment.tag(text)
+    tagged = segmenter.tag(text)
     words = list(map(itemgetter(0), tagged))
     if "".join(words) == text:  # the tagger's words cover the text in order: offsets are running sums
         starts = accumulate(map(len, words), initial=0)

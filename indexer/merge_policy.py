@@ -14,7 +14,7 @@ included) and plans merges on those sizes:
 * **Fold.** When the segments smaller than 1/`SMALLER` of some segment S add
   up to 1/`FOLD` of it, they are merged into S. S goes first in the merge and
   keeps its document numbers, so its postings are copied byte for byte
-  (`indexer.compact`): the index stays a few large segments plus a short
+  (`indexer.codec.segment_merge`): the index stays a few large segments plus a short
   geometric tail, like a fresh build's, and a run rewrites a big segment only
   when an eighth of it has accumulated below it.
 * **Cap.** More than `MAX_SEGMENTS` segments: the smallest are merged until

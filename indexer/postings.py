@@ -118,7 +118,7 @@ def write_sorted(fw, items: Iterable[tuple[str | bytes, Postings]], lengths: arr
 
 
 class Copied(NamedTuple):
-    """A term record taken unchanged from a segment whose document numbers a merge keeps (see indexer.compact).
+    """A term record taken unchanged from a segment whose document numbers a merge keeps (codec.segment_merge).
 
     `value` is the record's value; `blob` the term's posting blocks when they
     are not inlined (written again at the new postings file's position).
@@ -139,7 +139,7 @@ class Extended(NamedTuple):
     Whoosh 3 blocks are self-contained (each starts its doc deltas afresh), so
     old blocks stay as they are. `blob` is the header and the old blocks, none
     marked last; when the old last block was small it is left out and its
-    postings are the first `carried` of `flat` (see `indexer.compact`).
+    postings are the first `carried` of `flat` (see `indexer.codec.segment_merge`).
     """
 
     value: bytes

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from whoosh import query as wq
 
-from . import segmenter as segment
+from . import segmenter
 from .analysis import HAN, gram_tokens
 from .errors import QueryError
 from .normalize import normalize
@@ -249,7 +249,7 @@ def words_of(text: str) -> list[str]:
             out.append(piece)
             continue
         words: list[str] = []
-        for w in segment.cut(piece):
+        for w in segmenter.cut(piece):
             if words and (len(w) == 1 or len(words[-1]) == 1):
                 words[-1] += w
             else:

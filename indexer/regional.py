@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import segmenter as segment
+from . import segmenter
 from .config import Config
 from .normalize import is_han, normalize
 from .query import Atom, Clause, Parsed, pieces
@@ -153,14 +153,14 @@ def _word_bounds(text: str) -> set[int]:
     for m in pieces(text):
         pos = m.start()
         bounds.add(pos)
-        for w in segment.cut(m.group()) if is_han(m.group()[0]) else [m.group()]:
+        for w in segmenter.cut(m.group()) if is_han(m.group()[0]) else [m.group()]:
             pos += len(w)
             bounds.add(pos)
     return bounds
 
 
 def fill_scripts(table, searcher, docs) -> None:
-    """Give the articles of mask `docs` in `table` (an indexer.arrays.DocTable) a script, for indexes from
+    """Give the articles of mask `docs` in `table` (an indexer.codec.arrays.DocTable) a script, for indexes from
     before the ``script`` column: derived from the stored text, once per open index and article."""
 
     def derive(d: int) -> str:

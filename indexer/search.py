@@ -17,10 +17,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import counts as tally
+from . import counts, synonyms, vocab
 from . import keywords as kw
 from . import suggest as sg
-from . import synonyms, vocab
 from . import trending as trends
 from .config import Config
 from .errors import ArticleNotFound, IndexCorrupt, NewssearchError, QueryError
@@ -192,7 +191,7 @@ class Searcher:
     ) -> dict[str, dict[str, int]]:
         """Hits per source and per year for a query (most frequent first)."""
         m = self.matches(text, scope)
-        return tally.facets(m.snap.table, m.docs(_filters(since, until, source, new)))
+        return counts.facets(m.snap.table, m.docs(_filters(since, until, source, new)))
 
     @_reading
     def timeline(
@@ -220,14 +219,14 @@ class Searcher:
         s = m.snap.searcher
         asked = parse(scrub(text)).highlight_terms()
         stops = synonyms.for_config(self.config).stopwords
-        counts: Counter[str] = Counter()
+        hits_with: Counter[str] = Counter()
         written: dict[str, str] = {}
         for d in map(int, top(docs, m.scores[docs], REFINE_FROM)):
             for word, as_written, _ in kw.scored(s, s.stored_fields(d), stops)[: kw.SHOWN]:
                 if not any(word in t or t in word for t in asked):
-                    counts[word] += 1
+                    hits_with[word] += 1
                     written.setdefault(word, as_written)
-        return [written[w] for w, c in sorted(counts.items(), key=lambda wc: (-wc[1], wc[0]))[:n] if c >= 2]
+        return [written[w] for w, c in sorted(hits_with.items(), key=lambda wc: (-wc[1], wc[0]))[:n] if c >= 2]
 
     @_reading
     def trending(self, n: int = 20) -> trends.Trending:
@@ -311,7 +310,7 @@ class Searcher:
         return {
             "index": str(self.config.index),
             "articles": reader.doc_count(),
-            **tally.overview(snap.table),
+            **counts.overview(snap.table),
             "size_bytes": self.store.size_bytes(),
             "segments": [{"articles": r.doc_count(), "deleted": r.doc_count_all() - r.doc_count()}
                          for r, _off in snap.table.leaves],

@@ -20,9 +20,7 @@ import numpy as np
 import whoosh
 from whoosh.scoring import BM25F
 
-from . import counts as tally
-from . import postings
-from .codec import arrays
+from . import codec, counts, postings
 from .codec.arrays import DocTable
 from .config import Config
 from .evaluate import Evaluator
@@ -30,7 +28,7 @@ from .store import DAMAGE, IndexDir, analyzer_version
 
 # Code that reads index files: an exception raised in it is about the files (Whoosh raises
 # IndexError, ValueError, KeyError … on bytes it cannot parse), not about our logic.
-_READERS = (os.path.dirname(whoosh.__file__) + os.sep, arrays.__file__, postings.__file__)
+_READERS = tuple(os.path.dirname(m.__file__) + os.sep for m in (whoosh, codec)) + (postings.__file__,)
 
 
 def is_damage(exc: BaseException) -> bool:
@@ -71,7 +69,7 @@ class Snapshot:
         searcher = index.searcher(weighting=BM25F())
         try:
             table = DocTable(searcher)
-            hidden, groups = tally.repost_groups(table, searcher.reader())
+            hidden, groups = counts.repost_groups(table, searcher.reader())
         except BaseException:
             searcher.close()
             raise

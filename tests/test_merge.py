@@ -1,4 +1,4 @@
-"""Merging segments (indexer/compact.py) and the merge policy (indexer/merge.py) on real indexes.
+"""Merging segments (indexer/codec/segment_merge.py) and the merge policy (indexer/merge_policy.py) on real indexes.
 
 A merged segment must hold what a fresh build of the same live articles holds,
 term for term; runs must keep the index to a few segments without rewriting

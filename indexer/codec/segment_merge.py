@@ -12,9 +12,9 @@ deleted in the new segment). The first segment of a merge, when kept, keeps
 its very document numbers, so each of its terms that no other segment has is
 copied byte for byte: folding a few small segments into a big one costs little
 more than copying the big one's files. What is purged is the merge policy's
-choice (`indexer.merge`).
+choice (`indexer.merge_policy`).
 
-Like `indexer.segments`, this relies on whoosh3 3.54.0's codec (pinned): the
+Like `indexer.codec.segment_writer`, this relies on whoosh3 3.54.0's codec (pinned): the
 term table's record layout, term infos and W3 posting blocks.
 """
 
@@ -235,7 +235,7 @@ def merge_segments(ix, segments: list, purge: list[bool]):
     `purge[i]` drops the deleted documents of `segments[i]`; a kept segment's
     deleted documents stay deleted in the new segment. The new segment is in
     no TOC yet: the caller commits it in place of `segments` (or deletes its
-    files with `indexer.segments.discard`).
+    files with `indexer.codec.segment_writer.discard`).
     """
     storage, schema = ix.storage, ix.schema
     codec = default_codec()

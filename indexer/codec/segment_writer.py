@@ -9,7 +9,7 @@ for its word and gram fields), keeps one segment's postings in memory grouped
 by term (they arrive in document order), and writes the terms in sorted order a
 whole block at a time through the codec's own postings writer. The files are
 ordinary Whoosh 3 segments: reading and deleting stay Whoosh's; merging is ours
-(`indexer.merge` decides, `indexer.compact` writes), in this same format.
+(`indexer.merge_policy` decides, `indexer.codec.segment_merge` writes), in this same format.
 
 :func:`build_segments` runs one builder per core on forked processes; the
 parent's writer then adds every new segment in a single TOC commit
@@ -352,8 +352,8 @@ def commit_segments(writer, segments: list, optimize: bool = False) -> None:
 
     One TOC write makes the whole run visible at once, as ``MpWriter`` does
     with ``multisegment=True``. Merges replace Whoosh's merge-on-commit (which
-    writes Whoosh's generic format): `indexer.merge` plans them over the old
-    segments and the new ones, `indexer.compact` writes them before the TOC,
+    writes Whoosh's generic format): `indexer.merge_policy` plans them over the old
+    segments and the new ones, `indexer.codec.segment_merge` writes them before the TOC,
     so a run killed while merging leaves the last TOC and its files live.
     """
     final, written = [], []
