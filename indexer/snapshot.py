@@ -24,7 +24,7 @@ from . import codec, counts, postings
 from .codec.arrays import DocTable
 from .config import Config
 from .evaluate import Evaluator
-from .store import DAMAGE, IndexDir, analyzer_version
+from .store import DAMAGE, IndexDir, State, analyzer_version
 
 # Code that reads index files: an exception raised in it is about the files (Whoosh raises
 # IndexError, ValueError, KeyError … on bytes it cannot parse), not about our logic.
@@ -47,7 +47,7 @@ class Snapshot:
     """The parts of one index state that a search reads."""
 
     generation: str
-    state: dict[str, Any]
+    state: State
     analyzer: str  # the analyzer version this process would build with (indexer.store.analyzer_version)
     index: Any  # whoosh.index.FileIndex
     searcher: Any  # whoosh.searching.Searcher
@@ -57,7 +57,7 @@ class Snapshot:
     groups: dict[int, list[int]]  # doc -> its repost group (only docs that have reposts)
 
     @classmethod
-    def open(cls, config: Config, store: IndexDir, state: dict[str, Any], previous: Snapshot | None) -> Snapshot:
+    def open(cls, config: Config, store: IndexDir, state: State, previous: Snapshot | None) -> Snapshot:
         """The snapshot of `state`, reusing `previous`'s open index when the generation is the same."""
         if previous is not None and previous.generation == state.get("generation"):
             index, analyzer = previous.index, previous.analyzer
@@ -75,7 +75,7 @@ class Snapshot:
             raise
         return cls(state["generation"], state, analyzer, index, searcher, table, Evaluator(table), hidden, groups)
 
-    def current(self, state: dict[str, Any]) -> bool:
+    def current(self, state: State) -> bool:
         """Whether this snapshot still shows the index whose state.json reads `state`."""
         return state == self.state and self.searcher.up_to_date()
 

@@ -16,7 +16,7 @@ import struct
 import tempfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from whoosh import index as windex
 from whoosh.index import FileIndex
@@ -28,11 +28,24 @@ from .errors import IndexCorrupt, IndexNotFound
 from .segmenter import engine_version, load_userdict
 
 STATE = "state.json"
+
+
+class State(TypedDict, total=False):
+    """state.json: the file a run rewrites atomically to make its work live (empty before the first run)."""
+
+    generation: str  # the live generation's name: g1, g2, …
+    analyzer: str  # indexer.store.analyzer_version when the generation was built
+    roots: list[str]  # the folders a bare `newssearch index` scans again
+    userdict: str | None  # the user dictionary the index was built with
+    last_run: dict[str, Any]  # the last run's summary (writer.RunSummary.as_dict) and when it finished
+    last_change_started: int  # unix time the last run that added or changed articles started ("new")
+
+
 # What Whoosh raises when it reads a truncated or overwritten file; no query or article causes these.
 DAMAGE = (EOFError, struct.error, zlib.error, UnicodeDecodeError, pickle.UnpicklingError, CorruptIndexError)
 
 
-def userdict_for(config: Config, state: dict[str, Any]) -> Path | None:
+def userdict_for(config: Config, state: State) -> Path | None:
     """The user dictionary to segment with: the configured one, else the one the index was built with.
 
     Queries must be segmented with the index's dictionary even when run from another
@@ -44,7 +57,7 @@ def userdict_for(config: Config, state: dict[str, Any]) -> Path | None:
     return Path(recorded) if recorded and Path(recorded).is_file() else None
 
 
-def analyzer_version(config: Config, state: dict[str, Any]) -> str:
+def analyzer_version(config: Config, state: State) -> str:
     """Everything that changes tokens: our pipeline, the segmenter, the user dictionary.
 
     Loads that dictionary into the segmenter as a side effect.
@@ -69,7 +82,7 @@ class IndexDir:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> State:
         """The current state; an empty dict when there is no index yet."""
         try:
             return json.loads((self.path / STATE).read_text(encoding="utf-8"))
@@ -78,10 +91,10 @@ class IndexDir:
         except (OSError, ValueError) as exc:
             raise IndexCorrupt(f"cannot read {self.path / STATE}: {exc}") from exc
 
-    def save_state(self, state: dict[str, Any]) -> None:
+    def save_state(self, state: State) -> None:
         write_json_atomic(self.path / STATE, state)
 
-    def open(self) -> tuple[FileIndex, dict[str, Any]]:
+    def open(self) -> tuple[FileIndex, State]:
         """Open the live generation for reading.
 
         A rebuild swaps state.json, then deletes the old generation: if that

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 from whoosh import index as windex
@@ -26,11 +27,11 @@ from .codec.segment_writer import build_segments, commit_segments, discard
 from .config import Config
 from .errors import IndexBusy, IndexCorrupt, IndexUnwritable, MassRemoval, NewssearchError
 from .ingest.article import Article
-from .ingest.plan import make_plan
+from .ingest.plan import Plan, make_plan
 from .ingest.readers import file_key
 from .regional import script_of
 from .schema import make_schema
-from .store import DAMAGE, IndexDir, analyzer_version, userdict_for
+from .store import DAMAGE, IndexDir, State, analyzer_version, userdict_for
 from .testhooks import pause_for_tests
 
 Progress = Callable[[str, int, int], None]  # (what: Reading files / Indexing articles, done, total)
@@ -179,7 +180,7 @@ def _stored_article(reader, aid: str) -> tuple[Article, str, int]:
     return a, d.get("digest") or a.digest(), d.get("added") or 0
 
 
-def _roots(state: dict, paths: list[Path] | None, forget: list[Path]) -> tuple[list[Path], list[str]]:
+def _roots(state: State, paths: list[Path] | None, forget: list[Path]) -> tuple[list[Path], list[str]]:
     """The folders this run scans, and the remembered folders it forgets (then it scans none)."""
     remembered = [Path(p) for p in state.get("roots", [])]
     forgotten = [str(Path(p).resolve()) for p in forget]
@@ -202,16 +203,27 @@ def _roots(state: dict, paths: list[Path] | None, forget: list[Path]) -> tuple[l
     return roots, []
 
 
-def _run(store: IndexDir, config: Config, paths: list[Path] | None, rebuild: bool, progress: Progress | None,
-         allow_mass_removal: bool, forget: list[Path], optimize: bool = False) -> RunSummary:
-    state = store.state()
-    remembered = [Path(p) for p in state.get("roots", [])]
-    roots, forgotten = _roots(state, paths, forget)
-    version = analyzer_version(config, state)
-    userdict = userdict_for(config, state)
+@dataclass
+class _Target:
+    """The generation a run writes into, and what the live one held before it."""
+
+    old_gen: str | None
+    old_ix: Any  # the live index (None when there is none, or a damaged one being rebuilt)
+    before: dict[str, tuple[str, str]]  # what the live generation holds: id -> (file, digest)
+    old_manifest: dict
+    gen: str
+    ix: Any
+    indexed: dict[str, tuple[str, str]]  # what the written generation holds so far (empty for a new one)
+    manifest: dict
+
+    @property
+    def new_generation(self) -> bool:
+        return self.gen != self.old_gen
+
+
+def _open_target(store: IndexDir, state: State, rebuild: bool) -> _Target:
+    """The live index, and the generation to write: the live one, or a new one for a rebuild or a first run."""
     old_gen = state.get("generation")
-    summary = RunSummary()
-    first_seen = _first_seen(store) if rebuild and old_gen else {}
     old_ix = None
     if old_gen:
         try:
@@ -224,79 +236,106 @@ def _run(store: IndexDir, config: Config, paths: list[Path] | None, rebuild: boo
     if rebuild or not old_gen:
         gen = f"g{int(old_gen[1:]) + 1}" if old_gen else "g1"
         ix = windex.create_in(str(store.path), make_schema(), indexname=gen)
-        indexed: dict[str, tuple[str, str]] = {}
-        manifest: dict = {}
-    else:
-        gen, ix, indexed, manifest = old_gen, old_ix, before, old_manifest
+        return _Target(old_gen, old_ix, before, old_manifest, gen, ix, {}, {})
+    return _Target(old_gen, old_ix, before, old_manifest, old_gen, old_ix, before, old_manifest)
+
+
+def _documents(t: _Target, plan: Plan, first_seen: dict[tuple[str, str], int], now: int,
+               summary: RunSummary) -> tuple[list[dict], set[str], bool]:
+    """The documents to add, the ids whose old documents go (removed or replaced), and whether any is new now."""
+    docs, replaced, fresh = [], set(), False
+    for aid, (a, d) in plan.to_write.items():
+        if aid in t.indexed:
+            replaced.add(aid)
+            summary.updated += 1
+        else:
+            summary.added += 1
+        when = first_seen.get((aid, d), now)
+        fresh |= when == now
+        docs.append(_fields(a, d, when))
+    for aid in plan.carried:
+        a, d, when = _stored_article(t.old_ix, aid)
+        summary.added += 1
+        docs.append(_fields(a, d, when))
+    return docs, plan.to_delete | replaced, fresh
+
+
+def _commit(t: _Target, docs: list[dict], deleted: set[str], optimize: bool, progress: Progress | None,
+            summary: RunSummary) -> None:
+    """Write the new documents as segments, delete the old ones, and make both live with one TOC."""
+    segments, timings = build_segments(
+        t.ix, docs, progress=(lambda k: progress("Indexing", k, len(docs))) if progress else None)
+    summary.timings.update(timings)
+    t_toc = time.perf_counter()
+    pause_for_tests("toc")
+    writer = t.ix.writer()
+    try:
+        for aid in deleted:
+            writer.delete_by_term("id", aid)
+        commit_segments(writer, segments, optimize)
+    except BaseException:
+        _clean_up_failed_commit(writer, t.ix, segments)
+        raise
+    summary.timings["toc"] = time.perf_counter() - t_toc
+
+
+def _run(store: IndexDir, config: Config, paths: list[Path] | None, rebuild: bool, progress: Progress | None,
+         allow_mass_removal: bool, forget: list[Path], optimize: bool = False) -> RunSummary:
+    state = store.state()
+    roots, forgotten = _roots(state, paths, forget)
+    version = analyzer_version(config, state)
+    summary = RunSummary()
+    first_seen = _first_seen(store) if rebuild and state.get("generation") else {}
+    t = _open_target(store, state, rebuild)
     t_read = time.perf_counter()
-    plan = make_plan(roots, forgotten, before, indexed, old_manifest, manifest, progress)
+    plan = make_plan(roots, forgotten, t.before, t.indexed, t.old_manifest, t.manifest, progress)
     summary.problems, summary.unchanged = plan.problems, plan.unchanged
-    to_write, to_delete, carried = plan.to_write, plan.to_delete, plan.carried
     summary.timings["read"] = time.perf_counter() - t_read
-    if not forgotten and not allow_mass_removal and len(plan.removed) > MASS_REMOVAL_SHARE * len(before):
+    if not forgotten and not allow_mass_removal and len(plan.removed) > MASS_REMOVAL_SHARE * len(t.before):
         raise MassRemoval(
-            f"this run would remove {len(plan.removed)} of the {len(before)} articles in the index "
+            f"this run would remove {len(plan.removed)} of the {len(t.before)} articles in the index "
             f"(over {MASS_REMOVAL_SHARE:.0%}); nothing was changed", plan.problems)
     pause_for_tests("read")
     now = max(int(time.time()), state.get("last_change_started", 0) + 1)  # runs in one second stay apart
-    fresh = 0
-    if to_write or to_delete or carried or gen != old_gen or optimize:
-        if gen == old_gen:
-            store.save_manifest(gen, plan.interim)  # right whether the commit lands or not
-        docs = []
-        for aid, (a, d) in to_write.items():
-            if aid in indexed:
-                to_delete.add(aid)
-                summary.updated += 1
-            else:
-                summary.added += 1
-            when = first_seen.get((aid, d), now)
-            fresh += when == now
-            docs.append(_fields(a, d, when))
-        for aid in carried:
-            a, d, when = _stored_article(old_ix, aid)
-            summary.added += 1
-            docs.append(_fields(a, d, when))
-        segments, timings = build_segments(
-            ix, docs, progress=(lambda k: progress("Indexing", k, len(docs))) if progress else None)
-        summary.timings.update(timings)
-        t_toc = time.perf_counter()
-        pause_for_tests("toc")
-        writer = ix.writer()
-        try:
-            for aid in to_delete:
-                writer.delete_by_term("id", aid)
-            commit_segments(writer, segments, optimize)
-        except BaseException:
-            _clean_up_failed_commit(writer, ix, segments)
-            raise
-        summary.timings["toc"] = time.perf_counter() - t_toc
+    fresh = False
+    if plan.to_write or plan.to_delete or plan.carried or t.new_generation or optimize:
+        if not t.new_generation:
+            store.save_manifest(t.gen, plan.interim)  # right whether the commit lands or not
+        docs, deleted, fresh = _documents(t, plan, first_seen, now, summary)
+        _commit(t, docs, deleted, optimize, progress, summary)
     summary.removed = len(plan.removed)
     summary.failed = len(plan.failed)
-    summary.generation = gen
-    if to_write or to_delete or gen != old_gen or not vocab.path_for(store.path, gen).exists():
+    summary.generation = t.gen
+    if plan.to_write or plan.to_delete or t.new_generation or not vocab.path_for(store.path, t.gen).exists():
         t_vocab = time.perf_counter()
-        with ix.reader() as reader:
-            vocab.write(store.path, gen, reader, previous=old_gen)
+        with t.ix.reader() as reader:
+            vocab.write(store.path, t.gen, reader, previous=t.old_gen)
         summary.timings["vocabulary"] = time.perf_counter() - t_vocab
     pause_for_tests("state")
-    store.save_manifest(gen, plan.manifest)
-    all_roots = sorted({str(r) for r in remembered + roots} - set(forgotten))
-    store.save_state(
-        {
-            **state,
-            "generation": gen,
-            "analyzer": version if gen != old_gen else state.get("analyzer", version),
-            "roots": all_roots,
-            "userdict": str(userdict) if userdict else None,
-            "last_run": {"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary.as_dict()},
-            **({"last_change_started": now} if fresh else {}),  # what `query --since-last-run` shows
-        }
-    )
+    store.save_manifest(t.gen, plan.manifest)
+    store.save_state(_next_state(state, config, t, version, roots, forgotten, summary, now if fresh else None))
     pause_for_tests("swap")
-    if old_gen and gen != old_gen:
-        store.remove_generation(old_gen)
+    if t.old_gen and t.new_generation:
+        store.remove_generation(t.old_gen)
     return summary
+
+
+def _next_state(state: State, config: Config, t: _Target, version: str, roots: list[Path], forgotten: list[str],
+                summary: RunSummary, changed_at: int | None) -> State:
+    """state.json after this run: the generation it wrote, the folders to scan again, and its summary."""
+    remembered = [Path(p) for p in state.get("roots", [])]
+    userdict = userdict_for(config, state)
+    new: State = {
+        **state,
+        "generation": t.gen,
+        "analyzer": version if t.new_generation else state.get("analyzer", version),
+        "roots": sorted({str(r) for r in remembered + roots} - set(forgotten)),
+        "userdict": str(userdict) if userdict else None,
+        "last_run": {"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary.as_dict()},
+    }
+    if changed_at is not None:
+        new["last_change_started"] = changed_at  # what `query --since-last-run` shows
+    return new
 
 
 def _clean_up_failed_commit(writer, ix, segments: list) -> None:
