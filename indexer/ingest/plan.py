@@ -146,44 +146,61 @@ def make_plan(roots: list[Path], forgotten: list[str], before: Indexed, indexed:
     before_by_file: dict[str, list[str]] = {}
     for aid, (f, _d) in before.items():
         before_by_file.setdefault(f, []).append(aid)
-
-    def known(key: str) -> list[str]:
-        """The ids a file held when last read: from its manifest entry, else those indexed from it."""
-        ids = _ids_in(old_manifest.get(key))
-        return ids if ids is not None else before_by_file.get(key, [])
-
     problems: list[str] = []
     failed: set[str] = set()
-    unchanged = 0
     files, hidden = _look(roots, before_by_file, problems, failed)
+    sources = _sources(files, manifest, old_manifest, before_by_file, problems, failed, progress)
+    for key in set(before_by_file) | set(old_manifest):
+        if key in sources or (forgotten and _under(key, forgotten)):
+            continue
+        if _under(key, roots) and not _under(key, hidden):
+            continue  # gone from a folder that was listed
+        sources[key] = _Source("kept", _known(key, old_manifest, before_by_file))  # hidden, or not this run's
+    claims = _claims(sources, indexed, dict(files), problems, failed)
+    to_write, carried, unchanged = _decide(claims, sources, indexed, before, problems, failed)
+    to_delete = set(indexed) - claims.keys()
+    final = (set(indexed) - to_delete) | to_write.keys() | set(carried)
+    manifest_after = _manifest_after(sources, old_manifest)
+    return Plan(to_write, to_delete, carried, set(before) - final, unchanged, manifest_after,
+                _interim_manifest(old_manifest, manifest_after, sources), problems, failed)
+
+
+def _known(key: str, old_manifest: dict, before_by_file: dict[str, list[str]]) -> list[str]:
+    """The ids a file held when last read: from its manifest entry, else those indexed from it."""
+    ids = _ids_in(old_manifest.get(key))
+    return ids if ids is not None else before_by_file.get(key, [])
+
+
+def _sources(files: list[tuple[str, Path]], manifest: dict, old_manifest: dict,
+             before_by_file: dict[str, list[str]], problems: list[str], failed: set[str],
+             progress: Progress | None) -> dict[str, _Source]:
+    """Each listed file: unchanged (by signature), read now, or kept as it was when it cannot be read."""
     sources: dict[str, _Source] = {}
-    paths_of: dict[str, Path] = {}
     for n, (key, path) in enumerate(files, 1):
-        paths_of[key] = path
         try:
             sig = file_sig(path)
         except OSError as exc:
             problems.append(f"{key}: cannot read: {exc.strerror or exc}")
             failed.add(key)
-            sources[key] = _Source("kept", known(key))
+            sources[key] = _Source("kept", _known(key, old_manifest, before_by_file))
             continue
         entry = manifest.get(key)
         if _sig_of(entry) == sig and (ids := _ids_in(entry)) is not None:
             sources[key] = _Source("unchanged", ids, sig=sig, remember=True)
         else:
             src = _read(key, path, sig, problems, failed)
-            sources[key] = src if src.kind == "read" else _Source("kept", known(key))
+            sources[key] = src if src.kind == "read" else _Source("kept", _known(key, old_manifest, before_by_file))
         if progress:
             progress("Reading", n, len(files))
-    for key in set(before_by_file) | set(old_manifest):
-        if key in sources or (forgotten and _under(key, forgotten)):
-            continue
-        if _under(key, roots) and not _under(key, hidden):
-            continue  # gone from a folder that was listed
-        sources[key] = _Source("kept", known(key))  # below a hidden folder, or outside this run's folders
+    return sources
 
-    # Ids are unique: when files repeat one, the first file in path order holds the indexed copy. A file
-    # that holds a copy which now wins but was not read this run is read, and the plan made again.
+
+def _claims(sources: dict[str, _Source], indexed: Indexed, paths_of: dict[str, Path], problems: list[str],
+            failed: set[str]) -> dict[str, list[str]]:
+    """id -> the files holding it, in path order (the first one's copy is indexed).
+
+    A file that holds a copy which now wins but was not read this run is read, and the claims made again.
+    """
     while True:
         claims: dict[str, list[str]] = {}
         for key in sorted(sources):
@@ -192,13 +209,18 @@ def make_plan(roots: list[Path], forgotten: list[str], before: Indexed, indexed:
         stale = {keys[0] for aid, keys in claims.items()
                  if sources[keys[0]].kind == "unchanged" and indexed.get(aid, ("",))[0] != keys[0]}
         if not stale:
-            break
+            return claims
         for key in stale:
             src = _read(key, paths_of[key], sources[key].sig, problems, failed)
             sources[key] = src if src.kind == "read" else _Source("kept", sources[key].ids)
 
+
+def _decide(claims: dict[str, list[str]], sources: dict[str, _Source], indexed: Indexed, before: Indexed,
+            problems: list[str], failed: set[str]) -> tuple[dict[str, tuple[Article, str]], list[str], int]:
+    """What to write (id -> article, digest), what a rebuild carries over unread, and how many stay unchanged."""
     to_write: dict[str, tuple[Article, str]] = {}
     carried: list[str] = []  # a rebuild re-adds what it cannot read again from the old generation
+    unchanged = 0
     for aid, keys in claims.items():
         winner = sources[keys[0]]
         for other in keys[1:]:
@@ -216,8 +238,11 @@ def make_plan(roots: list[Path], forgotten: list[str], before: Indexed, indexed:
             unchanged += 1
         elif aid in before:
             carried.append(aid)
-    to_delete = set(indexed) - claims.keys()
-    final = (set(indexed) - to_delete) | to_write.keys() | set(carried)
+    return to_write, carried, unchanged
+
+
+def _manifest_after(sources: dict[str, _Source], old_manifest: dict) -> dict:
+    """The manifest once the commit has landed: each file's signature and the ids it holds."""
     manifest_after: dict = {}
     for key, src in sources.items():
         if src.kind == "kept":  # its old signature, if any: the entry keeps the ids it held
@@ -226,5 +251,4 @@ def make_plan(roots: list[Path], forgotten: list[str], before: Indexed, indexed:
                 manifest_after[key] = {"sig": sig, "ids": src.ids}
         elif src.remember and src.sig:
             manifest_after[key] = {"sig": src.sig, "ids": src.ids}
-    return Plan(to_write, to_delete, carried, set(before) - final, unchanged, manifest_after,
-                _interim_manifest(old_manifest, manifest_after, sources), problems, failed)
+    return manifest_after
