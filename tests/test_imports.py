@@ -1,4 +1,5 @@
-"""The engine's import graph: no cycles, no private name imported from another module, no UI in the engine."""
+"""The code's structure: an import graph without cycles or private names across modules, no UI in the engine,
+no long functions."""
 
 from __future__ import annotations
 
@@ -87,3 +88,11 @@ def test_the_engine_does_not_import_the_ui():
 @pytest.mark.parametrize("module", ["indexer.writer", "search_ui.cli", "indexer.search"])
 def test_the_graph_sees_imports(module):
     assert graph()[module]  # the checks above would pass vacuously on an empty graph
+
+
+def test_no_function_over_60_lines():
+    """Long functions hide their steps; split them into named ones."""
+    long = [(name, node.name, node.end_lineno - node.lineno + 1) for name, path in modules().items()
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60]
+    assert not long, long
