@@ -59,6 +59,12 @@ def test_wheel_holds_every_file_the_packages_read(wheel):
             "indexer/defaults/userdict.txt", "search_ui/static/style.css"} <= wheel
 
 
+def test_wheel_holds_every_module_of_every_subpackage(wheel):
+    modules = {p.relative_to(ROOT).as_posix() for pkg in ("indexer", "search_ui") for p in (ROOT / pkg).rglob("*.py")}
+    assert {"indexer/codec/arrays.py", "indexer/ingest/readers.py"} <= modules
+    assert not modules - wheel, sorted(modules - wheel)  # a subpackage missing from pyproject's packages list
+
+
 def test_every_template_and_static_file_named_in_code_is_in_the_wheel(wheel):
     code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "search_ui").rglob("*") if p.suffix in
                      (".py", ".html", ".xml"))
