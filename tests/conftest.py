@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +23,21 @@ HANS = CORPUS / "news-zh-hans.jsonl"
 HANT = CORPUS / "news-zh-hant.jsonl"
 # The console script of the installed package (the venv pytest runs in), as a user runs it.
 EXE = Path(sys.executable).with_name("newssearch")
+
+
+class CliSite:
+    """An index in a temp dir, and the installed console script pointed at it (no user dictionary)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.env = {**os.environ, "NEWSSEARCH_INDEX": str(config.index), "NEWSSEARCH_USERDICT": str(config.userdict)}
+
+    def cli(self, *args: str, preexec=None) -> subprocess.CompletedProcess:
+        """Run `newssearch ARGS` in a subprocess, as a user or cron does; it must never print a traceback."""
+        p = subprocess.run([str(EXE), *args], env=self.env, capture_output=True, text=True, preexec_fn=preexec,
+                           timeout=300)
+        assert "Traceback" not in p.stderr + p.stdout, p.stderr
+        return p
 
 
 def corpus_records(path: Path, n: int | None = None) -> list[dict]:

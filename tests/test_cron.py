@@ -9,7 +9,6 @@ segment building, where forked workers run.
 """
 
 import json
-import os
 import signal
 import subprocess
 import threading
@@ -23,7 +22,7 @@ from indexer.search import Searcher
 from indexer.store import IndexDir
 from indexer.writer import run_index
 
-from .conftest import EXE, HANS, HANT, corpus_records, write_jsonl
+from .conftest import EXE, HANS, HANT, CliSite, corpus_records, write_jsonl
 
 PER_FILE = 50
 V1_FILES, V1_PER_FILE = 10, 10  # the first version: 100 articles in 10 files
@@ -35,15 +34,13 @@ def records():
     return corpus_records(HANS, 2 * PER_FILE), corpus_records(HANT, 10 * PER_FILE)
 
 
-class Site:
+class Site(CliSite):
     """A source folder and an index in one temp dir, with the corpus in two versions."""
 
     def __init__(self, root: Path, records) -> None:
+        super().__init__(Config.load(root / "index", root / "no-userdict.txt"))
         self.root, self.src = root, root / "src"
         self.hans, self.hant = records
-        self.config = Config.load(root / "index", root / "no-userdict.txt")
-        self.env = {**os.environ, "NEWSSEARCH_INDEX": str(self.config.index),
-                    "NEWSSEARCH_USERDICT": str(root / "no-userdict.txt")}
 
     def v1(self) -> int:
         for i in range(V1_FILES):
@@ -69,9 +66,6 @@ class Site:
         p = subprocess.Popen([str(EXE), *args], env=env, stdout=subprocess.PIPE, stderr=err, text=True)
         p.errfile = err
         return p
-
-    def run(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(EXE), *args], env=self.env, capture_output=True, text=True, timeout=300)
 
     def contents(self) -> tuple[int, list[str]]:
         """(document count, ids) of the live generation, read the way a searcher does."""
@@ -141,7 +135,7 @@ def test_kill_9_at_each_stage_leaves_a_usable_index(site, args, stage, visible):
     wait_paused(p, stage)
     kill(p)
     site.check(n1 if visible == "old" else n2)
-    done = site.run("index", "--quiet")
+    done = site.cli("index", "--quiet")
     assert done.returncode == 0, done.stderr
     site.check(n2)
     s = Searcher(site.config)
@@ -178,7 +172,7 @@ def test_kill_9_while_segments_are_built(site, args, delay):
     assert p.wait(timeout=60) in (-signal.SIGKILL, 0)
     count, _ = site.contents()
     assert count in (n1, n2)
-    done = site.run("index", "--quiet", "--wait", "60")
+    done = site.cli("index", "--quiet", "--wait", "60")
     assert done.returncode == 0, done.stderr
     site.check(n2)
 
@@ -187,7 +181,7 @@ def test_second_run_exits_75_or_waits(site):
     n1, n2 = _indexed_v1(site)
     first = site.start("index", "--quiet", pause="toc", seconds=3)
     wait_paused(first, "toc")
-    busy = site.run("index", "--quiet")
+    busy = site.cli("index", "--quiet")
     assert busy.returncode == 75
     assert "another newssearch index run" in busy.stderr and "--wait" in busy.stderr
     waiter = site.start("index", "--quiet", "--wait", "120")
@@ -232,7 +226,7 @@ def test_searching_during_reindex_sees_old_or_new_never_partial(site):
         for args in (("index", "--quiet"), ("index", "--quiet", "--rebuild"), ("index", "--quiet", "--optimize")):
             p = site.start(*args)
             while p.poll() is None:
-                q = site.run("query", "--json", "--limit", "0", "新闻联播")
+                q = site.cli("query", "--json", "--limit", "0", "新闻联播")
                 assert q.returncode == 0, q.stderr
                 cli.append(json.loads(q.stdout))
             assert p.returncode == 0

@@ -9,7 +9,6 @@ with a private mount namespace (``unshare -m``) or with RLIMIT_FSIZE.
 from __future__ import annotations
 
 import json
-import os
 import random
 import resource
 import shutil
@@ -27,7 +26,7 @@ from indexer.writer import run_index
 from search_ui.cli import main
 from search_ui.web import create_app
 
-from .conftest import EXE, HANS, HANT, corpus_records, write_jsonl
+from .conftest import EXE, HANS, HANT, CliSite, corpus_records, write_jsonl
 
 LOCKS = {".write.lock"}
 
@@ -55,21 +54,13 @@ def template(tmp_path_factory) -> tuple[Path, Path, int, int]:
     return src, root / "ix", 120, 120 + len(extra)
 
 
-class Site:
+class Site(CliSite):
     """A copy of the template index, and the CLI environment pointing at it."""
 
     def __init__(self, root: Path, template: tuple[Path, Path, int, int]) -> None:
         self.src, ix, self.before, self.total = template
-        self.config = Config.load(root / "ix", root / "no-userdict.txt")
+        super().__init__(Config.load(root / "ix", root / "no-userdict.txt"))
         shutil.copytree(ix, self.config.index)
-        self.env = {**os.environ, "NEWSSEARCH_INDEX": str(self.config.index),
-                    "NEWSSEARCH_USERDICT": str(self.config.userdict)}
-
-    def cli(self, *args: str, preexec=None) -> subprocess.CompletedProcess:
-        """The installed console script in a subprocess."""
-        p = subprocess.run([str(EXE), *args], env=self.env, capture_output=True, text=True, preexec_fn=preexec)
-        assert "Traceback" not in p.stderr + p.stdout, p.stderr
-        return p
 
     def invoke(self, *args: str) -> Result:
         """The same command in this process (quicker); an exception escaping it would be a traceback."""

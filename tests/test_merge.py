@@ -206,26 +206,26 @@ def test_cron_runs_keep_big_segments_and_match_a_fresh_build(tmp_path, config):
 def _two_segments(site) -> int:  # noqa: F811 - the fixture's name
     """An index of two segments, one with a replaced (deleted) article; return the article count."""
     n = site.v1()
-    assert site.run("index", "--quiet", str(site.src)).returncode == 0
+    assert site.cli("index", "--quiet", str(site.src)).returncode == 0
     first = [dict(r) for r in site.hans[:V1_PER_FILE]]
     first[0]["body"] += CHANGED
     write_jsonl(site.src / "a0.jsonl", first)
     write_jsonl(site.src / "c.jsonl", site.hant[:PER_FILE])
-    assert site.run("index", "--quiet").returncode == 0
+    assert site.cli("index", "--quiet").returncode == 0
     return n + PER_FILE
 
 
 def test_optimize_leaves_one_segment_without_deleted_articles(site):  # noqa: F811
     n = _two_segments(site)
-    before = json.loads(site.run("stats", "--json").stdout)
+    before = json.loads(site.cli("stats", "--json").stdout)
     assert before["deleted"] == 1 and len(before["segments"]) == 2
     assert sum(s["articles"] for s in before["segments"]) == before["articles"] == n
-    done = site.run("index", "--optimize", "--json")
+    done = site.cli("index", "--optimize", "--json")
     assert done.returncode == 0, done.stderr
-    after = json.loads(site.run("stats", "--json").stdout)
+    after = json.loads(site.cli("stats", "--json").stdout)
     assert after["segments"] == [{"articles": n, "deleted": 0}] and after["deleted"] == 0
     site.check(n)
-    text = site.run("stats").stdout
+    text = site.cli("stats").stdout
     assert "segments:  1: " in text and "deleted:   0" in text
 
 
@@ -237,12 +237,12 @@ def test_kill_9_during_a_merge_leaves_the_last_good_index(site, stage):  # noqa:
     wait_paused(p, stage)
     kill(p)
     site.check(n)  # the last commit is live; what the merge wrote is not
-    stats = json.loads(site.run("stats", "--json").stdout)
+    stats = json.loads(site.cli("stats", "--json").stdout)
     assert len(stats["segments"]) == 2 and stats["deleted"] == 1
-    done = site.run("index", "--quiet")  # the next cron run completes and cleans up
+    done = site.cli("index", "--quiet")  # the next cron run completes and cleans up
     assert done.returncode == 0, done.stderr
     site.check(n)
     assert set(site.config.index.iterdir()) == files
-    assert site.run("index", "--quiet", "--optimize").returncode == 0
+    assert site.cli("index", "--quiet", "--optimize").returncode == 0
     site.check(n)
-    assert len(json.loads(site.run("stats", "--json").stdout)["segments"]) == 1
+    assert len(json.loads(site.cli("stats", "--json").stdout)["segments"]) == 1
