@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from indexer.config import Config
 
-from .conftest import ROOT
+from .conftest import EXE, ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(os.environ.get("NEWSSEARCH_SCREENSHOTS", ROOT / "bench" / "out" / "screenshots"))
@@ -40,7 +40,7 @@ needs_chromium = pytest.mark.skipif(
 def serve(config: Config) -> Iterator[str]:
     """`newssearch serve` on a free port over `config`'s index; yields its base URL."""
     env = {**os.environ, "NEWSSEARCH_USERDICT": str(config.userdict)}
-    proc = subprocess.Popen(["newssearch", "serve", "--port", "0", "--index", str(config.index)],
+    proc = subprocess.Popen([str(EXE), "serve", "--port", "0", "--index", str(config.index)],
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
         for line in proc.stderr:

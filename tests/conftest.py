@@ -21,8 +21,9 @@ SEEDS = ROOT / "seeds"
 CORPUS = Path(os.environ.get("NEWSSEARCH_CORPUS", ROOT.parent / "shared" / "corpus"))
 HANS = CORPUS / "news-zh-hans.jsonl"
 HANT = CORPUS / "news-zh-hant.jsonl"
-# The console script of the installed package (the venv pytest runs in), as a user runs it.
-EXE = Path(sys.executable).with_name("newssearch")
+# The console script of the installed package (the venv pytest runs in), as a user runs it;
+# NEWSSEARCH_TEST_EXE points the CLI tests at another build (e.g. an older release, for a before/after).
+EXE = Path(os.environ.get("NEWSSEARCH_TEST_EXE") or Path(sys.executable).with_name("newssearch"))
 
 
 class CliSite:

@@ -1,12 +1,13 @@
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
 
 from search_ui.cli import main
+
+from .conftest import EXE
 
 
 @pytest.fixture
@@ -61,15 +62,9 @@ def test_help_everywhere(cmd):
     assert r.exit_code == 0 and "Usage:" in r.output
 
 
-def _script():
-    exe = os.path.join(os.path.dirname(sys.executable), "newssearch")
-    if not os.path.exists(exe):
-        pytest.skip("console script not installed")
-    return exe
-
 
 def test_installed_console_script(seed_dir, env, tmp_path):
-    exe = _script()
+    exe = str(EXE)
     run_env = {**os.environ, **env}
     p = subprocess.run([exe, "index", "--quiet", str(seed_dir)], env=run_env, capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.startswith("added 1")
@@ -88,8 +83,6 @@ def test_installed_console_script(seed_dir, env, tmp_path):
 
 
 def _cli(index, *args):
-    from .conftest import EXE
-
     return subprocess.run([EXE, *args], env={**os.environ, "NEWSSEARCH_INDEX": str(index)}, capture_output=True,
                           text=True, timeout=120)
 

@@ -17,7 +17,7 @@ from indexer.search import Searcher
 from indexer.writer import run_index
 from search_ui.feed import build_feed, entry_id, feed_id
 
-from .conftest import HANT, corpus_records, write_jsonl
+from .conftest import EXE, HANT, corpus_records, write_jsonl
 
 BASE = "https://news.example.org/ns/"
 HOSTILE = {
@@ -110,7 +110,7 @@ def test_hostile_titles_sources_and_bodies_are_escaped(feed_index):
 def test_cli_prints_the_same_feed(feed_index):
     env = {**os.environ, "NEWSSEARCH_INDEX": str(feed_index.index), "NEWSSEARCH_USERDICT": str(feed_index.userdict),
            "NEWSSEARCH_URL": BASE}
-    out = subprocess.run(["newssearch", "query", "--format", "atom", "-n", "50", "防汛"],
+    out = subprocess.run([str(EXE), "query", "--format", "atom", "-n", "50", "防汛"],
                          capture_output=True, env=env, check=True).stdout
     assert out == feed_of(feed_index)[0]
 
@@ -127,7 +127,7 @@ def test_web_feed_is_the_cli_feed_and_its_links_open_the_articles(client, feed_i
     assert not f.bozo and len(f.entries) > 10
     env = {**os.environ, "NEWSSEARCH_INDEX": str(feed_index.index), "NEWSSEARCH_USERDICT": str(feed_index.userdict),
            "NEWSSEARCH_URL": "http://localhost/"}
-    cli = subprocess.run(["newssearch", "query", "--format", "atom", "-n", "50", "防汛"],
+    cli = subprocess.run([str(EXE), "query", "--format", "atom", "-n", "50", "防汛"],
                          capture_output=True, env=env, check=True).stdout
     assert r.data == cli
     for e in f.entries:

@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.error import HTTPError
@@ -26,10 +25,8 @@ import pytest
 from indexer.ingest.readers import MAX_BODY_CHARS, MAX_FILE_BYTES, MAX_TITLE_CHARS
 from search_ui.messages import PARAMS
 
-from .conftest import HANS, corpus_records, write_jsonl
+from .conftest import EXE, HANS, corpus_records, write_jsonl
 from .fixtures.perms import can_make_unreadable, drop_dac
-
-EXE = Path(os.environ.get("NEWSSEARCH_TEST_EXE") or Path(sys.executable).with_name("newssearch"))
 
 
 def recs(prefix: str, n: int, body: str = "合成正文") -> list[dict]:

@@ -28,7 +28,7 @@ from search_ui.advanced import build_query
 from search_ui.follow import MAX_TICKS, chart
 from search_ui.params import SearchParams
 
-from .conftest import write_jsonl
+from .conftest import EXE, write_jsonl
 
 UNIT = "新聞及國際關係處新聞傳播科"
 
@@ -47,7 +47,7 @@ def corpus_searcher(corpus_index):
 
 def cli(config: Config, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "NEWSSEARCH_INDEX": str(config.index), "NEWSSEARCH_USERDICT": str(config.userdict)}
-    return subprocess.run(["newssearch", "query", *args], capture_output=True, env=env, check=True)
+    return subprocess.run([str(EXE), "query", *args], capture_output=True, env=env, check=True)
 
 
 def page_total(html: str) -> int:
@@ -218,7 +218,7 @@ def test_csv_cells_cannot_run_as_formulas():
 
 
 def test_cli_help_states_the_csv_cap():
-    out = subprocess.run(["newssearch", "query", "--help"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([str(EXE), "query", "--help"], capture_output=True, text=True, check=True).stdout
     assert f"{MAX_ROWS:,}" in " ".join(out.split())
 
 

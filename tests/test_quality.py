@@ -16,7 +16,7 @@ from indexer.search import Searcher
 from indexer.writer import run_index
 from search_ui.cli import main
 
-from .conftest import ROOT, write_jsonl
+from .conftest import EXE, ROOT, write_jsonl
 
 ARTICLES = [
     # Plainly synthetic records: each says it is test text and carries only the words the tests need.
@@ -172,8 +172,8 @@ def test_cli_json_has_suggestions_and_keywords(quality: Config):
 
 def test_installed_cli_prints_suggestions_segmentation_keywords_and_related(quality: Config):
     env = {**os.environ, "NEWSSEARCH_INDEX": str(quality.index), "NEWSSEARCH_USERDICT": str(quality.userdict)}
-    out = subprocess.run(["newssearch", "query", "整该工作"], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run([str(EXE), "query", "整该工作"], capture_output=True, text=True, env=env, check=True)
     assert "The query was read as:" in out.stdout and "Did you mean: 整改工作" in out.stdout
-    out = subprocess.run(["newssearch", "show", "dengue-1"], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run([str(EXE), "show", "dengue-1"], capture_output=True, text=True, env=env, check=True)
     assert "keywords: " in out.stdout and "登革熱" in out.stdout.split("keywords: ")[1]
     assert "related:" in out.stdout and "(dengue-" in out.stdout.split("related:")[1]

@@ -24,7 +24,6 @@ import os
 import random
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -34,9 +33,9 @@ from indexer.errors import MassRemoval
 from indexer.store import IndexDir
 from indexer.writer import MASS_REMOVAL_SHARE, run_index
 
+from .conftest import EXE
 from .fixtures.perms import can_make_unreadable, drop_dac, without_dac
 
-EXE = Path(sys.executable).with_name("newssearch")
 FOLDERS = ("", "d0", "d1", "d1/e")  # "" is the indexed folder itself; it stays readable
 IDS = [f"i{n}" for n in range(14)]  # a small pool, so that files repeat ids by chance as well
 

@@ -21,7 +21,7 @@ from indexer.writer import run_index
 from search_ui import create_app
 from search_ui.cli import main
 
-from .conftest import HANS, HANT, corpus_records, write_jsonl
+from .conftest import EXE, HANS, HANT, corpus_records, write_jsonl
 
 
 def labels(tl) -> dict[str, int]:
@@ -131,7 +131,7 @@ def test_new_since_last_run_across_index_runs(tmp_path):
     finally:
         s.close()
     env = {**os.environ, "NEWSSEARCH_INDEX": str(config.index), "NEWSSEARCH_USERDICT": str(config.userdict)}
-    out = subprocess.run(["newssearch", "query", "--since-last-run", "--json", "-n", "0", "防汛整改"],
+    out = subprocess.run([str(EXE), "query", "--since-last-run", "--json", "-n", "0", "防汛整改"],
                          capture_output=True, text=True, env=env, check=True).stdout
     assert {h["id"] for h in json.loads(out)["hits"]} == {"flood-5", "flood-6", "flood-7", "flood-8"}
     client = create_app(config).test_client()

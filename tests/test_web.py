@@ -23,7 +23,7 @@ from indexer.search import Searcher
 from indexer.writer import run_index
 from search_ui import create_app
 
-from .conftest import SEEDS, write_jsonl
+from .conftest import EXE, SEEDS, write_jsonl
 
 HOSTILE_ID = 'x/<script>alert(1)</script>#1?a=%41&b="'
 HOSTILE = {
@@ -297,7 +297,7 @@ def test_api_search_is_the_cli_json_plus_facets(client, web_config):
     assert sum(facets["year"].values()) == 25
     env = {**os.environ, "NEWSSEARCH_INDEX": str(web_config.index), "NEWSSEARCH_USERDICT": str(web_config.userdict)}
     out = subprocess.run(
-        ["newssearch", "query", "--json", "--limit", "3", "--page", "2", "--sort", "date", "--since", "2019-01-01",
+        [str(EXE), "query", "--json", "--limit", "3", "--page", "2", "--sort", "date", "--since", "2019-01-01",
          "防汛演练"], capture_output=True, text=True, env=env, check=True).stdout
     cli = json.loads(out)
     assert {k: v for k, v in data.items() if k in cli} == cli  # the API may add keys (facets, ...), never change one
@@ -353,7 +353,7 @@ def test_flask_cli_finds_the_app_factory(web_config):
 
 def test_newssearch_serve_answers_concurrent_requests(web_config, tmp_path: Path):
     proc = subprocess.Popen(
-        ["newssearch", "serve", "--port", "0", "--index", str(web_config.index)],
+        [str(EXE), "serve", "--port", "0", "--index", str(web_config.index)],
         stderr=subprocess.PIPE, text=True, env={**os.environ, "NEWSSEARCH_USERDICT": str(web_config.userdict)},
     )
     try:
