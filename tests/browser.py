@@ -1,4 +1,4 @@
-"""What the browser tests share: Debian's chromium, `newssearch serve` in a subprocess, console watching, axe-core.
+"""What the browser tests share: Debian's chromium, console watching, axe-core (the server: conftest.serve).
 
 axe-core (the npm package, pinned to AXE_VERSION) is a test-only dependency that is not
 vendored: it is read from NEWSSEARCH_AXE (a path to axe.min.js) or from AXE_CACHE, and
@@ -9,7 +9,6 @@ installed there with npm from the npm registry on first use (.ci/run can do it b
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -19,9 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from indexer.config import Config
-
-from .conftest import EXE, ROOT
+from .conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(os.environ.get("NEWSSEARCH_SCREENSHOTS", ROOT / "bench" / "out" / "screenshots"))
@@ -34,24 +31,6 @@ BLOCKING = ("serious", "critical")  # axe impacts that fail a test
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="no /usr/bin/chromium: install Debian's chromium (apt-get install chromium)"
 )
-
-
-@contextmanager
-def serve(config: Config) -> Iterator[str]:
-    """`newssearch serve` on a free port over `config`'s index; yields its base URL."""
-    env = {**os.environ, "NEWSSEARCH_USERDICT": str(config.userdict)}
-    proc = subprocess.Popen([str(EXE), "serve", "--port", "0", "--index", str(config.index)],
-                            stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        for line in proc.stderr:
-            if m := re.search(r"serving on (http://127\.0\.0\.1:\d+)/", line):
-                yield m.group(1)
-                break
-        else:
-            pytest.fail("newssearch serve did not start")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @contextmanager

@@ -5,9 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -110,3 +113,37 @@ def corpus_index(tmp_path_factory) -> Config:
     config = Config.load(d / "index", d / "no-userdict.txt")
     run_index(config, [d / "src"])
     return config
+
+
+@contextmanager
+def serve(config: Config, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`newssearch serve` on a free port over `config`'s index; yields its base URL (http://127.0.0.1:PORT)."""
+    env = env or {**os.environ, "NEWSSEARCH_USERDICT": str(config.userdict)}
+    proc = subprocess.Popen([str(EXE), "serve", "--port", "0", "--index", str(config.index)],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in proc.stderr:
+            if m := re.search(r"serving on (http://127\.0\.0\.1:\d+)/", line):
+                yield m.group(1)
+                break
+        else:
+            pytest.fail("newssearch serve did not start")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def base_url(corpus_index) -> Iterator[str]:
+    """A server over the shared-corpus index, for the browser tests."""
+    with serve(corpus_index) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (tests/browser.py), one per module."""
+    from .browser import chromium
+
+    with chromium() as b:
+        yield b

@@ -8,29 +8,16 @@ the path is printed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from .browser import SHOTS, chromium, needs_chromium, no_horizontal_scroll, serve, watch
+from .browser import SHOTS, needs_chromium, no_horizontal_scroll, watch
 
 QUERY = "观光"  # Simplified; the Tainan articles write 觀光
 UNIT = "新聞及國際關係處新聞傳播科"
 
 pytestmark = needs_chromium
-
-
-@pytest.fixture(scope="module")
-def base_url(corpus_index) -> Iterator[str]:
-    with serve(corpus_index) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(autouse=True)

@@ -9,31 +9,18 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .browser import SHOTS, axe_findings, axe_source, chromium, needs_chromium, no_horizontal_scroll, serve, watch
+from .browser import SHOTS, axe_findings, axe_source, needs_chromium, no_horizontal_scroll, watch
 
 pytestmark = needs_chromium
 QUERY = "观光"  # Simplified; the Tainan articles write 觀光
 UNIT = "新聞及國際關係處新聞傳播科"
 PHONE = {"viewport": {"width": 375, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-
-
-@pytest.fixture(scope="module")
-def base_url(corpus_index) -> Iterator[str]:
-    with serve(corpus_index) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 def total(page: Page, base_url: str, **args: str) -> int:

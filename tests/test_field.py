@@ -22,10 +22,11 @@ from urllib.request import urlopen
 
 import pytest
 
+from indexer.config import Config
 from indexer.ingest.readers import MAX_BODY_CHARS, MAX_FILE_BYTES, MAX_TITLE_CHARS
 from search_ui.messages import PARAMS
 
-from .conftest import EXE, HANS, corpus_records, write_jsonl
+from .conftest import EXE, HANS, corpus_records, serve, write_jsonl
 from .fixtures.perms import can_make_unreadable, drop_dac
 
 
@@ -328,15 +329,7 @@ def _alive(pid: int) -> bool:
 def test_web_parameters_are_capped(site: Site) -> None:
     write_jsonl(site.src / "a.jsonl", [{**r, "source": "合成衛生局"} for r in recs("a", 3)])
     assert site.cli("index", str(site.src)).returncode == 0
-    proc = subprocess.Popen([str(EXE), "serve", "--port", "0"], env=site.env, stderr=subprocess.PIPE, text=True)
-    try:
-        port = None
-        for line in proc.stderr:
-            if m := re.search(r"serving on http://127\.0\.0\.1:(\d+)/", line):
-                port = int(m.group(1))
-                break
-        assert port, "serve did not print its address"
-        base = f"http://127.0.0.1:{port}"
+    with serve(Config.load(site.env["NEWSSEARCH_INDEX"]), env=site.env) as base:
         long_source = quote("衛生局" * 2300)
         for path, name in ((f"/search?q=合成&source={long_source}", "source"),
                            (f"/api/search?q=合成&source={long_source}", "source"),
@@ -350,9 +343,6 @@ def test_web_parameters_are_capped(site: Site) -> None:
             assert len(body) < 8000 and "衛生局衛生局" not in body and "9999999999" not in body
         with urlopen(f"{base}/api/search?q={quote('合成')}&source={quote('衛生局')}", timeout=30) as r:
             assert json.loads(r.read())["total"] == 3
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 # 10. An emptied .jsonl holds no articles: not an error.

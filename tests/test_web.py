@@ -23,7 +23,7 @@ from indexer.search import Searcher
 from indexer.writer import run_index
 from search_ui import create_app
 
-from .conftest import EXE, SEEDS, write_jsonl
+from .conftest import EXE, SEEDS, serve, write_jsonl
 
 HOSTILE_ID = 'x/<script>alert(1)</script>#1?a=%41&b="'
 HOSTILE = {
@@ -352,18 +352,8 @@ def test_flask_cli_finds_the_app_factory(web_config):
 
 
 def test_newssearch_serve_answers_concurrent_requests(web_config, tmp_path: Path):
-    proc = subprocess.Popen(
-        [str(EXE), "serve", "--port", "0", "--index", str(web_config.index)],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "NEWSSEARCH_USERDICT": str(web_config.userdict)},
-    )
-    try:
-        port = None
-        for line in proc.stderr:
-            if m := re.search(r"serving on http://127\.0\.0\.1:(\d+)/", line):
-                port = int(m.group(1))
-                break
-        assert port, "serve did not print its address"
-        url = f"http://127.0.0.1:{port}/api/search?q={quote('防汛演练')}&limit=5"
+    with serve(web_config) as base:
+        url = f"{base}/api/search?q={quote('防汛演练')}&limit=5"
 
         def fetch(_):
             with urlopen(url, timeout=30) as r:
@@ -371,9 +361,6 @@ def test_newssearch_serve_answers_concurrent_requests(web_config, tmp_path: Path
 
         with ThreadPoolExecutor(8) as pool:
             assert set(pool.map(fetch, range(16))) == {(200, "nosniff", 25)}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.mark.parametrize("url", ["/search?q=防汛演練", "/search?q=防汛演練&since=2020&source=測試局",
