@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import marshal
 import os
+import re
 import sys
 import unicodedata
 from functools import lru_cache
@@ -97,6 +98,36 @@ def _build_table() -> dict[int, str]:
 def normalize(text: str) -> str:
     """Return `text` normalized character by character (same length as `text`)."""
     return text.translate(_table())
+
+
+@lru_cache(maxsize=1)
+def _sources() -> dict[str, str]:
+    """Normalized character -> every character that normalizes to it (itself included when it maps to itself)."""
+    table = _table()
+    out: dict[str, list[str]] = {}
+    for cp, target in table.items():
+        out.setdefault(target, []).append(chr(cp))
+    return {target: "".join(chars) + ("" if ord(target) in table else target) for target, chars in out.items()}
+
+
+@lru_cache(maxsize=4096)
+def pattern(term: str) -> re.Pattern[str]:
+    """A regex that matches exactly the strings whose normalized form is normalized `term`.
+
+    Searching the text as written with it finds the same spans as searching the
+    normalized text for `term` (normalization maps one character to one), without
+    normalizing a whole article first: that took most of a page's snippet time.
+    """
+    sources = _sources()
+    parts = []
+    for ch in term:
+        alts = sources.get(ch, ch if ord(ch) not in _table() else "")
+        parts.append(re.escape(alts) if len(alts) == 1 else f"[{''.join(map(_in_class, alts))}]" if alts else "(?!)")
+    return re.compile("".join(parts))
+
+
+def _in_class(ch: str) -> str:
+    return "\\" + ch if ch in "\\]^-[" else ch
 
 
 def scrub(text: str) -> str:

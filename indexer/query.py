@@ -17,7 +17,7 @@ from whoosh import query as wq
 from . import segmenter
 from .analysis import HAN, gram_tokens
 from .errors import QueryError
-from .normalize import normalize
+from .normalize import normalize, pattern
 from .phrase import GramPhrase
 from .ranges import ColumnRange
 
@@ -326,4 +326,5 @@ def atom_query(atom: Atom) -> tuple[wq.Query, bool]:
 
 def verify(atom: Atom, stored: dict) -> bool:
     """Whether an article's stored fields hold the atom's text (candidates of open-edged phrases)."""
-    return any(atom.text in normalize(stored.get(f) or "") for f in atom.fields)
+    found = pattern(atom.text).search
+    return any(found(stored.get(f) or "") for f in atom.fields)

@@ -258,11 +258,12 @@ class Searcher:
     ) -> list[str]:
         """Did you mean: better queries for `text` if it finds fewer than indexer.suggest.FEW articles."""
 
-        def count(q: str) -> int:
-            return self.search(q, limit=1, since=since, until=until, source=source, keywords=False,
-                               suggest=False, scope=scope).total
+        filters = _filters(since, until, source, False)
 
-        return sg.suggest(self.snapshot().searcher.reader(), text, count(text) if total is None else total, count)
+        def count(q: str) -> int:
+            return len(self.matches(q, scope).docs(filters))
+
+        return sg.suggest(self.snapshot().table, text, count(text) if total is None else total, count)
 
     @_reading
     def complete(self, text: str, n: int = vocab.MAX_SUGGESTIONS) -> list[str]:

@@ -7,27 +7,26 @@ a Simplified query marks the Traditional characters the article was written in.
 from __future__ import annotations
 
 import html
-import re
 from collections import Counter
 from collections.abc import Iterable
 
-from .normalize import normalize
+from .normalize import normalize, pattern
 
 Fragment = tuple[str, bool]  # text, is a match
 SCAN_CHARS = 20_000  # snippets come from an article's first 20,000 characters: bounds the work on huge ones
 FIRST_SCAN = 400
 # What scrapers leave after the last sentence (the seed ends "…出席會議。 |"): kept in the stored text
-# as written, but not content, so a snippet never ends on it.
-SCRAPER_TAIL = re.compile(r"[\s|｜]*[|｜][\s|｜]*\Z")
+# as written, but not content, so a snippet never ends on it: the trailing run of spaces and bars, if it
+# holds a bar.
+BARS = "|｜"
 
 
 def match_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
-    """Non-overlapping (start, end) spans of `terms` in `text` (longest terms win)."""
-    norm = normalize(text)
-    taken = bytearray(len(norm))
+    """Non-overlapping (start, end) spans of normalized `terms` in `text` as written (longest terms win)."""
+    taken = bytearray(len(text))
     spans: list[tuple[int, int]] = []
     for term in sorted({t for t in terms if t}, key=len, reverse=True):
-        for m in re.finditer(re.escape(term), norm):
+        for m in pattern(term).finditer(text):
             s, e = m.span()
             if not any(taken[s:e]):
                 taken[s:e] = b"\x01" * (e - s)
@@ -42,7 +41,7 @@ def fragments(text: str, terms: Iterable[str], width: int = 120) -> list[Fragmen
     costs more than the rest of a hit): a window holding every term, with the
     windows of all earlier matches inside the prefix, cannot be beaten further on.
     """
-    text = SCRAPER_TAIL.sub("", text)
+    text = _without_scraper_tail(text)
     length = len(text)
     text = text[:SCAN_CHARS]
     terms = sorted({t for t in terms if t}, key=len, reverse=True)
@@ -81,6 +80,14 @@ def fragments(text: str, terms: Iterable[str], width: int = 120) -> list[Fragmen
     if end < length:
         out.append(("…", False))
     return [(t.replace("\n", " "), m) for t, m in out]
+
+
+def _without_scraper_tail(text: str) -> str:
+    """`text` less its trailing run of spaces and bars when that run holds a bar (a regex took 0.1 ms a hit)."""
+    end = len(text)
+    while end and (text[end - 1].isspace() or text[end - 1] in BARS):
+        end -= 1
+    return text[:end] if any(b in text[end:] for b in BARS) else text
 
 
 def _best_window(text: str, spans: list[tuple[int, int]], width: int) -> int:

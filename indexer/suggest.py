@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
+
+import numpy as np
 
 from .errors import QueryError
 from .normalize import is_han, normalize
@@ -35,6 +37,7 @@ COMPLETE_WORDS = 4  # words of a term tried for a completion, each with this man
 COMPLETE_TRIES = 6
 
 Count = Callable[[str], int]
+Respell = Callable[[str], list[str]]
 
 
 @lru_cache(maxsize=4)
@@ -79,31 +82,25 @@ def _one_edit(a: str, b: str) -> bool:
     return a[i:] == b[i + 1 :] if len(b) > len(a) else a[i + 1 :] == b[i:]
 
 
-def respellings(reader: Any, word: str) -> list[str]:
+def respellings(table: Any, word: str) -> list[str]:
     """Words of the index vocabulary one edit from normalized `word`, likeliest first.
 
     Candidates: every same-sounding character in each position (looked up
     directly), and the vocabulary sharing the word's first characters (one
     edit away). Ranked: same sound, then same length, then document frequency.
+    `table` is the index's `indexer.codec.arrays.DocTable`.
     """
-
-    def df(w: str) -> int:
-        return max(reader.doc_frequency("title", w), reader.doc_frequency("body", w))
-
     if len(word) > MAX_RESPELL:  # no vocabulary word is that long; each character costs dozens of lookups
         return []
-    found: dict[str, tuple[bool, int]] = {}
-    for i, ch in enumerate(word):
-        for alt in _sound_alikes(ch) if is_han(ch) else ():
-            cand = word[:i] + alt + word[i + 1 :]
-            if n := df(cand):
-                found[cand] = (True, n)
+    sounds = [word[:i] + alt + word[i + 1 :] for i, ch in enumerate(word) for alt in _sound_alikes(ch) if is_han(ch)]
     prefix = word[: max(1, len(word) - 2)]
-    for field in ("title", "body"):
-        for raw in reader.expand_prefix(field, prefix):
-            cand = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            if len(cand) >= 2 and cand not in found and _one_edit(word, cand):
-                found[cand] = (False, df(cand))
+    reader = table.searcher.reader()
+    near = [w for field in ("title", "body") for raw in reader.expand_prefix(field, prefix)
+            if len(w := raw.decode("utf-8") if isinstance(raw, bytes) else raw) >= 2 and _one_edit(word, w)]
+    cands = list(dict.fromkeys(sounds + near))
+    df = np.maximum(table.doc_frequencies("title", cands), table.doc_frequencies("body", cands)).tolist()
+    sound = set(sounds)
+    found = {c: (c in sound, n) for c, n in zip(cands, df, strict=True) if n or c not in sound}
     return sorted(found, key=lambda c: (not found[c][0], len(c) != len(word), -found[c][1], c))
 
 
@@ -130,11 +127,11 @@ def _plain_words(text: str) -> list[str]:
     return [w for c in parsed.positive for a in c.atoms if not a.phrase for w in words_of(a.text)]
 
 
-def _spelling(reader: Any, text: str, count: Count) -> list[str]:
+def _spelling(respell: Respell, text: str, count: Count) -> list[str]:
     out: list[str] = []
     for word in dict.fromkeys(_plain_words(text)):
         if count(word) < FEW:
-            out += [_replace_word(text, word, cand) for cand in respellings(reader, word)[:2]]
+            out += [_replace_word(text, word, cand) for cand in respell(word)[:2]]
     return out
 
 
@@ -152,7 +149,7 @@ def _with_value(text: str, tok: Token, value: str) -> str:
     return text[: tok.end - len(tok.value)] + value + text[tok.end :]
 
 
-def _completions(reader: Any, text: str, count: Count) -> list[str]:
+def _completions(respell: Respell, text: str, count: Count) -> list[str]:
     """The query with one word of a term or phrase respelled so that the term occurs as a contiguous run."""
     found: list[tuple[int, str]] = []
     for tok in lex(text):
@@ -168,7 +165,7 @@ def _completions(reader: Any, text: str, count: Count) -> list[str]:
             if start < 0:
                 break
             pos = start + len(word)
-            for cand in respellings(reader, word)[:COMPLETE_TRIES]:
+            for cand in respell(word)[:COMPLETE_TRIES]:
                 run = norm[:start] + cand + norm[pos:]
                 if n := count(f'"{run}"'):
                     found.append((n, _with_value(text, tok, _replace_word(tok.value, word, cand))))
@@ -215,18 +212,19 @@ def _shorter(text: str, total: int, count: Count) -> list[str]:
     return []
 
 
-def suggest(reader: Any, text: str, total: int, count: Count) -> list[str]:
+def suggest(table: Any, text: str, total: int, count: Count) -> list[str]:
     """Up to MAX_SUGGESTIONS better queries for `text`, which found `total` articles.
 
-    `reader` is the index's Whoosh reader (for its vocabulary); `count(query)`
+    `table` is the index's `indexer.codec.arrays.DocTable` (for its vocabulary); `count(query)`
     returns how many articles a query finds with the same filters.
     """
     if total >= FEW:
         return []
     count = lru_cache(maxsize=None)(count)
+    respell: Respell = lru_cache(maxsize=None)(partial(respellings, table))
     makers: list[Callable[[], list[str]]] = [
-        lambda: _completions(reader, text, count),
-        lambda: _spelling(reader, text, count),
+        lambda: _completions(respell, text, count),
+        lambda: _spelling(respell, text, count),
         lambda: _other_script(text),
         lambda: _shorter(text, total, count),
     ]

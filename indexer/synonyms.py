@@ -17,6 +17,7 @@ as written.
 from __future__ import annotations
 
 import itertools
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,17 +107,28 @@ class Thesaurus:
 _cache: dict[tuple, Thesaurus] = {}
 
 
+_read: dict[tuple, list[str]] = {}  # (path, mtime, size) -> its lines: a search stats the files, reads them once
+
+
 def read_lines(path: Path | None) -> tuple[list[str], tuple]:
     """Non-comment lines of a UTF-8 file and a key that changes when the file does."""
-    if path is None or not path.is_file():
-        return [], (str(path), None)
     try:
-        st = path.stat()
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
-    lines = [ln.strip() for ln in text.splitlines()]
-    return [ln for ln in lines if ln and not ln.startswith("#")], (str(path), st.st_mtime_ns, st.st_size)
+        st = path.stat() if path is not None else None
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode):
+        return [], (str(path), None)
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _read:
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from exc
+        lines = [ln.strip() for ln in text.splitlines()]
+        if len(_read) > 16:
+            _read.clear()
+        _read[key] = [ln for ln in lines if ln and not ln.startswith("#")]
+    return _read[key], key
 
 
 def for_config(config: Config) -> Thesaurus:

@@ -9,13 +9,16 @@ blocks, `indexer.postings.PackedValues`) a block or a column at a time.
 from __future__ import annotations
 
 import io
+import mmap
 import pickle
 import zlib
 from array import array
+from zlib import crc32
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield
 from whoosh.columns import TranslatingColumnReader, VarBytesColumn
+from whoosh.filedb.filetables import crc_hash
 from whoosh.reading import CorruptIndexError, TermNotFound
 from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
@@ -42,6 +45,24 @@ class DocTable:
                 self.live[np.fromiter(deleted, dtype=np.int64) + off] = False
         self._lengths: dict[str, np.ndarray] = {}
         self._columns: dict[str, np.ndarray] = {}
+        self._tables: list[TermTable | None] | None = None
+
+    def doc_frequencies(self, fieldname: str, words: list[str]) -> np.ndarray:
+        """How many documents hold each of `words` in a field, summed over segments (as Whoosh counts).
+
+        One batch of hash-table probes per segment (`TermTable`) instead of a
+        Whoosh lookup per word: did-you-mean weighs hundreds of candidate words.
+        """
+        if self._tables is None:
+            self._tables = [TermTable.of(r._terms) for r, _off in self.leaves]
+        out = np.zeros(len(words), dtype=np.int64)
+        keys = [w.encode("utf-8") for w in words]
+        for (r, _off), table in zip(self.leaves, self._tables, strict=True):
+            if table is not None:
+                out += table.doc_frequencies(fieldname, keys)
+            else:
+                out += [r.doc_frequency(fieldname, k) for k in keys]
+        return out
 
     def lengths(self, fieldname: str) -> np.ndarray:
         """Each document's field length as Whoosh scores it (decoded from the stored length byte)."""
@@ -119,6 +140,70 @@ class DocTable:
         if not ids:
             return np.zeros(0, dtype=np.int64), np.zeros(0), [] if values else None
         return np.concatenate(ids), np.concatenate(weights), vals if values else None
+
+
+class TermTable:
+    """One segment's term table (whoosh3's on-disk hash of field + term → term info), probed with numpy.
+
+    The file is mapped once; a batch of keys is hashed with crc32 (the table's
+    hash function) and every key's slot chain is walked in step, a vector read
+    per step (Whoosh reads each slot with a seek and a read).
+    """
+
+    _SLOT = np.dtype([("hash", ">u4"), ("pos", ">i8")])
+
+    def __init__(self, terms, mapped: mmap.mmap) -> None:
+        self._keycoder = terms._keycoder
+        self._fields = set(terms._fieldmap)
+        self._mapped = mapped
+        self._buf = np.frombuffer(mapped, dtype=np.uint8)
+        self._tables = np.array(terms._tindex.tables, dtype=np.int64).reshape(256, 2)
+
+    @classmethod
+    def of(cls, terms) -> TermTable | None:
+        """The table of a whoosh3 terms reader, or None when its file cannot be mapped (then Whoosh looks up)."""
+        tindex = terms._tindex
+        dbfile = tindex.dbfile
+        f = getattr(dbfile, "file", None)
+        if tindex.hashfn is not crc_hash or not isinstance(f, io.BufferedReader):
+            return None
+        try:
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return None
+        return cls(terms, mapped)
+
+    def doc_frequencies(self, fieldname: str, terms: list[bytes]) -> np.ndarray:
+        out = np.zeros(len(terms), dtype=np.int64)
+        if fieldname not in self._fields:
+            return out
+        field = self._keycoder(fieldname, b"")
+        keys = [field + t for t in terms]
+        hashes = np.array([crc32(k) for k in keys], dtype=np.int64)
+        start, slots = self._tables[hashes & 255].T
+        todo = np.flatnonzero(slots > 0)
+        slot = np.zeros(len(keys), dtype=np.int64)
+        slot[todo] = (hashes[todo] >> 8) % slots[todo]
+        for _ in range(int(slots.max(initial=0))):  # a chain never wraps past every slot
+            if not len(todo):
+                break
+            at = start[todo] + slot[todo] * self._SLOT.itemsize
+            read = self._buf[at[:, None] + np.arange(self._SLOT.itemsize)].copy().view(self._SLOT)[:, 0]
+            hit = np.flatnonzero((read["hash"] == hashes[todo]) & (read["pos"] != 0))
+            for k, item in zip(todo[hit].tolist(), read["pos"][hit].tolist(), strict=True):
+                if (df := self._doc_frequency(keys[k], item)) is not None:
+                    out[k], slots[k] = df, 0
+            todo = todo[(read["pos"] != 0) & (slots[todo] > 0)]
+            slot[todo] = (slot[todo] + 1) % slots[todo]
+        return out
+
+    def _doc_frequency(self, key: bytes, item: int) -> int | None:
+        """The document frequency in the term info at `item` if the key stored there is `key`."""
+        m, n = self._mapped, len(key)
+        if int.from_bytes(m[item : item + 4], "big", signed=True) != n or m[item + 8 : item + 8 + n] != key:
+            return None
+        info = item + 8 + n  # W3TermInfo: a flags byte, the weight (float), then the document frequency
+        return int.from_bytes(m[info + 5 : info + 9], "big")
 
 
 def length_bytes(r, fieldname: str) -> np.ndarray:
