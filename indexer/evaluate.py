@@ -116,19 +116,17 @@ class Evaluator:
             return self._term(q.fieldname, words[0], q.boost, scored) if words else self._none()
         if q.fieldname not in self.s.schema:
             return self._none()
-        lists = [self.t.postings(q.fieldname, w, values=True) for w in words]
-        count = np.zeros(self.t.n, dtype=np.int32)
-        for ids, _, _ in lists:
-            count[ids] += 1
-        cand = count == len(lists)
         found = self._none()
-        if not cand.any():
+        lists, docs = self._phrase_postings(q.fieldname, words)
+        if not len(docs):
             return found
+        cand = np.zeros(self.t.n, dtype=bool)
+        cand[docs] = True
         starts = None
         for k, (ids, _, chunks) in enumerate(lists):
-            docs, pos = positions(ids, chunks)
-            ok = (pos >= k) & cand[docs]
-            keys = (docs[ok] << 32) | (pos[ok] - k)  # ascending: postings are in document and position order
+            at, pos = positions(ids, chunks)
+            ok = (pos >= k) & cand[at]
+            keys = (at[ok] << 32) | (pos[ok] - k)  # ascending: postings are in document and position order
             starts = keys if starts is None else _common(starts, keys)
             if not len(starts):
                 return found
@@ -141,6 +139,24 @@ class Evaluator:
                 total += self._bm25(q.fieldname, w, matched, weights[at])
             found.scores[matched] = total * q.boost
         return found
+
+    def _phrase_postings(self, fieldname: str, words: list[str]) -> tuple[list, np.ndarray]:
+        """Each gram's postings with positions, and the documents holding every gram (none if one is missing).
+
+        Rarest gram first: each later list is read only in the blocks that hold documents
+        still in the running (`DocTable.postings`' `within`), so a phrase with one rare gram
+        decodes little of its common ones.
+        """
+        order = np.argsort(self.t.doc_frequencies(fieldname, words), kind="stable")
+        lists: list = [None] * len(words)
+        docs = None
+        for k in map(int, order):
+            lists[k] = self.t.postings(fieldname, words[k], values=True, within=docs)
+            ids = lists[k][0]
+            docs = ids if docs is None else _common(docs, ids)
+            if not len(docs):
+                break
+        return lists, docs
 
 
 def _common(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -36,12 +36,15 @@ SHOWN = 8
 KEEP_POS = ("n", "vn", "j", "l", "i", "eng")  # jieba tag prefixes of content words: nouns, not verbs
 RELATED_TERMS = 12
 
-_df_cache: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
+_df_cache: weakref.WeakKeyDictionary[Any, tuple[int, dict[str, int]]] = weakref.WeakKeyDictionary()
 
 
-def _doc_frequencies(s) -> dict[str, int]:
-    """word -> its document frequency in the title or body word field, filled as words are asked for."""
-    return _df_cache.setdefault(s, {})
+def _doc_frequencies(s) -> tuple[int, dict[str, int]]:
+    """The searcher's document count (at least 1), and word -> its document frequency in the title or
+    body word field, filled as words are asked for."""
+    if s not in _df_cache:
+        _df_cache[s] = (max(s.doc_count(), 1), {})
+    return _df_cache[s]
 
 
 def _doc_frequency(s, cache: dict[str, int], word: str) -> int:
@@ -98,8 +101,7 @@ def scored(s, stored: dict[str, Any], stopwords: frozenset[str] = frozenset()) -
 
     `s` is an open Whoosh searcher of the index the article is in.
     """
-    n = max(s.doc_count(), 1)
-    cache = _doc_frequencies(s)
+    n, cache = _doc_frequencies(s)
     out = []
     for word, written, count in listed(stored, stopwords):
         df = _doc_frequency(s, cache, word)

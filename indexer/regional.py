@@ -23,7 +23,7 @@ import os
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from . import segmenter
@@ -123,12 +123,17 @@ class Regional:
             clauses.append(Clause(atoms, c.negated))
         return Parsed(clauses, [*parsed.also, *also])
 
+    @cached_property
+    def longest(self) -> int:
+        """The length of the longest regional term (found once: the table has thousands)."""
+        return max(map(len, self.counterparts))
+
     def variants(self, text: str) -> list[tuple[str, str, str]]:
         """(text with one regional term replaced, the counterpart as written, its script) for each term in `text`.
 
         Terms are matched longest first at jieba word boundaries (信息 is not sought inside 通信息息相关).
         """
-        longest = max(map(len, self.counterparts))
+        longest = self.longest
         if not any(text[i : i + size] in self.counterparts
                    for i in range(len(text)) for size in range(2, min(longest, len(text) - i) + 1)):
             return []  # the usual case: no segmenting needed (a cold query does not load jieba for this)

@@ -20,8 +20,9 @@ articles than the query did:
 from __future__ import annotations
 
 import unicodedata
+import weakref
 from collections.abc import Callable
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ MAX_RESPELL = 12  # longer "words" (runs of single characters that joined up) ar
 COMPLETE_WORDS = 4  # words of a term tried for a completion, each with this many respellings:
 COMPLETE_TRIES = 6
 
+MAX_RESPELLED = 10_000  # respellings kept per open index: a word's costs ~1,000 vocabulary lookups
 Count = Callable[[str], int]
 Respell = Callable[[str], list[str]]
 
@@ -80,6 +82,9 @@ def _one_edit(a: str, b: str) -> bool:
     if len(a) == len(b):
         return a[i + 1 :] == b[i + 1 :]
     return a[i:] == b[i + 1 :] if len(b) > len(a) else a[i + 1 :] == b[i:]
+
+
+_respelled: weakref.WeakKeyDictionary[Any, dict[str, list[str]]] = weakref.WeakKeyDictionary()  # table -> memo
 
 
 def respellings(table: Any, word: str) -> list[str]:
@@ -221,7 +226,15 @@ def suggest(table: Any, text: str, total: int, count: Count) -> list[str]:
     if total >= FEW:
         return []
     count = lru_cache(maxsize=None)(count)
-    respell: Respell = lru_cache(maxsize=None)(partial(respellings, table))
+    known = _respelled.setdefault(table, {})
+    if len(known) > MAX_RESPELLED:
+        known.clear()
+
+    def respell(word: str) -> list[str]:
+        if word not in known:
+            known[word] = respellings(table, word)
+        return known[word]
+
     makers: list[Callable[[], list[str]]] = [
         lambda: _completions(respell, text, count),
         lambda: _spelling(respell, text, count),

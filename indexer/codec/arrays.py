@@ -11,12 +11,13 @@ from __future__ import annotations
 import io
 import mmap
 import pickle
+import struct
 import zlib
 from array import array
 from zlib import crc32
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3TermInfo, _lenfield
 from whoosh.columns import TranslatingColumnReader, VarBytesColumn
 from whoosh.filedb.filetables import crc_hash
 from whoosh.reading import CorruptIndexError, TermNotFound
@@ -53,16 +54,20 @@ class DocTable:
         One batch of hash-table probes per segment (`TermTable`) instead of a
         Whoosh lookup per word: did-you-mean weighs hundreds of candidate words.
         """
-        if self._tables is None:
-            self._tables = [TermTable.of(r._terms) for r, _off in self.leaves]
         out = np.zeros(len(words), dtype=np.int64)
         keys = [w.encode("utf-8") for w in words]
-        for (r, _off), table in zip(self.leaves, self._tables, strict=True):
+        for (r, _off), table in zip(self.leaves, self.term_tables(), strict=True):
             if table is not None:
                 out += table.doc_frequencies(fieldname, keys)
             else:
                 out += [r.doc_frequency(fieldname, k) for k in keys]
         return out
+
+    def term_tables(self) -> list[TermTable | None]:
+        """Each segment's `TermTable` (None where Whoosh has to look terms up itself), mapped on first use."""
+        if self._tables is None:
+            self._tables = [TermTable.of(r._terms) for r, _off in self.leaves]
+        return self._tables
 
     def lengths(self, fieldname: str) -> np.ndarray:
         """Each document's field length as Whoosh scores it (decoded from the stored length byte)."""
@@ -115,15 +120,19 @@ class DocTable:
             self._columns[key] = np.unique(self.column(fieldname), return_inverse=True)[1].astype(np.float64)
         return self._columns[key]
 
-    def postings(self, fieldname: str, text, values: bool = False):
-        """(doc numbers, weights, encoded values or None) of a term across every segment."""
+    def postings(self, fieldname: str, text, values: bool = False, within: np.ndarray | None = None):
+        """(doc numbers, weights, encoded values or None) of a term across every segment.
+
+        With `within` (ascending doc numbers), blocks holding none of them may be left out: what is
+        returned is a superset of the term's postings in `within`.
+        """
         field = self.searcher.schema[fieldname]
         btext = field.to_bytes(text) if isinstance(text, str) else text
         ids, weights, vals = [], [], []
-        for r, off in self.leaves:
+        for (r, off), table in zip(self.leaves, self.term_tables(), strict=True):
             terms = r._terms
             try:
-                info = terms.term_info(fieldname, btext)
+                info = (table or terms).term_info(fieldname, btext)
             except TermNotFound:
                 continue
             if info.is_inlined():
@@ -132,7 +141,8 @@ class DocTable:
             else:
                 offset, length = info.extent()
                 length = length[0] if isinstance(length, tuple) else length  # whoosh3 reads it as a 1-tuple
-                i, w, v = read_blocks(terms._postfile, offset, length, values)
+                local = None if within is None else within[(within >= off) & (within < off + r.doc_count_all())] - off
+                i, w, v = read_blocks(terms._postfile, offset, length, values, local)
             ids.append(i + off)  # deleted documents stay: `live` masks them
             weights.append(w)
             if values:
@@ -143,67 +153,68 @@ class DocTable:
 
 
 class TermTable:
-    """One segment's term table (whoosh3's on-disk hash of field + term → term info), probed with numpy.
+    """One segment's term table (whoosh3's on-disk hash of field + term → term info), read from a memory map.
 
-    The file is mapped once; a batch of keys is hashed with crc32 (the table's
-    hash function) and every key's slot chain is walked in step, a vector read
-    per step (Whoosh reads each slot with a seek and a read).
+    The same lookup as whoosh's ``HashReader.ranges_for_key`` (crc32 of the key, then
+    the slot chain of its table), with ``struct.unpack_from`` on the mapped file instead
+    of a seek and a read per slot: did-you-mean weighs hundreds of candidate words,
+    and every term of a query is looked up in every segment.
     """
 
-    _SLOT = np.dtype([("hash", ">u4"), ("pos", ">i8")])
+    _POINTER = struct.Struct("!Iq")  # a slot: key hash, position of the key/value record
+    _LENGTHS = struct.Struct("!ii")  # a record: key length, value length
 
     def __init__(self, terms, mapped: mmap.mmap) -> None:
         self._keycoder = terms._keycoder
         self._fields = set(terms._fieldmap)
         self._mapped = mapped
-        self._buf = np.frombuffer(mapped, dtype=np.uint8)
-        self._tables = np.array(terms._tindex.tables, dtype=np.int64).reshape(256, 2)
+        self._dir = terms._tindex.tables
 
     @classmethod
     def of(cls, terms) -> TermTable | None:
         """The table of a whoosh3 terms reader, or None when its file cannot be mapped (then Whoosh looks up)."""
         tindex = terms._tindex
-        dbfile = tindex.dbfile
-        f = getattr(dbfile, "file", None)
+        f = getattr(tindex.dbfile, "file", None)
         if tindex.hashfn is not crc_hash or not isinstance(f, io.BufferedReader):
             return None
         try:
-            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            return cls(terms, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
         except (OSError, ValueError):
             return None
-        return cls(terms, mapped)
 
-    def doc_frequencies(self, fieldname: str, terms: list[bytes]) -> np.ndarray:
-        out = np.zeros(len(terms), dtype=np.int64)
+    def _find(self, key: bytes) -> tuple[int, int] | None:
+        """Where the value (a W3TermInfo) of `key` starts and its length, or None."""
+        h = crc32(key)
+        start, slots = self._dir[h & 255]
+        m = self._mapped
+        slot = (h >> 8) % slots if slots else 0
+        for _ in range(slots):
+            slothash, item = self._POINTER.unpack_from(m, start + slot * self._POINTER.size)
+            if not item:
+                return None
+            if slothash == h:
+                keylen, datalen = self._LENGTHS.unpack_from(m, item)
+                if keylen == len(key) and m[item + 8 : item + 8 + keylen] == key:
+                    return item + 8 + keylen, datalen
+            slot = (slot + 1) % slots
+        return None
+
+    def term_info(self, fieldname: str, term: bytes) -> W3TermInfo:
+        found = self._find(self._keycoder(fieldname, term)) if fieldname in self._fields else None
+        if found is None:
+            raise TermNotFound(f"No term {fieldname}:{term!r}")
+        at, length = found
+        return W3TermInfo.from_bytes(self._mapped[at : at + length])
+
+    def doc_frequencies(self, fieldname: str, terms: list[bytes]) -> list[int]:
         if fieldname not in self._fields:
-            return out
-        field = self._keycoder(fieldname, b"")
-        keys = [field + t for t in terms]
-        hashes = np.array([crc32(k) for k in keys], dtype=np.int64)
-        start, slots = self._tables[hashes & 255].T
-        todo = np.flatnonzero(slots > 0)
-        slot = np.zeros(len(keys), dtype=np.int64)
-        slot[todo] = (hashes[todo] >> 8) % slots[todo]
-        for _ in range(int(slots.max(initial=0))):  # a chain never wraps past every slot
-            if not len(todo):
-                break
-            at = start[todo] + slot[todo] * self._SLOT.itemsize
-            read = self._buf[at[:, None] + np.arange(self._SLOT.itemsize)].copy().view(self._SLOT)[:, 0]
-            hit = np.flatnonzero((read["hash"] == hashes[todo]) & (read["pos"] != 0))
-            for k, item in zip(todo[hit].tolist(), read["pos"][hit].tolist(), strict=True):
-                if (df := self._doc_frequency(keys[k], item)) is not None:
-                    out[k], slots[k] = df, 0
-            todo = todo[(read["pos"] != 0) & (slots[todo] > 0)]
-            slot[todo] = (slot[todo] + 1) % slots[todo]
+            return [0] * len(terms)
+        field, m = self._keycoder(fieldname, b""), self._mapped
+        out = []
+        for t in terms:
+            found = self._find(field + t)  # W3TermInfo: a flags byte, the weight (float), the document frequency
+            out.append(0 if found is None else int.from_bytes(m[found[0] + 5 : found[0] + 9], "big"))
         return out
-
-    def _doc_frequency(self, key: bytes, item: int) -> int | None:
-        """The document frequency in the term info at `item` if the key stored there is `key`."""
-        m, n = self._mapped, len(key)
-        if int.from_bytes(m[item : item + 4], "big", signed=True) != n or m[item + 8 : item + 8 + n] != key:
-            return None
-        info = item + 8 + n  # W3TermInfo: a flags byte, the weight (float), then the document frequency
-        return int.from_bytes(m[info + 5 : info + 9], "big")
 
 
 def length_bytes(r, fieldname: str) -> np.ndarray:
@@ -217,24 +228,35 @@ def length_bytes(r, fieldname: str) -> np.ndarray:
     return out
 
 
-def read_blocks(postfile, offset: int, length: int, values: bool) -> tuple[np.ndarray, np.ndarray, list]:
+def read_blocks(postfile, offset: int, length: int, values: bool,
+                within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list]:
     """Every (doc, weight[, values chunk]) of a term's posting blocks, read in one call (W3LeafMatcher's format).
 
     Whoosh's leaf matcher seeks and reads three times per block and keeps a
     Python object per posting; here the term's whole extent is read at once and
-    each block's arrays go straight into numpy.
+    each block's arrays go straight into numpy. A block whose documents (after the
+    previous block's last, up to its own last) include none of `within` is skipped
+    undecoded: a phrase of rare and common grams decodes few blocks of the common ones.
     """
     raw = postfile.get(offset, length)
     if raw[:4] != WHOOSH3_HEADER_MAGIC:
         raise CorruptIndexError(f"bad postings block tag at offset {offset}")
     f = io.BytesIO(raw)
-    pos, ids, weights, vals = 4, [], [], []
+    pos, blocks = 4, []  # (posting count, last doc, compressed, data start, data end)
     while pos < length:
         (size,) = unpack_int(raw[pos : pos + 4])
         f.seek(pos + 4)
-        n, _last, _maxw, comp, _minl, _maxl = pickle.load(f)
-        end = pos + 4 + abs(size)
-        data = raw[f.tell() : end]
+        n, last, _maxw, comp, _minl, _maxl = pickle.load(f)
+        pos = pos + 4 + abs(size)
+        blocks.append((n, last, comp, f.tell(), pos))
+        if size < 0:
+            break
+    if within is not None:
+        ends = np.searchsorted(within, [b[1] for b in blocks], "right")  # candidates up to each block's last doc
+        blocks = [b for b, a, z in zip(blocks, np.concatenate(([0], ends[:-1])), ends, strict=True) if z > a]
+    ids, weights, vals = [], [], []
+    for n, _last, comp, start, end in blocks:
+        data = raw[start:end]
         d_ids, d_weights, d_values = pickle.loads(zlib.decompress(data) if comp else data)
         if isinstance(d_ids, array):  # indexer.postings: deltas as an array
             ids.append(np.cumsum(np.frombuffer(d_ids, dtype=_DTYPES[d_ids.typecode]), dtype=np.int64))
@@ -250,9 +272,8 @@ def read_blocks(postfile, offset: int, length: int, values: bool) -> tuple[np.nd
             weights.append(np.array(d_weights, dtype=np.float64))
         if values:
             vals.append(d_values)
-        pos = end
-        if size < 0:
-            break
+    if not ids:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), vals
     return np.concatenate(ids), np.concatenate(weights), vals
 
 
