@@ -122,15 +122,12 @@ class Evaluator:
             return found
         cand = np.zeros(self.t.n, dtype=bool)
         cand[docs] = True
-        starts = None
-        for k, (ids, _, chunks) in enumerate(lists):
-            at, pos = positions(ids, chunks)
-            ok = (pos >= k) & cand[at]
-            keys = (at[ok] << 32) | (pos[ok] - k)  # ascending: postings are in document and position order
-            starts = keys if starts is None else _common(starts, keys)
-            if not len(starts):
-                return found
-        found.mask[starts >> 32] = True
+        if q.implied_by and q.implied_by[0] in self.s.schema:
+            sure = self.t.postings(*q.implied_by)[0]
+            found.mask[sure[cand[sure]]] = True
+            cand[sure] = False  # their positions need no check
+        if cand.any():
+            found.mask[self._adjacent(lists, cand)] = True
         matched = np.flatnonzero(found.mask)
         if scored:
             total = np.zeros(len(matched))
@@ -139,6 +136,19 @@ class Evaluator:
                 total += self._bm25(q.fieldname, w, matched, weights[at])
             found.scores[matched] = total * q.boost
         return found
+
+    @staticmethod
+    def _adjacent(lists: list, cand: np.ndarray) -> np.ndarray:
+        """The documents of mask `cand` where gram k of the phrase (postings `lists`) is at p + k for some p."""
+        starts = None
+        for k, (ids, _, chunks) in enumerate(lists):
+            at, pos = positions(ids, chunks)
+            ok = (pos >= k) & cand[at]
+            keys = (at[ok] << 32) | (pos[ok] - k)  # ascending: postings are in document and position order
+            starts = keys if starts is None else _common(starts, keys)
+            if not len(starts):
+                break
+        return starts >> 32
 
     def _phrase_postings(self, fieldname: str, words: list[str]) -> tuple[list, np.ndarray]:
         """Each gram's postings with positions, and the documents holding every gram (none if one is missing).

@@ -44,3 +44,14 @@ def test_column_range_matches_term_range(searcher, lo, hi, excl):
     want = set(searcher.docs_for_query(wq.TermRange("date", lo, hi, startexcl=excl, endexcl=excl)))
     assert set(evaluated(searcher, ColumnRange("date", lo, hi, startexcl=excl, endexcl=excl))) == want
     assert want
+
+
+@pytest.mark.parametrize("text", ["新闻联播", "习近平总书记", "全面建成小康社会", "疫情防控", "中华人民共和国"])
+@pytest.mark.parametrize("grams, words", [("body_g", "body"), ("title_g", "title")])
+def test_phrase_implied_by_its_word_matches_the_same(searcher, text, grams, words):
+    """Documents holding the word skip the position check: they must be exactly the ones the positions find."""
+    toks = [t for t, *_ in gram_tokens(normalize(text))][:-1]  # the last character is in the bigram before it
+    plain = evaluated(searcher, GramPhrase(grams, toks, boost=2.0))
+    assert evaluated(searcher, GramPhrase(grams, toks, boost=2.0, implied_by=(words, normalize(text)))) == plain
+    if grams == "body_g":
+        assert plain
