@@ -9,7 +9,10 @@ mask and a score vector over all documents: a term's postings are read a block
 at a time into arrays (`indexer.codec.arrays`), BM25F is computed in one vector expression with the
 same formula, statistics and stored length bytes as Whoosh's ``BM25F``, and a
 gram phrase is matched by intersecting (document, position − k) keys of its
-grams. The results equal Whoosh's, which tests check node by node.
+grams, and its open edges (a letter/digit run or a lone Han character where the
+article's gram may be longer) by the positions of the grams that start or end
+that way, never by reading stored text. The results equal Whoosh's, which tests
+check node by node.
 
 The arrays are read by `indexer.codec.arrays`.
 """
@@ -112,7 +115,7 @@ class Evaluator:
     def _phrase(self, q: GramPhrase, scored: bool) -> Found:
         """Documents where gram k of the phrase is at position p + k for some p, for every k."""
         words = list(q.words)
-        if len(words) < 2:
+        if len(words) < 2 and not (q.head or q.tail):
             return self._term(q.fieldname, words[0], q.boost, scored) if words else self._none()
         if q.fieldname not in self.s.schema:
             return self._none()
@@ -127,7 +130,12 @@ class Evaluator:
             found.mask[sure[cand[sure]]] = True
             cand[sure] = False  # their positions need no check
         if cand.any():
-            found.mask[self._adjacent(lists, cand)] = True
+            starts = self._adjacent(lists, cand)
+            if q.head and len(starts):
+                starts = _common(starts, self._edge(q.fieldname, starts, 1, suffix=q.head))
+            if q.tail and len(starts):
+                starts = _common(starts, self._edge(q.fieldname, starts, -len(words), prefix=q.tail))
+            found.mask[starts >> 32] = True
         matched = np.flatnonzero(found.mask)
         if scored:
             total = np.zeros(len(matched))
@@ -137,9 +145,15 @@ class Evaluator:
             found.scores[matched] = total * q.boost
         return found
 
+    def _edge(self, fieldname: str, starts: np.ndarray, shift: int, prefix: str = "", suffix: str = "") -> np.ndarray:
+        """The (document, start) keys that an edge gram (`DocTable.edge_positions`) allows: its position + `shift`."""
+        docs, pos = self.t.edge_positions(fieldname, np.unique(starts >> 32), prefix, suffix)
+        ok = pos + shift >= 0
+        return np.unique((docs[ok] << 32) | (pos[ok] + shift))
+
     @staticmethod
     def _adjacent(lists: list, cand: np.ndarray) -> np.ndarray:
-        """The documents of mask `cand` where gram k of the phrase (postings `lists`) is at p + k for some p."""
+        """(document << 32 | p) for the documents of mask `cand` where gram k of the phrase is at p + k."""
         starts = None
         for k, (ids, _, chunks) in enumerate(lists):
             at, pos = positions(ids, chunks)
@@ -148,7 +162,7 @@ class Evaluator:
             starts = keys if starts is None else _common(starts, keys)
             if not len(starts):
                 break
-        return starts >> 32
+        return starts
 
     def _phrase_postings(self, fieldname: str, words: list[str]) -> tuple[list, np.ndarray]:
         """Each gram's postings with positions, and the documents holding every gram (none if one is missing).

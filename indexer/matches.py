@@ -18,7 +18,7 @@ from . import regional, synonyms
 from .config import Config
 from .dates import date_range
 from .normalize import normalize
-from .query import Parsed, atom_query, gram_phrase, parse, verify
+from .query import Parsed, atom_query, gram_phrase, parse
 from .ranges import ColumnRange
 from .snapshot import Snapshot
 
@@ -44,47 +44,23 @@ def filter_query(snap: Snapshot, filters: Filters) -> wq.Query | None:
         parts.append(ColumnRange("date", since or "0000", until or "9999"))
     source = normalize(filters.source or "").strip()
     if source:
-        parts.append(gram_phrase("source_g", source)[0])
+        parts.append(gram_phrase("source_g", source))
     return wq.And(parts) if parts else None
 
 
-def compile_query(snap: Snapshot, config: Config, text: str, scope: str = "all") -> tuple[Parsed, wq.Query, bool]:
-    """The parsed query, its tree, and whether candidates need checking against the text (open-edged phrases).
-
-    Negated clauses are in the tree (``AndNot``) unless candidates are checked: then `exact_docs` applies them.
-    """
+def compile_query(snap: Snapshot, config: Config, text: str, scope: str = "all") -> tuple[Parsed, wq.Query]:
+    """The parsed query and its tree (negated clauses as ``AndNot``)."""
     parsed = regional.for_config(config).apply(synonyms.for_config(config).apply(parse(text).scoped(scope)))
     if parsed.also and snap.table.missing("script").any():  # an index from before the script column
-        seek = [atom_query(replace(a, script=None))[0] for c in parsed.clauses for a in c.atoms if a.script]
+        seek = [atom_query(replace(a, script=None)) for c in parsed.clauses for a in c.atoms if a.script]
         regional.fill_scripts(snap.table, snap.searcher, snap.evaluator.run(wq.Or(seek), scored=False).mask)
     built = [(c, [atom_query(a) for a in c.atoms]) for c in parsed.clauses]
-    positive = [wq.Or([q for q, _ in qs]) if len(qs) > 1 else qs[0][0] for c, qs in built if not c.negated]
+    positive = [wq.Or(qs) if len(qs) > 1 else qs[0] for c, qs in built if not c.negated]
     q: wq.Query = wq.And(positive) if len(positive) > 1 else positive[0]
-    negative = [q2 for c, qs in built if c.negated for q2, _ in qs]
-    needs_check = any(v for _, qs in built for _, v in qs)
-    if negative and not needs_check:
+    negative = [q2 for c, qs in built if c.negated for q2 in qs]
+    if negative:
         q = wq.AndNot(q, wq.Or(negative))
-    return parsed, q, needs_check
-
-
-def exact_docs(snap: Snapshot, parsed: Parsed) -> np.ndarray:
-    """Mask of the documents matching the query exactly, checking phrase candidates against the text."""
-    result: np.ndarray | None = None
-    excluded = np.zeros(snap.table.n, dtype=bool)
-    for clause in parsed.clauses:
-        docs = np.zeros(snap.table.n, dtype=bool)
-        for atom in clause.atoms:
-            q, check = atom_query(atom)
-            found = snap.evaluator.run(q, scored=False).mask & snap.table.live
-            if check:
-                for d in np.flatnonzero(found):
-                    found[d] = verify(atom, snap.searcher.stored_fields(int(d)))
-            docs |= found
-        if clause.negated:
-            excluded |= docs
-        else:
-            result = docs if result is None else result & docs
-    return result & ~excluded
+    return parsed, q
 
 
 class Matches:
@@ -93,11 +69,9 @@ class Matches:
     def __init__(self, snap: Snapshot, config: Config, text: str, scope: str = "all") -> None:
         self.snap = snap
         self.text = text
-        self.parsed, self.query, needs_check = compile_query(snap, config, text, scope)
+        self.parsed, self.query = compile_query(snap, config, text, scope)
         found = snap.evaluator.run(self.query, scored=True)
         self.mask = found.mask & snap.shown
-        if needs_check:
-            self.mask &= exact_docs(snap, self.parsed)
         self.scores = found.scores  # one per document (0 where not matched)
         self._filtered: dict[Filters, np.ndarray] = {}
 

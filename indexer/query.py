@@ -17,7 +17,7 @@ from whoosh import query as wq
 from . import segmenter
 from .analysis import HAN, gram_tokens
 from .errors import QueryError
-from .normalize import normalize, pattern
+from .normalize import normalize
 from .phrase import GramPhrase
 from .ranges import ColumnRange
 
@@ -263,15 +263,17 @@ def _is_han_run(piece: str) -> bool:
     return re.fullmatch(rf"[{HAN}]+", piece) is not None
 
 
-def gram_phrase(fieldname: str, text: str, boost: float = 1.0) -> tuple[wq.Query, bool]:
-    """A query over a gram field for normalized `text`; True if it needs verification.
+def gram_phrase(fieldname: str, text: str, boost: float = 1.0) -> wq.Query:
+    """A query over a gram field for normalized `text`: the documents holding it as a run of characters.
 
-    The positional phrase is exact except at open edges: a lone Han character at
-    the end (the article may continue the run) and letter/digit runs at either
-    end (the article's run may be longer). Those are left out of the phrase,
-    and the caller checks the candidates against the stored text. When a
-    letter/digit run and one trailing Han character are all there is ("38个"),
-    the run must be a whole run in the article (so "138个" is not found).
+    The positional phrase is exact except at open edges, where the article's gram
+    may be longer than the query's: a lone Han character at the end (the article may
+    continue the run: 个 may be 个人), and letter/digit runs at either end (the
+    article's run may be longer: 38 may end 138). Those are left out of the phrase's
+    grams and become its `head` (the gram before must be a run ending so) and `tail`
+    (the gram after must start so), decided from positions. When a letter/digit run
+    and one trailing Han character are all there is ("38个"), the run is matched
+    whole (so "138个" is not found).
     """
     toks = [(t, s, e) for t, _p, s, e in gram_tokens(text)]
     n = len(text)
@@ -279,55 +281,43 @@ def gram_phrase(fieldname: str, text: str, boost: float = 1.0) -> tuple[wq.Query
         if len(toks) >= 2 and toks[-2][2] == n:
             toks.pop()  # covered by the bigram before it
         elif len(toks) == 1:
-            return wq.Prefix(fieldname, toks[0][0], boost=boost), False
-    verify = False
+            return wq.Prefix(fieldname, toks[0][0], boost=boost)
+    head = tail = ""
     if toks and _is_alnum(toks[-1][0]) and toks[-1][2] == n and len(toks) > 1:
-        toks.pop()
-        verify = True
-    if toks and _is_alnum(toks[0][0]) and len(toks) > 1:
-        if not (len(toks) == 2 and len(toks[1][0]) == 1 and _is_han_run(toks[1][0]) and toks[1][2] == n):
-            toks.pop(0)
-        # else the run is the only anchor ("38个": 个 may start any gram): it is matched whole
-        verify = True
+        tail = toks.pop()[0]
+    if toks and _is_alnum(toks[0][0]) and len(toks) > 1 and not (
+        len(toks) == 2 and len(toks[1][0]) == 1 and _is_han_run(toks[1][0]) and toks[1][2] == n
+    ):
+        head = toks.pop(0)[0]
     if len(toks) > 1 and len(toks[-1][0]) == 1 and _is_han_run(toks[-1][0]) and toks[-1][2] == n:
-        toks.pop()
-        verify = True
+        tail = toks.pop()[0]
     terms = [t for t, _s, _e in toks]
-    if not terms:
-        return wq.NullQuery, True
-    if len(terms) == 1:
-        return wq.Term(fieldname, terms[0], boost=boost), verify
+    if len(terms) == 1 and not (head or tail):
+        return wq.Term(fieldname, terms[0], boost=boost)
     word_field = _WORD_OF_GRAMS.get(fieldname)
-    implied = (word_field, text) if word_field and not verify and _is_han_run(text) else None
-    return GramPhrase(fieldname, terms, boost=boost, implied_by=implied), verify
+    implied = (word_field, text) if word_field and _is_han_run(text) else None
+    return GramPhrase(fieldname, terms, boost=boost, implied_by=implied, head=head, tail=tail)
 
 
 def _is_alnum(term: str) -> bool:
     return term.isalnum() and not _is_han_run(term[0])
 
 
-def atom_query(atom: Atom) -> tuple[wq.Query, bool]:
-    """Whoosh query for one atom, and whether its candidates need checking against the text."""
+def atom_query(atom: Atom) -> wq.Query:
+    """Whoosh query for one atom."""
     grams = [_GRAM_FIELDS[f] for f in atom.fields]
     words = [_WORD_FIELDS[f] for f in atom.fields if f in _WORD_FIELDS]
     if atom.phrase:
-        parts = [gram_phrase(g, atom.text) for g in grams]
-        return wq.Or([q for q, _ in parts]), any(v for _, v in parts)
+        return wq.Or([gram_phrase(g, atom.text) for g in grams])
     required = []
     for w in words_of(atom.text):
-        alts = [wq.Term(f, w) for f in words] + [gram_phrase(g, w)[0] for g in grams]
+        alts = [wq.Term(f, w) for f in words] + [gram_phrase(g, w) for g in grams]
         required.append(wq.Or(alts))
     q: wq.Query = wq.And(required) if len(required) > 1 else required[0]
     runs = [r for r in re.split(r"\W+", atom.text) if len(r) > 2]
-    boosts = [gram_phrase(g, r, boost=RUN_BOOST)[0] for r in runs for g in grams if len(words_of(r)) > 1]
+    boosts = [gram_phrase(g, r, boost=RUN_BOOST) for r in runs for g in grams if len(words_of(r)) > 1]
     if boosts:
         q = wq.AndMaybe(q, wq.Or(boosts))
     if atom.script:
         q = wq.And([q, ColumnRange("script", atom.script, atom.script, boost=0.0)])
-    return q, False
-
-
-def verify(atom: Atom, stored: dict) -> bool:
-    """Whether an article's stored fields hold the atom's text (candidates of open-edged phrases)."""
-    found = pattern(atom.text).search
-    return any(found(stored.get(f) or "") for f in atom.fields)
+    return q

@@ -35,7 +35,7 @@ def evaluated(searcher: Searcher, q) -> dict[int, float]:
 def compiled(searcher: Searcher, text: str, **filters):
     """The query tree of `text` and its filters, as the searcher evaluates them."""
     snap = searcher.snapshot()
-    _, q, _ = compile_query(snap, searcher.config, text)
+    _, q = compile_query(snap, searcher.config, text)
     flt = filter_query(snap, Filters(**filters))
     return q if flt is None else wq.And([q, flt])
 

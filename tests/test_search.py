@@ -91,6 +91,11 @@ def small(make_index):
         ('"一把手推进会"', ["b"]),
         ('"「一把手」推进会"', []),  # other quote marks are other characters
         ('"38个问题"', ["a", "c"]),  # "138个问题" contains "38个问题"
+        ('"8个问题"', ["a", "c"]),  # an open head: the run before may be longer (38, 138)
+        ('"共有3"', ["a"]),  # an open tail: the run after may be longer (38)
+        ('"19疫情"', ["c"]),
+        ('"38个"', ["a"]),  # a run and one character: the run is matched whole (not 138个)
+        ('"138个"', ["c"]),
         ('"息（新闻联播"', ["b"]),  # punctuation cuts one character off the edge
         ('"消息（"', ["b"]),
         ('"息"', ["b", "d"]),

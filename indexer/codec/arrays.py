@@ -14,6 +14,8 @@ import pickle
 import struct
 import zlib
 from array import array
+from bisect import bisect_left
+from collections.abc import Iterator
 from zlib import crc32
 
 import numpy as np
@@ -24,6 +26,7 @@ from whoosh.reading import CorruptIndexError, TermNotFound
 from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
 
+from ..normalize import is_han
 from ..postings import PackedValues
 from ..schema import GramPositions
 
@@ -47,6 +50,7 @@ class DocTable:
         self._lengths: dict[str, np.ndarray] = {}
         self._columns: dict[str, np.ndarray] = {}
         self._tables: list[TermTable | None] | None = None
+        self._alnum: dict[tuple[int, str], list] = {}  # (segment, gram field) -> its letter/digit grams
 
     def doc_frequencies(self, fieldname: str, words: list[str]) -> np.ndarray:
         """How many documents hold each of `words` in a field, summed over segments (as Whoosh counts).
@@ -57,11 +61,55 @@ class DocTable:
         out = np.zeros(len(words), dtype=np.int64)
         keys = [w.encode("utf-8") for w in words]
         for (r, _off), table in zip(self.leaves, self.term_tables(), strict=True):
-            if table is not None:
-                out += table.doc_frequencies(fieldname, keys)
-            else:
-                out += [r.doc_frequency(fieldname, k) for k in keys]
+            found = table.doc_frequencies(fieldname, keys) if table else [r.doc_frequency(fieldname, k) for k in keys]
+            out += np.array(found, dtype=np.int64)
         return out
+
+    def edge_positions(self, fieldname: str, within: np.ndarray, prefix: str = "",
+                       suffix: str = "") -> tuple[np.ndarray, np.ndarray]:
+        """(document, position) of the grams starting with `prefix`, or the letter/digit grams ending with
+        `suffix`, in the documents `within` (ascending): a phrase's open edges (`indexer.phrase.GramPhrase`)."""
+        docs, pos = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        decode = GramPositions().decode_positions
+        for k, ((r, off), table) in enumerate(zip(self.leaves, self.term_tables(), strict=True)):
+            local = within[(within >= off) & (within < off + r.doc_count_all())] - off
+            if not len(local):
+                continue
+            wanted = set(local.tolist())
+            mask = np.zeros(r.doc_count_all(), dtype=bool)
+            mask[local] = True
+            for info in self._edge_infos(k, table, fieldname, prefix, suffix, sorted(wanted)):
+                if info.is_inlined():  # rare grams: a few postings inside the term info
+                    for d, v in zip(*info.inlined_postings()[::2], strict=True):
+                        if d in wanted:
+                            ps = decode(v)
+                            docs.append(np.full(len(ps), d + off, dtype=np.int64))
+                            pos.append(np.array(ps, dtype=np.int64))
+                    continue
+                offset, length = info.extent()
+                length = length[0] if isinstance(length, tuple) else length
+                ids, _, chunks = read_blocks(r._terms._postfile, offset, length, True, local)
+                if mask[ids].any():
+                    d, p = positions(ids, chunks)
+                    docs.append(d[mask[d]] + off)
+                    pos.append(p[mask[d]])
+        return np.concatenate(docs), np.concatenate(pos)
+
+    def _edge_infos(self, k: int, table: TermTable | None, fieldname: str, prefix: str, suffix: str,
+                    docs: list[int]):
+        """The term infos of segment k's grams starting with `prefix` or letter/digit grams ending with `suffix`
+        (only those whose document range holds one of `docs`)."""
+        r = self.leaves[k][0]
+        if prefix:
+            lo = prefix.encode("utf-8")
+            return (info for _t, info in _field_items(r, table, fieldname, lo, lo + b"\xff", docs))
+        key = (k, fieldname)
+        if key not in self._alnum:  # letter/digit grams sort before the Han range or after it
+            ranges = ((b"", "\u3400".encode()), ("\ua000".encode(), None))
+            self._alnum[key] = [(t, info) for lo, hi in ranges for t, info in _field_items(r, table, fieldname, lo, hi)
+                                if _alnum(t.decode("utf-8"))]
+        end = suffix.encode("utf-8")
+        return (info for t, info in self._alnum[key] if t.endswith(end) and _holds(docs, info.min_id(), info.max_id()))
 
     def term_tables(self) -> list[TermTable | None]:
         """Each segment's `TermTable` (None where Whoosh has to look terms up itself), mapped on first use."""
@@ -168,7 +216,11 @@ class TermTable:
         self._keycoder = terms._keycoder
         self._fields = set(terms._fieldmap)
         self._mapped = mapped
-        self._dir = terms._tindex.tables
+        tindex = terms._tindex
+        self._dir = tindex.tables
+        self._end = tindex.endofdata
+        self._sorted = np.frombuffer(mapped, dtype=np.dtype(tindex.extras["indextype"]).newbyteorder(">"),
+                                     count=tindex.indexlen, offset=tindex.indexbase)  # record positions, key order
 
     @classmethod
     def of(cls, terms) -> TermTable | None:
@@ -206,6 +258,39 @@ class TermTable:
         at, length = found
         return W3TermInfo.from_bytes(self._mapped[at : at + length])
 
+    def items(self, fieldname: str, lo: bytes, hi: bytes | None,
+              docs: list[int] | None = None) -> Iterator[tuple[bytes, W3TermInfo]]:
+        """(term, term info) of a field's terms from `lo` up to `hi` (excluded; None: the field's last), in order.
+
+        With `docs` (ascending), terms whose first..last document holds none of them are passed
+        over before their term info is decoded (most grams of a prefix are rare).
+        """
+        if fieldname not in self._fields:
+            return
+        field = self._keycoder(fieldname, b"")
+        stop = None if hi is None else field + hi
+        m, pos = self._mapped, self._closest(field + lo)
+        while pos < self._end:
+            keylen, datalen = self._LENGTHS.unpack_from(m, pos)
+            key = m[pos + 8 : pos + 8 + keylen]
+            if not key.startswith(field) or (stop is not None and key >= stop):
+                return
+            pos += 8 + keylen + datalen
+            if docs is None or _holds(docs, *_INFO.unpack_from(m, pos - datalen)[6:8]):
+                yield key[len(field) :], W3TermInfo.from_bytes(m[pos - datalen : pos])
+
+    def _closest(self, key: bytes) -> int:
+        """The position of the first record whose key is `key` or after it (the end of the records if none)."""
+        m, lo, hi = self._mapped, 0, len(self._sorted)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            at = int(self._sorted[mid])
+            if m[at + 8 : at + 8 + int.from_bytes(m[at : at + 4], "big")] < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        return int(self._sorted[lo]) if lo < len(self._sorted) else self._end
+
     def doc_frequencies(self, fieldname: str, terms: list[bytes]) -> list[int]:
         if fieldname not in self._fields:
             return [0] * len(terms)
@@ -215,6 +300,34 @@ class TermTable:
             found = self._find(field + t)  # W3TermInfo: a flags byte, the weight (float), the document frequency
             out.append(0 if found is None else int.from_bytes(m[found[0] + 5 : found[0] + 9], "big"))
         return out
+
+
+def _field_items(r, table: TermTable | None, fieldname: str, lo: bytes, hi: bytes | None,
+                 docs: list[int] | None = None):
+    """`TermTable.items` of a segment's field, through Whoosh when the table is not mapped."""
+    if table is not None:
+        yield from table.items(fieldname, lo, hi, docs)
+        return
+    for (fname, term), info in r._terms.items_from(fieldname, lo):
+        if fname != fieldname or (hi is not None and term >= hi):
+            return
+        if docs is None or _holds(docs, info.min_id(), info.max_id()):
+            yield term, info
+
+
+_INFO = W3TermInfo._struct  # flags, weight, doc frequency, min/max length, max weight, first doc, last doc
+
+
+def _holds(docs: list[int], first: int | None, last: int | None) -> bool:
+    """Whether ascending `docs` has one in first..last (None or 0xFFFFFFFF: unknown, so maybe)."""
+    if first is None or last is None or first == 0xFFFFFFFF or last == 0xFFFFFFFF:
+        return True
+    i = bisect_left(docs, first)
+    return i < len(docs) and docs[i] <= last
+
+
+def _alnum(term: str) -> bool:
+    return term.isalnum() and not is_han(term[0])
 
 
 def length_bytes(r, fieldname: str) -> np.ndarray:
