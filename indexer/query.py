@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from whoosh import query as wq
 
@@ -242,7 +243,14 @@ def words_of(text: str) -> list[str]:
     Han runs are segmented with jieba; single characters join a neighbour so
     every required piece is at least two characters (a run of ≥ 2 characters
     found anywhere in an article finds it, whatever segmentation did there).
+    A query reads the words of its terms several times (parsing, the query tree,
+    snippets, did-you-mean): they are segmented once (`_segmented`, cached).
     """
+    return list(_segmented(text, segmenter.dictionaries()))
+
+
+@lru_cache(maxsize=4096)
+def _segmented(text: str, _dictionaries: int) -> tuple[str, ...]:
     out: list[str] = []
     for m in _PIECES.finditer(text):
         piece = m.group()
@@ -256,7 +264,7 @@ def words_of(text: str) -> list[str]:
             else:
                 words.append(w)
         out.extend(words)
-    return out
+    return tuple(out)
 
 
 def _is_han_run(piece: str) -> bool:

@@ -66,6 +66,11 @@ def load_userdict(path: Path | None) -> str:
     return digest
 
 
+def dictionaries() -> int:
+    """How many user dictionaries have been loaded: segmentation may change when this does (caches key on it)."""
+    return len(_loaded)
+
+
 def tokenize(text: str, search: bool = False) -> list[tuple[str, int, int]]:
     """Segment normalized text into (word, start, end) tuples.
 
