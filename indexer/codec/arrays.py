@@ -272,6 +272,8 @@ class TermTable:
         m, pos = self._mapped, self._closest(field + lo)
         while pos < self._end:
             keylen, datalen = self._LENGTHS.unpack_from(m, pos)
+            if keylen < 0 or datalen < 0:
+                raise CorruptIndexError(f"bad term record at {pos}")
             key = m[pos + 8 : pos + 8 + keylen]
             if not key.startswith(field) or (stop is not None and key >= stop):
                 return
