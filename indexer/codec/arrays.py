@@ -3,7 +3,9 @@
 Whoosh reads one document or one posting at a time through Python objects;
 these functions read the same files (whoosh3 3.54.0's formats, pinned: length
 columns, the term table's inlined postings or block extents, W3 posting
-blocks, `indexer.postings.PackedValues`) a block or a column at a time.
+blocks, `indexer.postings.PackedValues`) a block or a column at a time. The
+term table (whoosh3's ordered hash file) is read from a memory map (`TermTable`):
+looked up by hash, or walked in key order for a phrase's open edges.
 """
 
 from __future__ import annotations
