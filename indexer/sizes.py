@@ -20,6 +20,7 @@ KINDS = (
     (".trm", "term table (.trm)"),
     (".pst", "posting blocks (.pst)"),
     ("._stored.col", "stored fields"),
+    ("._zstored.col", "stored fields"),
     ("_len.col", "field lengths"),
     (".col", "columns"),
 )
