@@ -14,9 +14,11 @@ differences from what its writer produces:
 * Inlined postings are pickle opcodes written here (`_inline`): the same tuples
   ``pickle.loads`` returns for ``dumps``'s output, without the protocol header
   and the memo entries ``dumps`` adds (17 bytes instead of 27 for one posting).
-* Hash tables have 1.25 slots a term, not 2 (Whoosh's reader probes linearly
-  until an empty slot, so any table with one empty slot reads back the same):
-  12 bytes a slot, for some 10^6 terms.
+* Hash tables keep Whoosh's 2 slots a term (12 bytes a slot). Its reader probes
+  linearly until an empty slot, so fewer slots read back the same: 1.25 saved
+  9 MiB at 12,000 articles, but a missing term then costs ~12 probes (a seek
+  and read each) instead of ~2.5, and queries that look up thousands of
+  candidate terms (a CCTV phrase in the Tainan index: 37,000) got 1.5× slower.
 
 File positions are counted here rather than asked of the OS: ``tell()`` is a
 system call, and Whoosh asks two or three times per term.
@@ -49,7 +51,7 @@ COMPRESSION = 3
 _TERMINFO = W3TermInfo._struct
 _POINTER_SIZE = 12  # a non-inlined term record ends with the blocks' offset (8 bytes) and length (4)
 _SWAP = sys.byteorder != "little"
-SLOTS = 1.25  # hash table slots per term (Whoosh writes 2): a lookup probes ~3 slots, a miss ~13
+SLOTS = 2  # hash table slots per term, as Whoosh writes them (see the module docstring)
 
 Postings = list  # doc number, weight, encoded value, doc number, weight, ... (flat: one extend per posting)
 
