@@ -1,10 +1,10 @@
 """Stored fields compressed with zstd and a dictionary trained on the segment's own documents.
 
 Whoosh 3 keeps each document's stored fields as its own zlib stream: Chinese
-text of one article compresses poorly alone (20 MB for the 12,000 Tainan
+text of one article compresses poorly alone (21 MB for the 12,000 Tainan
 articles). A zstd dictionary trained on a sample of the segment's documents
-(~0.2 s) lets each document stay its own frame and still compress like a
-large block (12 MB; 16 KB blocks without a dictionary: 15 MB), and reading one
+(~0.2 s) lets each document stay its own frame and still compress better
+than large blocks (13 MB; 16 KB blocks without a dictionary: 16 MB), and reading one
 document is one small decompression (~35 µs, against ~70 µs for Whoosh's zlib
 and ~140 µs for a 16 KB block), which matters where queries read many stored
 documents (phrase checks).
