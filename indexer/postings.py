@@ -7,10 +7,18 @@ differences from what its writer produces:
   reader supports but whoosh3 3.54.0's writer cannot produce (it calls a
   misspelt ``set_inline`` and crashes when ``inlinelimit > 1``). Most gram terms
   occur in one or two articles, so this skips a postings block for most terms.
-* Block data and inlined postings are pickled with protocol 3, which stores a
-  bytes value as itself; protocol 2 (Whoosh's) spells each as a latin-1 string
-  plus a ``_codecs.encode`` call, ~60 bytes for a 3-byte posting. The readers
-  unpickle any protocol. Block headers stay protocol 2.
+* Block data is pickled with protocol 3, which stores a bytes value as itself;
+  protocol 2 (Whoosh's) spells each as a latin-1 string plus a ``_codecs.encode``
+  call, ~60 bytes for a 3-byte posting. The readers unpickle any protocol. Block
+  headers stay protocol 2.
+* Inlined postings are pickle opcodes written here (`_inline`): the same tuples
+  ``pickle.loads`` returns for ``dumps``'s output, without the protocol header
+  and the memo entries ``dumps`` adds (17 bytes instead of 27 for one posting).
+* Hash tables keep Whoosh's 2 slots a term (12 bytes a slot). Its reader probes
+  linearly until an empty slot, so fewer slots read back the same: 1.25 saved
+  9 MiB at 12,000 articles, but a missing term then costs ~12 probes (a seek
+  and read each) instead of ~2.5, and queries that look up thousands of
+  candidate terms (a CCTV phrase in the Tainan index: 37,000) got 1.5× slower.
 
 File positions are counted here rather than asked of the OS: ``tell()`` is a
 system call, and Whoosh asks two or three times per term.
@@ -25,6 +33,7 @@ from collections.abc import Iterable
 from functools import partial
 from itertools import accumulate
 from pickle import dumps
+from struct import Struct
 from typing import NamedTuple
 
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
@@ -32,13 +41,17 @@ from whoosh.filedb.filetables import _lengths, _pointer, crc_hash
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numlists import delta_encode
 
-# Terms with at most this many postings are stored inside their term record.
-INLINE_LIMIT = 8
+# Terms with at most this many postings are stored inside their term record: up to ~50 postings
+# that is smaller than a block of their own (~150 bytes of headers and pickled arrays) and a pointer.
+# 32 vs 8: term table + postings -6 % (3,000 Tainan articles), the same write time.
+INLINE_LIMIT = 32
+_NUMPY_MIN = 48  # from this many postings numpy finds their length bytes faster than a Python loop
 BLOCK = 2048
 COMPRESSION = 3
 _TERMINFO = W3TermInfo._struct
 _POINTER_SIZE = 12  # a non-inlined term record ends with the blocks' offset (8 bytes) and length (4)
 _SWAP = sys.byteorder != "little"
+SLOTS = 2  # hash table slots per term, as Whoosh writes them (see the module docstring)
 
 Postings = list  # doc number, weight, encoded value, doc number, weight, ... (flat: one extend per posting)
 
@@ -83,7 +96,7 @@ def _write_hashes(tindex) -> None:
     pack = _pointer.pack
     empty = pack(0, 0)
     for entries in tindex.buckets:
-        numslots = 2 * len(entries)
+        numslots = int(SLOTS * len(entries)) + 1 if entries else 0  # at least one empty slot ends every probe
         tindex.directory.append((dbfile.tell(), numslots))
         table = [empty] * numslots
         taken = [False] * numslots
@@ -94,6 +107,47 @@ def _write_hashes(tindex) -> None:
             taken[slot] = True
             table[slot] = pack(hashval, position)
         dbfile.write(b"".join(table))
+
+
+_TUPLE_END = (b")", b"\x85", b"\x86", b"\x87")  # EMPTY_TUPLE, TUPLE1..TUPLE3
+_INT4 = Struct("<i")
+_FLOAT = Struct(">d")
+_BYTE_INTS = [b"K" + bytes((n,)) for n in range(256)]
+
+
+def _p_int(n: int) -> bytes:
+    if 0 <= n < 256:
+        return _BYTE_INTS[n]
+    if 0 <= n < 65536:
+        return b"M" + n.to_bytes(2, "little")
+    if -(1 << 31) <= n < 1 << 31:
+        return b"J" + _INT4.pack(n)
+    return dumps(n, 2)[2:-1]  # LONG1: past what a segment's doc numbers and frequencies reach
+
+
+def _p_weight(w) -> bytes:
+    return _p_int(w) if type(w) is int else b"G" + _FLOAT.pack(w)
+
+
+def _p_value(v: bytes | None) -> bytes:
+    if v is None:
+        return b"N"
+    n = len(v)
+    return b"C" + bytes((n,)) + v if n < 256 else b"B" + _INT4.pack(n) + v
+
+
+def _p_tuple(items: list[bytes]) -> bytes:
+    n = len(items)
+    return b"".join(items) + _TUPLE_END[n] if n <= 3 else b"(" + b"".join(items) + b"t"
+
+
+def _inline(docs, weights, values) -> bytes:
+    """What ``pickle.loads`` reads back as (tuple(docs), tuple(weights), tuple(values)) (see module docstring).
+
+    Weights are ints or floats, values bytes or None.
+    """
+    return (_p_tuple(list(map(_p_int, docs))) + _p_tuple(list(map(_p_weight, weights)))
+            + _p_tuple(list(map(_p_value, values))) + b"\x87.")
 
 
 def write_field(fw, terms: dict[str | bytes, Postings], lengths: array | None) -> None:
@@ -151,11 +205,10 @@ class Extended(NamedTuple):
         _flags, weight, df, minl, maxl, maxw, minid, _maxid = _TERMINFO.unpack(self.value[: _TERMINFO.size])
         flat = self.flat
         docs, w = flat[0::3], flat[1::3]
-        more = _blocks(array("I", docs), array("f", w), flat[2::3], lengths, fixed)
+        more, lo, hi = _blocks(array("I", docs), array("f", w), flat[2::3], lengths, fixed)
         blob = self.blob + more[len(WHOOSH3_HEADER_MAGIC) :]
         offset = pfile.pos
         pfile.write(blob)
-        lo, hi = _length_bytes(lengths, docs)
         head = _TERMINFO.pack(0, weight + sum(w[self.carried :]), df + len(docs) - self.carried, min(minl, lo),
                               max(maxl, hi), max(maxw, *w), minid, docs[-1])
         return head + pack_long(offset) + pack_int(len(blob))
@@ -168,8 +221,20 @@ def _length_bytes(lengths: array | None, docs) -> tuple[int, int]:
     if len(docs) == 1:
         b = lengths[docs[0]]
         return (b - 1, b - 1) if b else (0, 0)
+    if len(docs) >= _NUMPY_MIN:
+        import numpy as np  # loaded by the runs that write long terms, not by every run
+
+        bs = np.frombuffer(lengths, dtype=np.uint16)[np.asarray(docs, dtype=np.intp)]
+        bs = bs[bs > 0]
+        return (int(bs.min()) - 1, int(bs.max()) - 1) if len(bs) else (0, 0)
     bs = [b for b in map(lengths.__getitem__, docs) if b]
     return (min(bs) - 1, max(bs) - 1) if bs else (0, 0)
+
+
+def _spanned(ranges: list[tuple[int, int]]) -> tuple[int, int]:
+    """The length bytes of blocks together: (0, 0) stands for a block without a non-empty field."""
+    ranges = [r for r in ranges if r != (0, 0)] or [(0, 0)]
+    return min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
 
 
 def _term_value(flat: list, lengths: array | None, fixed: int | None, pfile: _Counted) -> bytes:
@@ -177,13 +242,13 @@ def _term_value(flat: list, lengths: array | None, fixed: int | None, pfile: _Co
     docs, values = flat[0::3], flat[2::3]
     w = tuple(flat[1::3])
     n = len(docs)
-    minl, maxl = _length_bytes(lengths, docs)
     if n <= INLINE_LIMIT:
+        minl, maxl = _length_bytes(lengths, docs)
         head = _TERMINFO.pack(1, sum(w), n, minl, maxl, max(w), docs[0], docs[-1])
         if all(x.is_integer() for x in w):  # frequency × an integral boost: 2 pickled bytes, not 9
             w = tuple(map(int, w))
-        return head + dumps((tuple(docs), w, (None,) * n if fixed == 0 else tuple(values)), 3)
-    blob = _blocks(array("I", docs), array("f", w), values, lengths, fixed)
+        return head + _inline(docs, w, (None,) * n if fixed == 0 else values)
+    blob, minl, maxl = _blocks(array("I", docs), array("f", w), values, lengths, fixed)
     offset = pfile.pos
     pfile.write(blob)
     head = _TERMINFO.pack(0, sum(w), n, minl, maxl, max(w), docs[0], docs[-1])
@@ -205,8 +270,9 @@ def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, items: Iterable, 
         elif len(flat) == 3:  # one posting (most gram terms): no arrays, no loops
             doc, w, v = flat
             b = lengths[doc] - 1 if lengths is not None and lengths[doc] else 0
-            ws = (int(w),) if w.is_integer() else (w,)
-            value = _TERMINFO.pack(1, w, 1, b, b, w, doc, doc) + dumps(((doc,), ws, (None,) if fixed == 0 else (v,)), 3)
+            pw = _p_int(int(w)) if w.is_integer() else _p_weight(w)
+            value = (_TERMINFO.pack(1, w, 1, b, b, w, doc, doc) + _p_int(doc) + b"\x85" + pw + b"\x85"
+                     + (b"N" if fixed == 0 else _p_value(v)) + b"\x85\x87.")
         else:
             value = _term_value(flat, lengths, fixed, pfile)
         key = prefix + (tb.encode() if isinstance(tb, str) else tb)
@@ -263,13 +329,26 @@ class PackedValues:
         return (self[i] for i in range(len(self.ends)))
 
 
-def _blocks(docs: array, weights: array, values: list, lengths, fixed: int | None) -> bytes:
+def _deltas(ids: array) -> array:
+    """Doc number deltas (the first from 0) as 16-bit numbers when they fit, else 32-bit."""
+    if len(ids) < _NUMPY_MIN:
+        deltas = array("I", delta_encode(ids))
+        return array("H", deltas) if max(deltas) < 65536 else deltas
+    import numpy as np
+
+    d = np.diff(np.frombuffer(ids, dtype=np.uint32), prepend=np.uint32(0))
+    return array("H", d.astype(np.uint16).tobytes()) if d.max() < 65536 else array("I", d.tobytes())
+
+
+def _blocks(docs: array, weights: array, values: list, lengths, fixed: int | None) -> tuple[bytes, int, int]:
     """One term's postings as Whoosh 3 blocks (W3PostingsWriter._write_block, with arrays for tuples).
 
     Doc number deltas and weights are pickled as arrays (Whoosh's reader
     iterates and indexes them like its tuples), values as `PackedValues`.
+    Returns the blocks and the smallest and largest length byte among them.
     """
     out = [WHOOSH3_HEADER_MAGIC]
+    ranges = []
     n = len(docs)
     for i in range(0, n, BLOCK):
         j = min(i + BLOCK, n)
@@ -278,14 +357,14 @@ def _blocks(docs: array, weights: array, values: list, lengths, fixed: int | Non
         same = ws.count(first) == len(ws)
         mini_w = (None if first == 1.0 else first) if same else ws
         mini_v = PackedValues.pack(vs) if fixed is None or fixed < 0 else None if fixed == 0 else b"".join(vs)
-        deltas = array("I", delta_encode(ids))
-        mini_ids = array("H", deltas) if max(deltas) < 65536 else deltas
+        mini_ids = _deltas(ids)
         data = dumps((mini_ids, mini_w, mini_v), 3)
         comp = COMPRESSION if len(data) >= COMPRESSION_MIN_SIZE else 0
         if comp:
             data = zlib.compress(data, comp)
         minl, maxl = _length_bytes(lengths, ids)
+        ranges.append((minl, maxl))
         info = dumps((len(ids), ids[-1], max(ws), comp, minl, maxl), 2)
         size = len(info) + len(data)
         out += (pack_int(-size if j == n else size), info, data)
-    return b"".join(out)
+    return (b"".join(out), *_spanned(ranges))

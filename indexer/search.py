@@ -28,6 +28,7 @@ from .matches import Filters, Matches
 from .normalize import scrub
 from .query import parse
 from .results import Hit, SearchResult, make_hit
+from .sizes import index_sizes
 from .snapshot import Snapshot, is_damage
 from .store import IndexDir
 from .timeline import Timeline, build
@@ -305,9 +306,11 @@ class Searcher:
         return hits
 
     @_reading
-    def stats(self) -> dict[str, Any]:
+    def stats(self, sizes: bool = False) -> dict[str, Any]:
+        """Counts and state of the index; with `sizes`, what its bytes are spent on (`indexer.sizes`)."""
         snap = self.snapshot()
         reader = snap.searcher.reader()
+        extra = {"sizes": index_sizes(self.store.path, [r for r, _off in snap.table.leaves])} if sizes else {}
         return {
             "index": str(self.config.index),
             "articles": reader.doc_count(),
@@ -321,6 +324,7 @@ class Searcher:
             "roots": snap.state.get("roots", []),
             "last_run": snap.state.get("last_run"),
             "data_files": self.config.data_files(),
+            **extra,
         }
 
 

@@ -250,12 +250,13 @@ def show(article_id: str, index_dir: str | None, as_json: bool) -> None:
 @main.command()
 @index_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--sizes", is_flag=True, help="Also show what each kind of file and each field costs.")
 @friendly
-def stats(index_dir: str | None, as_json: bool) -> None:
+def stats(index_dir: str | None, as_json: bool, sizes: bool) -> None:
     """Count articles, sources and dates; show index size, analyzer version and last run."""
     from indexer.search import Searcher
 
-    st = Searcher(Config.load(index_dir)).stats()
+    st = Searcher(Config.load(index_dir)).stats(sizes=sizes)
     if as_json:
         click.echo(json.dumps(st, ensure_ascii=False))
         return

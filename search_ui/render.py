@@ -72,6 +72,20 @@ def print_stats(st: dict) -> None:
     click.echo(f"sources:   {len(st['sources'])}{unattributed}")
     for name, count in list(st["sources"].items())[:10]:
         click.echo(f"  {count:>7}  {name}")
+    if "sizes" in st:
+        print_sizes(st["sizes"], st["size_bytes"])
+
+
+def print_sizes(sizes: dict, total: int) -> None:
+    """`stats --sizes`: bytes per kind of file, then per field (term records and posting blocks)."""
+    mb = 1e6
+    click.echo("\nsize by kind of file:")
+    for kind, n in sizes["files"].items():
+        click.echo(f"  {n / mb:>9.2f} MB  {n / (total or 1):>4.0%}  {kind}")
+    click.echo("size by field (term table records, posting blocks; the term table also holds hash tables):")
+    click.echo(f"  {'field':<12} {'terms':>10} {'term MB':>9} {'posting MB':>11}")
+    for name, f in sizes["fields"].items():
+        click.echo(f"  {name:<12} {f['terms']:>10,} {f['term_bytes'] / mb:>9.2f} {f['posting_bytes'] / mb:>11.2f}")
 
 
 def timeline_bars(timeline: Timeline, width: int = 40) -> list[str]:

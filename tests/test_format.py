@@ -13,10 +13,11 @@ from indexer.config import Config
 from indexer.search import Searcher
 
 PRIOR = Path(__file__).parent / "fixtures" / "prior_index"
-# Whoosh pickles these classes by module path: the schema's analyzers and format in every TOC, and
-# PackedValues in every posting block. Renaming any of them makes every existing index unreadable.
+# Whoosh pickles these classes by module path: the schema's analyzers and format in every TOC,
+# PackedValues in every posting block, and the codec of each segment (StoredCodec since stored fields
+# are block-compressed) in the TOC. Renaming any of them makes every existing index unreadable.
 PICKLED = ["indexer.analysis.WordTokenizer", "indexer.analysis.GramTokenizer", "indexer.schema.GramPositions",
-           "indexer.postings.PackedValues"]
+           "indexer.postings.PackedValues", "indexer.codec.stored.StoredCodec"]
 
 
 @pytest.mark.parametrize("dotted", PICKLED)

@@ -10,7 +10,6 @@ from indexer.analysis import gram_positions, gram_tokens, word_counts, word_toke
 from indexer.codec import segment_writer as segments
 from indexer.ingest.article import Article
 from indexer.normalize import normalize
-from indexer.postings import INLINE_LIMIT
 from indexer.schema import GramPositions, make_schema
 from indexer.writer import _fields
 
@@ -87,6 +86,7 @@ def test_fast_segments_hold_the_same_postings_as_whoosh(tmp_path, monkeypatch):
     fast = windex.create_in(str(tmp_path / "b"), make_schema())
     monkeypatch.setattr(segments, "SEGMENT_BUDGET", 1024 * 1024)  # several segments per worker
     monkeypatch.setattr(postings, "BLOCK", 32)  # and several blocks per common term
+    monkeypatch.setattr(postings, "INLINE_LIMIT", 8)  # and terms of one block
     built, timings = segments.build_segments(fast, docs, procs=2)
     assert len(built) > 2 and set(timings) == set(segments.STAGES)
     segments.commit_segments(fast.writer(), built)
@@ -97,7 +97,8 @@ def test_fast_segments_hold_the_same_postings_as_whoosh(tmp_path, monkeypatch):
     for fieldname in want:
         assert got[fieldname] == want[fieldname], fieldname
     counts = [len(p) for _, p in got["body_g"].values()]
-    assert max(counts) > 2 * postings.BLOCK and min(counts) <= INLINE_LIMIT  # inlined, one-block and multi-block terms
+    # inlined, one-block and multi-block terms
+    assert max(counts) > 2 * postings.BLOCK and min(counts) <= postings.INLINE_LIMIT
 
 
 @pytest.mark.parametrize("n", [3, 60])

@@ -28,7 +28,6 @@ from itertools import groupby
 from operator import itemgetter
 
 import numpy as np
-from whoosh.codec import default_codec
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.columns import TranslatingColumnReader
 from whoosh.filedb.filetables import _lengths
@@ -38,6 +37,7 @@ from whoosh.util.numeric import byte_to_length
 
 from ..postings import BLOCK, Copied, Extended, PackedValues, use_fast_term_table, write_sorted
 from .arrays import length_bytes, read_blocks
+from .stored import StoredCodec
 
 _INFO = W3TermInfo._struct
 _CHUNK = 1 << 22  # term table bytes read at once
@@ -238,7 +238,7 @@ def merge_segments(ix, segments: list, purge: list[bool]):
     files with `indexer.codec.segment_writer.discard`).
     """
     storage, schema = ix.storage, ix.schema
-    codec = default_codec()
+    codec = StoredCodec()
     sources: list[_Source] = []
     try:
         base = 0

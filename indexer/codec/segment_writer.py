@@ -34,7 +34,6 @@ from functools import cache
 from typing import Any
 
 from whoosh import formats
-from whoosh.codec import default_codec
 from whoosh.system import pack_uint
 from whoosh.util.numeric import length_to_byte
 
@@ -44,6 +43,7 @@ from ..merge_policy import plan
 from ..normalize import normalize
 from ..postings import use_fast_term_table, write_field
 from ..testhooks import pause_for_tests
+from .stored import StoredCodec
 
 # A segment is written when its postings would take about this much memory by an estimate
 # (~60 bytes a posting, ~300 bytes a distinct term; close to a worker's resident size). Fewer,
@@ -71,7 +71,7 @@ class SegmentBuilder:
     def __init__(self, ix, timings: Timings) -> None:
         self.storage = ix.storage
         self.schema = ix.schema
-        self.codec = default_codec()
+        self.codec = StoredCodec()  # stored fields compressed by the block (indexer.codec.stored)
         self.segment = self.codec.new_segment(self.storage, ix.indexname)
         self.perdoc = self.codec.per_document_writer(self.storage, self.segment)
         self.docnum = 0
