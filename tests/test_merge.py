@@ -136,7 +136,7 @@ def _season(base: list[Seg], runs: int) -> tuple[list[Seg], int]:
         rewritten = sum(s.n for g in groups if g.needs_writing(False) for s in g.segments)
         most = max(most, rewritten)
         segs = [g.segments[0] if not g.needs_writing(False) else Seg(g.live) for g in groups]
-        assert len(segs) <= merge.MAX_SEGMENTS
+        assert sum(s.doc_count() < merge.FULL for s in segs) <= merge.MAX_SEGMENTS
     return segs, most
 
 
@@ -147,12 +147,22 @@ def test_policy_small_runs_do_not_rewrite_big_segments():
     assert most < 560 and sum(s.doc_count() for s in segs) == 9_800 + 8 * 70
     full = [Seg(merge.FULL)]
     segs, most = _season(full, 1_000)  # 8,000 articles, more than 1/FOLD: still not merged into a full one
-    assert full[0] in segs and most < 8_000
+    assert full[0] in segs and most <= merge.MERGE_MAX
+
+
+def test_policy_bounds_what_one_run_writes_and_keeps_few_segments():
+    base = [Seg(13_500), Seg(13_500)]  # a fresh build of 27,000 articles
+    segs, most = _season(base, 1_000)
+    assert base[0] in segs and base[1] in segs
+    assert 1_000 < most <= merge.MERGE_MAX  # merges happen, none over the budget
+    assert len(segs) <= 2 + 8_000 // merge.FULL + merge.MAX_SEGMENTS
+    over = merge.plan([Seg(merge.FULL - 1), Seg(merge.FULL - 1), Seg(merge.FULL - 1), Seg(merge.FULL - 1)])
+    assert not any(g.needs_writing(False) for g in over)  # a tier whose merge passes the budget waits
 
 
 def test_policy_folds_the_tail_into_a_big_segment_and_purges_deletions():
-    segs, _ = _season([Seg(4_000), Seg(4_000)], 80)  # 640 articles: more than 1/FOLD of one half
-    assert max(s.n for s in segs) > 4_000
+    segs, _ = _season([Seg(2_000), Seg(2_000)], 80)  # 640 articles: more than 1/FOLD of one half
+    assert max(s.n for s in segs) > 2_000
     segs, _ = _season([Seg(merge.FULL), Seg(merge.FULL)], 400)  # full ones are not folded into
     assert max(s.n for s in segs) == merge.FULL
     purged = merge.plan([Seg(1_000, deleted=300), Seg(1_000, deleted=10)])
