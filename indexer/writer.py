@@ -7,6 +7,13 @@ digests live in the index itself (columns). The file manifest records each file'
 signature and ids; it is the only record of which files hold the copies of a repeated
 id that are not indexed, so it is saved both before a commit (in a form that is right
 whether the commit lands or not) and after.
+
+Memory stays bounded at any scale: the plan parks the articles it reads in a spool
+on disk, and the writer analyzes them in batches of about `BATCH_CHARS` characters
+(forked workers per batch, each batch's segments written to disk), then makes all
+of them live with one TOC commit. Until that commit the new segments are files no
+TOC names: a run killed before it leaves the last good index, and the next run
+deletes them.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +34,7 @@ from .codec.segment_writer import build_segments, commit_segments, discard
 from .config import Config
 from .errors import IndexBusy, IndexCorrupt, IndexUnwritable, MassRemoval, NewssearchError
 from .ingest.article import Article
-from .ingest.plan import Plan, make_plan
+from .ingest.plan import Plan, Spool, make_plan
 from .ingest.readers import file_key
 from .regional import script_of
 from .schema import make_schema
@@ -36,6 +43,9 @@ from .testhooks import pause_for_tests
 
 Progress = Callable[[str, int, int], None]  # (what: Reading files / Indexing articles, done, total)
 MASS_REMOVAL_SHARE = 0.2  # a run that would remove more of the index stops, unless allowed
+# Characters of text analyzed per batch (NEWSSEARCH_BATCH_CHARS overrides it): about 60,000 articles.
+# Peak memory follows the batch, not the run: the parent holds one batch, each worker one segment.
+BATCH_CHARS = 40_000_000
 
 
 @dataclass
@@ -240,32 +250,59 @@ def _open_target(store: IndexDir, state: State, rebuild: bool) -> _Target:
     return _Target(old_gen, old_ix, before, old_manifest, old_gen, old_ix, before, old_manifest)
 
 
-def _documents(t: _Target, plan: Plan, first_seen: dict[tuple[str, str], int], now: int,
-               summary: RunSummary) -> tuple[list[dict], set[str], bool]:
-    """The documents to add, the ids whose old documents go (removed or replaced), and whether any is new now."""
-    docs, replaced, fresh = [], set(), False
-    for aid, (a, d) in plan.to_write.items():
-        if aid in t.indexed:
-            replaced.add(aid)
-            summary.updated += 1
-        else:
-            summary.added += 1
-        when = first_seen.get((aid, d), now)
-        fresh |= when == now
-        docs.append(_fields(a, d, when))
-    for aid in plan.carried:
-        a, d, when = _stored_article(t.old_ix, aid)
-        summary.added += 1
-        docs.append(_fields(a, d, when))
-    return docs, plan.to_delete | replaced, fresh
+def _batch_chars() -> int:
+    return int(os.environ.get("NEWSSEARCH_BATCH_CHARS") or BATCH_CHARS)
 
 
-def _commit(t: _Target, docs: list[dict], deleted: set[str], optimize: bool, progress: Progress | None,
-            summary: RunSummary) -> None:
-    """Write the new documents as segments, delete the old ones, and make both live with one TOC."""
-    segments, timings = build_segments(
-        t.ix, docs, progress=(lambda k: progress("Indexing", k, len(docs))) if progress else None)
-    summary.timings.update(timings)
+def _count(t: _Target, plan: Plan, first_seen: dict[tuple[str, str], int], summary: RunSummary) -> bool:
+    """Count the articles the run adds and updates; return whether any of them is new (not seen before)."""
+    summary.updated = sum(1 for aid in plan.to_write if aid in t.indexed)
+    summary.added = len(plan.to_write) - summary.updated + len(plan.carried)
+    return any((aid, d) not in first_seen for aid, (_, d) in plan.to_write.items())
+
+
+def _batches(t: _Target, plan: Plan, first_seen: dict[tuple[str, str], int], now: int) -> Iterator[list[dict]]:
+    """The documents to add (read back from the plan's spool), in batches of about _batch_chars() characters."""
+    def articles() -> Iterator[tuple[Article, str, int]]:
+        for a, d in plan.written():
+            yield a, d, first_seen.get((a.id, d), now)
+        for aid in plan.carried:
+            yield _stored_article(t.old_ix, aid)
+
+    limit = _batch_chars()
+    batch, size = [], 0
+    for a, d, when in articles():
+        batch.append(_fields(a, d, when))
+        size += len(a.title) + len(a.body)
+        if size >= limit:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _build(t: _Target, batches: Iterable[list[dict]], total: int, progress: Progress | None,
+           summary: RunSummary) -> list:
+    """Segments (on disk, in no TOC yet) holding every batch; deleted again if the run fails on the way."""
+    segments: list = []
+    done = 0
+    try:
+        for docs in batches:
+            built, timings = build_segments(
+                t.ix, docs, progress=(lambda k, base=done: progress("Indexing", base + k, total)) if progress else None)
+            segments += built
+            done += len(docs)
+            pause_for_tests("batch")
+            for k, v in timings.items():
+                summary.timings[k] = summary.timings.get(k, 0.0) + v
+    except BaseException:
+        discard(t.ix.storage, segments)
+        raise
+    return segments
+
+
+def _commit(t: _Target, segments: list, deleted: set[str], optimize: bool, summary: RunSummary) -> None:
+    """Delete the old documents, and make that and the new segments live with one TOC."""
     t_toc = time.perf_counter()
     pause_for_tests("toc")
     writer = t.ix.writer()
@@ -287,22 +324,17 @@ def _run(store: IndexDir, config: Config, paths: list[Path] | None, rebuild: boo
     summary = RunSummary()
     first_seen = _first_seen(store) if rebuild and state.get("generation") else {}
     t = _open_target(store, state, rebuild)
-    t_read = time.perf_counter()
-    plan = make_plan(roots, forgotten, t.before, t.indexed, t.old_manifest, t.manifest, progress)
-    summary.problems, summary.unchanged = plan.problems, plan.unchanged
-    summary.timings["read"] = time.perf_counter() - t_read
-    if not forgotten and not allow_mass_removal and len(plan.removed) > MASS_REMOVAL_SHARE * len(t.before):
-        raise MassRemoval(
-            f"this run would remove {len(plan.removed)} of the {len(t.before)} articles in the index "
-            f"(over {MASS_REMOVAL_SHARE:.0%}); nothing was changed", plan.problems)
-    pause_for_tests("read")
-    now = max(int(time.time()), state.get("last_change_started", 0) + 1)  # runs in one second stay apart
-    fresh = False
-    if plan.to_write or plan.to_delete or plan.carried or t.new_generation or optimize:
-        if not t.new_generation:
-            store.save_manifest(t.gen, plan.interim)  # right whether the commit lands or not
-        docs, deleted, fresh = _documents(t, plan, first_seen, now, summary)
-        _commit(t, docs, deleted, optimize, progress, summary)
+    with Spool(store.path) as spool:
+        plan = _plan(store, t, roots, forgotten, allow_mass_removal, progress, spool, summary)
+        now = max(int(time.time()), state.get("last_change_started", 0) + 1)  # runs in one second stay apart
+        fresh = False
+        if plan.to_write or plan.to_delete or plan.carried or t.new_generation or optimize:
+            if not t.new_generation:
+                store.save_manifest(t.gen, plan.interim)  # right whether the commit lands or not
+            fresh = _count(t, plan, first_seen, summary)
+            total = len(plan.to_write) + len(plan.carried)
+            segments = _build(t, _batches(t, plan, first_seen, now), total, progress, summary)
+            _commit(t, segments, plan.to_delete | (plan.to_write.keys() & t.indexed.keys()), optimize, summary)
     summary.removed = len(plan.removed)
     summary.failed = len(plan.failed)
     summary.generation = t.gen
@@ -318,6 +350,21 @@ def _run(store: IndexDir, config: Config, paths: list[Path] | None, rebuild: boo
     if t.old_gen and t.new_generation:
         store.remove_generation(t.old_gen)
     return summary
+
+
+def _plan(store: IndexDir, t: _Target, roots: list[Path], forgotten: list[str], allow_mass_removal: bool,
+          progress: Progress | None, spool: Spool, summary: RunSummary) -> Plan:
+    """What this run does (MassRemoval if it would remove too much), its articles parked in `spool`."""
+    t_read = time.perf_counter()
+    plan = make_plan(roots, forgotten, t.before, t.indexed, t.old_manifest, t.manifest, spool, progress)
+    summary.problems, summary.unchanged = plan.problems, plan.unchanged
+    summary.timings["read"] = time.perf_counter() - t_read
+    if not forgotten and not allow_mass_removal and len(plan.removed) > MASS_REMOVAL_SHARE * len(t.before):
+        raise MassRemoval(
+            f"this run would remove {len(plan.removed)} of the {len(t.before)} articles in the index "
+            f"(over {MASS_REMOVAL_SHARE:.0%}); nothing was changed", plan.problems)
+    pause_for_tests("read")
+    return plan
 
 
 def _next_state(state: State, config: Config, t: _Target, version: str, roots: list[Path], forgotten: list[str],
