@@ -30,7 +30,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 from whoosh import index as windex
 
-from . import vocab
+from . import reposts, vocab
 from .codec.arrays import DocTable
 from .codec.segment_writer import build_segments, commit_segments, discard
 from .config import Config
@@ -344,6 +344,10 @@ def _run(store: IndexDir, config: Config, paths: list[Path] | None, rebuild: boo
         with t.ix.reader() as reader:
             vocab.write(store.path, t.gen, reader, previous=t.old_gen)
         summary.timings["vocabulary"] = time.perf_counter() - t_vocab
+    if committed or not reposts.path_for(store.path, t.gen).exists():
+        t_reposts = time.perf_counter()
+        reposts.write(store.path, t.gen, t.ix)
+        summary.timings["reposts"] = time.perf_counter() - t_reposts
     pause_for_tests("state")
     if plan.manifest != t.manifest or committed:  # a million articles' manifest is tens of MB of JSON
         store.save_manifest(t.gen, plan.manifest)

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from bench import generate
-from indexer import merge_policy
+from indexer import counts, merge_policy, reposts
+from indexer.codec.arrays import DocTable
 from indexer.config import Config
 from indexer.regional import script_of
 from indexer.search import Searcher
@@ -126,3 +127,27 @@ def test_kill_9_between_batches_leaves_the_old_index(tmp_path: Path, records_for
 @pytest.fixture(scope="module")
 def records_for_site():
     return corpus_records(HANS, 100), corpus_records(HANT, 500)
+
+
+def test_saved_repost_groups_are_the_ones_found_and_only_for_their_commit(tmp_path: Path, synthetic):
+    reposted = [{**r, "id": r["id"] + "-repost", "source": "转载"} for r in synthetic[:5]]
+    config = _index(tmp_path, synthetic[:60] + reposted, files=2)
+    store = IndexDir(config.index)
+
+    def groups():
+        ix, state = store.open()
+        with ix.searcher() as s:
+            table = DocTable(s)
+            return counts.repost_groups(table, s.reader()), reposts.load(store.path, state["generation"], table,
+                                                                          s.reader())
+
+    found, saved = groups()
+    assert saved is not None and len(saved[1]) == 10 and saved[0].sum() == 5
+    assert (saved[0] == found[0]).all() and saved[1] == found[1]
+    old = reposts.path_for(store.path, store.state()["generation"]).read_bytes()
+    write_jsonl(tmp_path / "src" / "0.jsonl", synthetic[1:30])  # the first article goes: a new commit
+    run_index(config, [tmp_path / "src"])
+    found, saved = groups()
+    assert saved[1] == found[1] and len(found[1]) == 8
+    reposts.path_for(store.path, store.state()["generation"]).write_bytes(old)  # as if killed before saving
+    assert groups()[1] is None
