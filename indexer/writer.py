@@ -292,6 +292,8 @@ def _build(t: _Target, batches: Iterable[list[dict]], total: int, progress: Prog
                 t.ix, docs, progress=(lambda k, base=done: progress("Indexing", base + k, total)) if progress else None)
             segments += built
             done += len(docs)
+            if progress:
+                progress("Indexing", done, total)
             pause_for_tests("batch")
             for k, v in timings.items():
                 summary.timings[k] = summary.timings.get(k, 0.0) + v

@@ -69,12 +69,12 @@ def test_generated_files_stream_in_chunks(tmp_path: Path, monkeypatch, pools):
     assert n == len(records) == 100 and chars == sum(len(r["title"]) + len(r["body"]) for r in records)
 
 
-def _index(root: Path, records: list[dict], files: int = 6) -> Config:
+def _index(root: Path, records: list[dict], files: int = 6, progress=None) -> Config:
     per = -(-len(records) // files)
     for i in range(files):
         write_jsonl(root / "src" / f"{i}.jsonl", records[i * per : (i + 1) * per])
     config = Config.load(root / "index", root / "no-userdict.txt")
-    run_index(config, [root / "src"])
+    run_index(config, [root / "src"], progress=progress)
     return config
 
 
@@ -95,7 +95,10 @@ def test_batched_run_answers_like_one_batch(tmp_path: Path, monkeypatch, synthet
     monkeypatch.setattr(merge_policy, "FULL", 1)
     whole = _index(tmp_path / "whole", records)
     monkeypatch.setenv("NEWSSEARCH_BATCH_CHARS", "20000")  # about 30 articles a batch
-    batched = _index(tmp_path / "batched", records)
+    shown: list[tuple[str, int, int]] = []
+    batched = _index(tmp_path / "batched", records, progress=lambda *p: shown.append(p))
+    indexing = [done for stage, done, total in shown if stage == "Indexing" and total == len(records)]
+    assert len(indexing) >= 5 and indexing == sorted(indexing) and indexing[-1] == len(records)  # the bar moves
     ix, _ = IndexDir(batched.index).open()
     assert len(ix._segments()) > len(IndexDir(whole.index).open()[0]._segments())
     assert _answers(batched) == _answers(whole)
