@@ -40,6 +40,7 @@ from .ingest.plan import Plan, Spool, make_plan
 from .ingest.readers import file_key
 from .regional import script_of
 from .schema import make_schema
+from .snapshot import is_damage
 from .store import DAMAGE, IndexDir, State, analyzer_version, userdict_for
 from .testhooks import pause_for_tests
 
@@ -155,6 +156,10 @@ def run_index(
     except OSError as exc:
         _discard_unfinished(store)
         raise IndexUnwritable(f"cannot write the index at {config.index}: {exc.strerror or exc}") from exc
+    except Exception as exc:  # Whoosh raises ValueError, IndexError … on bytes it cannot parse
+        if not is_damage(exc):
+            raise
+        raise IndexCorrupt(f"the index at {config.index} is damaged: {type(exc).__name__}: {exc}") from exc
     finally:
         lock.release()
     summary.seconds = time.monotonic() - start
