@@ -1,14 +1,19 @@
 """Performance benchmark (issue 6): newssearch against the naive Whoosh + ChineseAnalyzer build.
 
 Both indexes are built in this run from ../shared/corpus (both files, 27,000 articles;
-``--big`` repeats it with distinct ids and a marked body up to 100,000), each build in
-a child process so its peak memory can be read. Then: incremental runs with nothing
-changed and with 1 % of the articles changed, index sizes, a fixed query mix timed
+``--script`` one of them; ``--articles N`` a seeded sample, or beyond the corpus's size
+articles recombined from it by `bench.generate`; ``--big`` is ``--articles 100000``),
+each build in a child process so its peak memory (PSS of the process tree) can be read.
+Then: incremental runs with nothing changed and with 1 % of the articles changed
+(spread over the files), index sizes, a fixed query mix timed
 with snippets (Whoosh's highlighter for the naive build: it has no other), and the
 wall time of a cold ``newssearch query 整改`` process. Every figure is printed beside
 the naive one with the ratio. Stage times are CPU seconds summed over worker processes.
 
-Usage: python bench/perf.py [--articles N | --big] [--corpus DIR] [--repeat R] [--no-naive]
+Usage: python bench/perf.py [--articles N | --big] [--script hans|hant] [--corpus DIR] [--repeat R]
+       [--no-naive] [--keep DIR]
+
+The million: python bench/perf.py --articles 1000000 --no-naive (the naive build would take hours).
 """
 
 from __future__ import annotations
@@ -28,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import corpus  # noqa: E402
+from bench import corpus, generate  # noqa: E402
 
-CHUNK = 1000  # articles per source file, like a crawler's daily dumps
+CHUNK = generate.CHUNK  # articles per source file, like a crawler's daily dumps
 BIG = 100_000
 # (label, query, search options); "common" rows are the words in most articles.
 QUERIES: list[tuple[str, str, dict]] = [
@@ -65,32 +70,24 @@ QUERIES: list[tuple[str, str, dict]] = [
 ]
 
 
-def load_records(args) -> list[dict]:
-    """The benchmark's articles: all of both files, a sample of `--articles`, or `--big` repeats."""
+def write_source(args, src: Path) -> tuple[int, int]:
+    """The benchmark's articles as files of CHUNK in `src`: a seeded sample of the corpus (all of it by
+    default), or generated ones (`bench.generate`) when more are asked for than it holds. (articles, characters)"""
     by_tag = corpus.load(args.corpus, per_file=None)
-    records = by_tag["hans"] + by_tag["hant"]
-    if args.articles:
-        records = corpus.sample(records, args.articles)
-    if args.big:
-        out = list(records)
-        k = 1
-        while len(out) < BIG:
-            for r in records[: BIG - len(out)]:
-                out.append({**r, "id": f"{r['id']}~{k}", "body": f"{r['body']}\n（副本{k}）"})
-            k += 1
-        records = out
-    return records
-
-
-def write_source(records: list[dict], src: Path) -> list[Path]:
-    files = []
+    records = [r for tag in sorted(by_tag) if args.script in (None, tag) for r in by_tag[tag]]
+    if args.articles and args.articles > len(records):
+        return generate.write(src, args.articles, args.corpus, args.script)
+    records = corpus.sample(records, args.articles)
     for i in range(0, len(records), CHUNK):
-        files.append(corpus.write_jsonl(records[i : i + CHUNK], src / f"part-{i // CHUNK:04d}.jsonl"))
-    return files
+        corpus.write_jsonl(records[i : i + CHUNK], src / f"part-{i // CHUNK:04d}.jsonl")
+    return len(records), sum(len(r.get("title") or "") + len(r.get("body") or "") for r in records)
 
 
 class PeakPss:
-    """Samples the summed PSS of a process tree (shared pages counted once) every 0.2 s."""
+    """Samples the summed PSS of a process tree (shared pages counted once): every 0.2 s, every 1 s after a minute.
+
+    Reading smaps_rollup walks the page tables: at 0.2 s it cost ~8 % of a core during a long build.
+    """
 
     def __init__(self, pid: int) -> None:
         self.pid, self.peak, self._stop = pid, 0, threading.Event()
@@ -109,7 +106,8 @@ class PeakPss:
         return out
 
     def _loop(self) -> None:
-        while not self._stop.wait(0.2):
+        start = time.monotonic()
+        while not self._stop.wait(0.2 if time.monotonic() - start < 60 else 1.0):
             total = 0
             for p in self._tree():
                 try:
@@ -236,13 +234,18 @@ with ix.searcher() as s:
 """
 
 
-def change_one_percent(records: list[dict], src: Path, seed: int) -> int:
-    rng = random.Random(seed)
-    picked = set(rng.sample(range(len(records)), max(1, len(records) // 100)))
+def change_one_percent(src: Path, n: int, seed: int) -> int:
+    """Append a line to the bodies of 1 % of the `n` articles, picked at random across the files."""
+    picked = sorted(random.Random(seed).sample(range(n), max(1, n // 100)))
+    by_file: dict[int, set[int]] = {}
     for i in picked:
-        records[i] = {**records[i], "body": records[i]["body"] + "\n（更正）"}
-    for k in {i // CHUNK for i in picked}:
-        corpus.write_jsonl(records[k * CHUNK : (k + 1) * CHUNK], src / f"part-{k:04d}.jsonl")
+        by_file.setdefault(i // CHUNK, set()).add(i % CHUNK)
+    for k, rows in by_file.items():
+        path = src / f"part-{k:04d}.jsonl"
+        records = corpus.read_jsonl(path)
+        for i in rows:
+            records[i] = {**records[i], "body": records[i]["body"] + "\n（更正）"}
+        corpus.write_jsonl(records, path)
     return len(picked)
 
 
@@ -265,39 +268,36 @@ def row(name: str, naive: float | None, ours: float, unit: str, better: str) -> 
     print(f"{name:<38} {fmt(naive):>14} {fmt(ours):>14} {unit:<10} {ratio:>8}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--corpus", type=Path, default=corpus.DEFAULT_CORPUS)
-    ap.add_argument("--articles", type=int, help="a seeded sample of N articles (quick runs)")
-    ap.add_argument("--big", action="store_true", help=f"repeat the corpus to {BIG:,} articles")
-    ap.add_argument("--repeat", type=int, default=5, help="timed passes over the query mix (default 5)")
-    ap.add_argument("--no-naive", action="store_true", help="skip the naive build (no ratios)")
-    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.child:
-        kind, src, index = args.child
-        return (child_build_newssearch if kind == "newssearch" else child_build_naive)(src, index)
+def measure(args, tmp: Path) -> dict:
+    """Build, re-run and query both indexes under `tmp`; every figure the table shows."""
+    src, ours_ix, naive_ix = tmp / "src", tmp / "index", tmp / "naive"
+    t = time.perf_counter()
+    n, chars = write_source(args, src)
+    print(f"{n:,} articles, {chars:,} characters written in {time.perf_counter() - t:.0f}s, "
+          f"{os.cpu_count()} cores", file=sys.stderr)
+    m: dict = {"n": n, "chars": chars}
+    m["naive"] = None if args.no_naive else run_child(["--child", "naive", str(src), str(naive_ix)])
+    m["ours"] = run_child(["--child", "newssearch", str(src), str(ours_ix)])
+    m["again"] = run_child(["--child", "newssearch", str(src), str(ours_ix)])
+    m["changed"] = change_one_percent(src, n, corpus.SEED)
+    m["inc"] = run_child(["--child", "newssearch", str(src), str(ours_ix)])
+    ours, again, inc = m["ours"], m["again"], m["inc"]
+    assert again["unchanged"] == ours["added"] and inc["updated"] <= m["changed"], (ours, again, inc)
+    exe = Path(sys.executable).with_name("newssearch")
+    m["cold"] = cold_query([str(exe), "query", "整改", "--index", str(ours_ix)], tmp)
+    print(f"cold query: {m['cold']:.3f}s", file=sys.stderr)
+    m["q_ours"] = newssearch_queries(ours_ix, args.repeat)
+    m["q_naive"] = None if args.no_naive else naive_queries(naive_ix, args.repeat)
+    m["cold_naive"] = None if args.no_naive else cold_query(
+        [sys.executable, "-c", NAIVE_COLD.format(root=str(ROOT), index=str(naive_ix))], tmp)
+    m["size"], m["size_naive"] = dir_size(ours_ix), None if args.no_naive else dir_size(naive_ix)
+    return m
 
-    records = load_records(args)
-    chars = sum(len(r.get("title") or "") + len(r.get("body") or "") for r in records)
-    with tempfile.TemporaryDirectory(prefix="nsperf-") as tmp:
-        tmp = Path(tmp)
-        src, ours_ix, naive_ix = tmp / "src", tmp / "index", tmp / "naive"
-        write_source(records, src)
-        print(f"{len(records):,} articles, {chars:,} characters, {os.cpu_count()} cores", file=sys.stderr)
-        naive = None if args.no_naive else run_child(["--child", "naive", str(src), str(naive_ix)])
-        ours = run_child(["--child", "newssearch", str(src), str(ours_ix)])
-        again = run_child(["--child", "newssearch", str(src), str(ours_ix)])
-        changed = change_one_percent(records, src, corpus.SEED)
-        inc = run_child(["--child", "newssearch", str(src), str(ours_ix)])
-        assert again["unchanged"] == ours["added"] and inc["updated"] <= changed, (ours, again, inc)
-        q_ours = newssearch_queries(ours_ix, args.repeat)
-        q_naive = None if naive is None else naive_queries(naive_ix, args.repeat)
-        exe = Path(sys.executable).with_name("newssearch")
-        cold = cold_query([str(exe), "query", "整改", "--index", str(ours_ix)], tmp)
-        cold_naive = None if naive is None else cold_query(
-            [sys.executable, "-c", NAIVE_COLD.format(root=str(ROOT), index=str(naive_ix))], tmp)
-        size, size_naive = dir_size(ours_ix), None if naive is None else dir_size(naive_ix)
+
+def report(m: dict) -> None:
+    """The table: newssearch beside the naive build, with ratios."""
+    naive, ours, count, chars = m["naive"], m["ours"], m["n"], m["chars"]
+    q_ours, q_naive = m["q_ours"], m["q_naive"]
 
     def n(key):
         return None if naive is None else naive[key]
@@ -305,30 +305,59 @@ def main(argv: list[str] | None = None) -> None:
     def qs(times, labels=None):
         return [t for k, v in times.items() if labels is None or k in labels for t in v]
 
-    print(f"\n{len(records):,} articles, {chars / 1e6:.1f} M characters; ratio = times better than naive\n")
+    print(f"\n{count:,} articles, {chars / 1e6:.1f} M characters; ratio = times better than naive\n")
     print(f"{'':<38} {'naive':>14} {'newssearch':>14} {'unit':<10} {'ratio':>8}")
-    row("indexing rate", n("added") and len(records) / naive["wall"], len(records) / ours["wall"], "art/s", "higher")
+    row("indexing rate", n("added") and count / naive["wall"], count / ours["wall"], "art/s", "higher")
     row("indexing rate (characters)", n("added") and chars / naive["wall"], chars / ours["wall"], "chars/s", "higher")
     row("indexing wall time", n("wall"), ours["wall"], "s", "lower")
     row("indexing CPU time (all processes)", n("cpu"), ours["cpu"], "s", "lower")
     row("peak memory, largest process", n("maxrss") and naive["maxrss"] / 2**20, ours["maxrss"] / 2**20, "MiB", "lower")
     row("peak memory, process tree (PSS)", n("pss") and naive["pss"] / 2**20, ours["pss"] / 2**20, "MiB", "lower")
-    row("incremental, nothing changed", n("wall"), again["wall"], "s", "lower")
-    row(f"incremental, 1 % changed ({changed:,})", n("wall"), inc["wall"], "s", "lower")
-    row("index size", size_naive and size_naive / 2**20, size / 2**20, "MiB", "lower")
+    row("incremental, nothing changed", n("wall"), m["again"]["wall"], "s", "lower")
+    row(f"incremental, 1 % changed ({m['changed']:,})", n("wall"), m["inc"]["wall"], "s", "lower")
+    row("index size", m["size_naive"] and m["size_naive"] / 2**20, m["size"] / 2**20, "MiB", "lower")
     for p in (50, 95, 99):
         ms = pct(qs(q_ours), p) * 1000
         row(f"query p{p} with snippets", q_naive and pct(qs(q_naive), p) * 1000, ms, "ms", "lower")
     row("query p99, most common words", q_naive and pct(qs(q_naive, {"common"}), 99) * 1000,
         pct(qs(q_ours, {"common"}), 99) * 1000, "ms", "lower")
-    row("cold `query 整改` process", cold_naive, cold, "s wall", "lower")
-    print("\n(naive incremental = its full rebuild: it has no incremental mode)")
-    print("\nnewssearch per query kind (ms): " + ", ".join(
-        f"{k} p50 {pct(v, 50) * 1000:.1f}/p95 {pct(v, 95) * 1000:.1f}" for k, v in q_ours.items()))
-    t = ours["timings"]
-    total = sum(t.values()) or 1
-    print("newssearch indexing time split (CPU s, workers summed): " + ", ".join(
-        f"{k} {v:.1f} ({v / total:.0%})" for k, v in t.items()))
+    row("cold `query 整改` process", m["cold_naive"], m["cold"], "s wall", "lower")
+    if naive is None:
+        print("\n(naive not built: --no-naive; at a million articles its build would take hours)")
+    else:
+        print("\n(naive incremental = its full rebuild: it has no incremental mode)")
+    print("\nnewssearch per query kind (ms, p50/p95/p99): " + ", ".join(
+        f"{k} {pct(v, 50) * 1000:.1f}/{pct(v, 95) * 1000:.1f}/{pct(v, 99) * 1000:.1f}" for k, v in q_ours.items()))
+    for name, run in (("first build", ours), ("1 % changed", m["inc"])):
+        t = run["timings"]
+        total = sum(t.values()) or 1
+        print(f"newssearch {name} time split (CPU s, workers summed): " + ", ".join(
+            f"{k} {v:.1f} ({v / total:.0%})" for k, v in t.items()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", type=Path, default=corpus.DEFAULT_CORPUS)
+    ap.add_argument("--articles", type=int,
+                    help="N articles: a seeded sample of the corpus, or generated ones beyond its size")
+    ap.add_argument("--big", action="store_true", help=f"the same as --articles {BIG:,}")
+    ap.add_argument("--script", choices=sorted(corpus.FILES), help="one script's file only (hant: Tainan)")
+    ap.add_argument("--repeat", type=int, default=5, help="timed passes over the query mix (default 5)")
+    ap.add_argument("--no-naive", action="store_true", help="skip the naive build (no ratios)")
+    ap.add_argument("--keep", type=Path, help="work in this new folder and keep it (sources and indexes)")
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        kind, src, index = args.child
+        return (child_build_newssearch if kind == "newssearch" else child_build_naive)(src, index)
+    if args.big:
+        args.articles = BIG
+    if args.keep:
+        args.keep.mkdir(parents=True)
+        return report(measure(args, args.keep.resolve()))
+    with tempfile.TemporaryDirectory(prefix="nsperf-") as tmp:
+        m = measure(args, Path(tmp))
+    report(m)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import numpy as np
 import whoosh
 from whoosh.scoring import BM25F
 
-from . import codec, counts, postings
+from . import codec, counts, postings, reposts
 from .codec.arrays import DocTable
 from .config import Config
 from .evaluate import Evaluator
@@ -69,7 +69,8 @@ class Snapshot:
         searcher = index.searcher(weighting=BM25F())
         try:
             table = DocTable(searcher)
-            hidden, groups = counts.repost_groups(table, searcher.reader())
+            saved = reposts.load(store.path, state["generation"], table, searcher.reader())
+            hidden, groups = saved or counts.repost_groups(table, searcher.reader())
         except BaseException:
             searcher.close()
             raise

@@ -8,7 +8,9 @@ import time
 
 
 def pause_for_tests(stage: str) -> None:
-    """NEWSSEARCH_TEST_PAUSE_AT=<stage> parks a run at read, toc, merge, merged, state or swap, for a test to kill it.
+    """NEWSSEARCH_TEST_PAUSE_AT=<stage> parks a run at read, batch, toc, merge, merged, state or swap (to kill it).
+
+    ``batch`` is after each batch's segments are written, before the next batch (and the TOC).
 
     ``merge`` is inside the commit, before each merged segment is written;
     ``merged`` after they are written, before the TOC that makes them live.

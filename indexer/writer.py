@@ -7,6 +7,13 @@ digests live in the index itself (columns). The file manifest records each file'
 signature and ids; it is the only record of which files hold the copies of a repeated
 id that are not indexed, so it is saved both before a commit (in a form that is right
 whether the commit lands or not) and after.
+
+Memory stays bounded at any scale: the plan parks the articles it reads in a spool
+on disk, and the writer analyzes them in batches of about `BATCH_CHARS` characters
+(forked workers per batch, each batch's segments written to disk), then makes all
+of them live with one TOC commit. Until that commit the new segments are files no
+TOC names: a run killed before it leaves the last good index, and the next run
+deletes them.
 """
 
 from __future__ import annotations
@@ -14,28 +21,34 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from filelock import FileLock, Timeout
 from whoosh import index as windex
 
-from . import vocab
+from . import reposts, vocab
+from .codec.arrays import DocTable
 from .codec.segment_writer import build_segments, commit_segments, discard
 from .config import Config
 from .errors import IndexBusy, IndexCorrupt, IndexUnwritable, MassRemoval, NewssearchError
 from .ingest.article import Article
-from .ingest.plan import Plan, make_plan
+from .ingest.plan import Plan, Spool, make_plan
 from .ingest.readers import file_key
 from .regional import script_of
 from .schema import make_schema
+from .snapshot import is_damage
 from .store import DAMAGE, IndexDir, State, analyzer_version, userdict_for
 from .testhooks import pause_for_tests
 
 Progress = Callable[[str, int, int], None]  # (what: Reading files / Indexing articles, done, total)
 MASS_REMOVAL_SHARE = 0.2  # a run that would remove more of the index stops, unless allowed
+# Characters of text analyzed per batch (NEWSSEARCH_BATCH_CHARS overrides it): about 60,000 articles.
+# Peak memory follows the batch, not the run: the parent holds one batch, each worker one segment.
+BATCH_CHARS = 40_000_000
 
 
 @dataclass
@@ -61,15 +74,13 @@ class RunSummary:
 
 
 def _existing(ix) -> dict[str, tuple[str, str]]:
-    """id -> (file, digest) for every article in the index, read from columns."""
+    """id -> (file, digest) for every article in the index, read from columns a column at a time
+    (Whoosh's column readers take ~2 µs a value: ~6 s of a no-change run at a million articles)."""
     with ix.searcher() as s:
-        r = s.reader()
-        if r.doc_count_all() == 0:
-            return {}
-        ids = r.column_reader("id")
-        files = r.column_reader("file")
-        digests = r.column_reader("digest")
-        return {ids[d]: (files[d], digests[d]) for d in r.all_doc_ids()}
+        table = DocTable(s)
+        live = np.flatnonzero(table.live)
+        ids, files, digests = (table.column(c)[live].tolist() for c in ("id", "file", "digest"))
+        return dict(zip(ids, zip(files, digests, strict=True), strict=True))
 
 
 def _first_seen(store: IndexDir) -> dict[tuple[str, str], int]:
@@ -145,6 +156,10 @@ def run_index(
     except OSError as exc:
         _discard_unfinished(store)
         raise IndexUnwritable(f"cannot write the index at {config.index}: {exc.strerror or exc}") from exc
+    except Exception as exc:  # Whoosh raises ValueError, IndexError … on bytes it cannot parse
+        if not is_damage(exc):
+            raise
+        raise IndexCorrupt(f"the index at {config.index} is damaged: {type(exc).__name__}: {exc}") from exc
     finally:
         lock.release()
     summary.seconds = time.monotonic() - start
@@ -240,38 +255,80 @@ def _open_target(store: IndexDir, state: State, rebuild: bool) -> _Target:
     return _Target(old_gen, old_ix, before, old_manifest, old_gen, old_ix, before, old_manifest)
 
 
-def _documents(t: _Target, plan: Plan, first_seen: dict[tuple[str, str], int], now: int,
-               summary: RunSummary) -> tuple[list[dict], set[str], bool]:
-    """The documents to add, the ids whose old documents go (removed or replaced), and whether any is new now."""
-    docs, replaced, fresh = [], set(), False
-    for aid, (a, d) in plan.to_write.items():
-        if aid in t.indexed:
-            replaced.add(aid)
-            summary.updated += 1
-        else:
-            summary.added += 1
-        when = first_seen.get((aid, d), now)
-        fresh |= when == now
-        docs.append(_fields(a, d, when))
-    for aid in plan.carried:
-        a, d, when = _stored_article(t.old_ix, aid)
-        summary.added += 1
-        docs.append(_fields(a, d, when))
-    return docs, plan.to_delete | replaced, fresh
+def _batch_chars() -> int:
+    return int(os.environ.get("NEWSSEARCH_BATCH_CHARS") or BATCH_CHARS)
 
 
-def _commit(t: _Target, docs: list[dict], deleted: set[str], optimize: bool, progress: Progress | None,
-            summary: RunSummary) -> None:
-    """Write the new documents as segments, delete the old ones, and make both live with one TOC."""
-    segments, timings = build_segments(
-        t.ix, docs, progress=(lambda k: progress("Indexing", k, len(docs))) if progress else None)
-    summary.timings.update(timings)
+def _count(t: _Target, plan: Plan, first_seen: dict[tuple[str, str], int], summary: RunSummary) -> bool:
+    """Count the articles the run adds and updates; return whether any of them is new (not seen before)."""
+    summary.updated = sum(1 for aid in plan.to_write if aid in t.indexed)
+    summary.added = len(plan.to_write) - summary.updated + len(plan.carried)
+    return any((aid, d) not in first_seen for aid, (_, d) in plan.to_write.items())
+
+
+def _batches(t: _Target, plan: Plan, first_seen: dict[tuple[str, str], int], now: int) -> Iterator[list[dict]]:
+    """The documents to add (read back from the plan's spool), in batches of about _batch_chars() characters."""
+    def articles() -> Iterator[tuple[Article, str, int]]:
+        for a, d in plan.written():
+            yield a, d, first_seen.get((a.id, d), now)
+        for aid in plan.carried:
+            yield _stored_article(t.old_ix, aid)
+
+    limit = _batch_chars()
+    batch, size = [], 0
+    for a, d, when in articles():
+        batch.append(_fields(a, d, when))
+        size += len(a.title) + len(a.body)
+        if size >= limit:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _build(t: _Target, batches: Iterable[list[dict]], total: int, progress: Progress | None,
+           summary: RunSummary) -> list:
+    """Segments (on disk, in no TOC yet) holding every batch; deleted again if the run fails on the way."""
+    segments: list = []
+    done = 0
+    try:
+        for docs in batches:
+            built, timings = build_segments(
+                t.ix, docs, progress=(lambda k, base=done: progress("Indexing", base + k, total)) if progress else None)
+            segments += built
+            done += len(docs)
+            if progress:
+                progress("Indexing", done, total)
+            pause_for_tests("batch")
+            for k, v in timings.items():
+                summary.timings[k] = summary.timings.get(k, 0.0) + v
+            del docs  # before the next batch is read: one batch in memory at a time
+    except BaseException:
+        discard(t.ix.storage, segments)
+        raise
+    return segments
+
+
+def _docnums(ix, ids: set[str]) -> list[int]:
+    """The live documents with these ids, from one read of the id column (Whoosh's delete_by_term opens
+    a searcher per id: ~15 ms each, minutes for the 1 % of a million that a day may change)."""
+    if not ids:
+        return []
+    with ix.searcher() as s:
+        table = DocTable(s)
+        hit = np.isin(table.column("id"), np.array(sorted(ids), dtype=str)) & table.live
+    return np.flatnonzero(hit).tolist()
+
+
+def _commit(t: _Target, segments: list, deleted: set[str], optimize: bool, summary: RunSummary) -> None:
+    """Delete the old documents, and make that and the new segments live with one TOC."""
     t_toc = time.perf_counter()
     pause_for_tests("toc")
+    docnums = _docnums(t.ix, deleted)  # the writer below sees the same commit: this run holds the lock
     writer = t.ix.writer()
     try:
-        for aid in deleted:
-            writer.delete_by_term("id", aid)
+        for d in docnums:
+            writer.delete_document(d)
         commit_segments(writer, segments, optimize)
     except BaseException:
         _clean_up_failed_commit(writer, t.ix, segments)
@@ -287,22 +344,18 @@ def _run(store: IndexDir, config: Config, paths: list[Path] | None, rebuild: boo
     summary = RunSummary()
     first_seen = _first_seen(store) if rebuild and state.get("generation") else {}
     t = _open_target(store, state, rebuild)
-    t_read = time.perf_counter()
-    plan = make_plan(roots, forgotten, t.before, t.indexed, t.old_manifest, t.manifest, progress)
-    summary.problems, summary.unchanged = plan.problems, plan.unchanged
-    summary.timings["read"] = time.perf_counter() - t_read
-    if not forgotten and not allow_mass_removal and len(plan.removed) > MASS_REMOVAL_SHARE * len(t.before):
-        raise MassRemoval(
-            f"this run would remove {len(plan.removed)} of the {len(t.before)} articles in the index "
-            f"(over {MASS_REMOVAL_SHARE:.0%}); nothing was changed", plan.problems)
-    pause_for_tests("read")
-    now = max(int(time.time()), state.get("last_change_started", 0) + 1)  # runs in one second stay apart
-    fresh = False
-    if plan.to_write or plan.to_delete or plan.carried or t.new_generation or optimize:
-        if not t.new_generation:
-            store.save_manifest(t.gen, plan.interim)  # right whether the commit lands or not
-        docs, deleted, fresh = _documents(t, plan, first_seen, now, summary)
-        _commit(t, docs, deleted, optimize, progress, summary)
+    with Spool(store.path) as spool:
+        plan = _plan(store, t, roots, forgotten, allow_mass_removal, progress, spool, summary)
+        now = max(int(time.time()), state.get("last_change_started", 0) + 1)  # runs in one second stay apart
+        fresh = False
+        committed = bool(plan.to_write or plan.to_delete or plan.carried or t.new_generation or optimize)
+        if committed:
+            if not t.new_generation:
+                store.save_manifest(t.gen, plan.interim)  # right whether the commit lands or not
+            fresh = _count(t, plan, first_seen, summary)
+            total = len(plan.to_write) + len(plan.carried)
+            segments = _build(t, _batches(t, plan, first_seen, now), total, progress, summary)
+            _commit(t, segments, plan.to_delete | (plan.to_write.keys() & t.indexed.keys()), optimize, summary)
     summary.removed = len(plan.removed)
     summary.failed = len(plan.failed)
     summary.generation = t.gen
@@ -311,13 +364,33 @@ def _run(store: IndexDir, config: Config, paths: list[Path] | None, rebuild: boo
         with t.ix.reader() as reader:
             vocab.write(store.path, t.gen, reader, previous=t.old_gen)
         summary.timings["vocabulary"] = time.perf_counter() - t_vocab
+    if committed or not reposts.path_for(store.path, t.gen).exists():
+        t_reposts = time.perf_counter()
+        reposts.write(store.path, t.gen, t.ix)
+        summary.timings["reposts"] = time.perf_counter() - t_reposts
     pause_for_tests("state")
-    store.save_manifest(t.gen, plan.manifest)
+    if plan.manifest != t.manifest or committed:  # a million articles' manifest is tens of MB of JSON
+        store.save_manifest(t.gen, plan.manifest)
     store.save_state(_next_state(state, config, t, version, roots, forgotten, summary, now if fresh else None))
     pause_for_tests("swap")
     if t.old_gen and t.new_generation:
         store.remove_generation(t.old_gen)
     return summary
+
+
+def _plan(store: IndexDir, t: _Target, roots: list[Path], forgotten: list[str], allow_mass_removal: bool,
+          progress: Progress | None, spool: Spool, summary: RunSummary) -> Plan:
+    """What this run does (MassRemoval if it would remove too much), its articles parked in `spool`."""
+    t_read = time.perf_counter()
+    plan = make_plan(roots, forgotten, t.before, t.indexed, t.old_manifest, t.manifest, spool, progress)
+    summary.problems, summary.unchanged = plan.problems, plan.unchanged
+    summary.timings["read"] = time.perf_counter() - t_read
+    if not forgotten and not allow_mass_removal and len(plan.removed) > MASS_REMOVAL_SHARE * len(t.before):
+        raise MassRemoval(
+            f"this run would remove {len(plan.removed)} of the {len(t.before)} articles in the index "
+            f"(over {MASS_REMOVAL_SHARE:.0%}); nothing was changed", plan.problems)
+    pause_for_tests("read")
+    return plan
 
 
 def _next_state(state: State, config: Config, t: _Target, version: str, roots: list[Path], forgotten: list[str],

@@ -12,11 +12,18 @@ read), so that when the indexed copy goes, the next file holding one is read aga
 and its copy takes over, even though the file itself did not change. The index's
 own ``file`` column is not enough: a copy kept because the file that should now
 hold it cannot be read still names the file it came from.
+
+The articles read are not held in memory: each file's are parked in a :class:`Spool`
+(an unnamed temporary file) and the plan keeps only ids and digests, so a run over a
+million articles compares them with the index in bounded memory and the writer reads
+them back in batches (`Plan.written`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import pickle
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,9 +34,41 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total), as indexer.w
 Indexed = dict[str, tuple[str, str]]  # id -> (file, digest)
 
 
+class Spool:
+    """Articles read by a run, parked on disk until the writer indexes them; one record per source file.
+
+    The file is unnamed (deleted when created), so a killed run leaves nothing behind.
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self._file = tempfile.TemporaryFile(dir=directory)
+        self._cached: tuple[int, dict[str, Article]] | None = None  # the record read last
+
+    def put(self, articles: list[Article]) -> int:
+        """Park `articles`; return where they are (for `get`)."""
+        self._file.seek(0, 2)
+        offset = self._file.tell()
+        pickle.dump(articles, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        return offset
+
+    def get(self, offset: int, aid: str) -> Article:
+        """The article `aid` of the record at `offset` (records are read whole, and the last one is kept)."""
+        if self._cached is None or self._cached[0] != offset:
+            self._file.seek(offset)
+            self._cached = (offset, {a.id: a for a in pickle.load(self._file)})
+        return self._cached[1][aid]
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._cached = None
+        self._file.close()
+
+
 @dataclass
 class Plan:
-    to_write: dict[str, tuple[Article, str]]  # id -> (article, digest)
+    to_write: dict[str, tuple[int, str]]  # id -> (where the spool holds its article, digest)
     to_delete: set[str]
     carried: list[str]  # ids a rebuild takes over from the old generation (they cannot be read now)
     removed: set[str]  # ids in the index before the run that will not be after it
@@ -38,6 +77,12 @@ class Plan:
     interim: dict  # to hold while the commit is under way
     problems: list[str]
     failed: set[str]  # files and folders that were not (fully) indexed
+    spool: Spool
+
+    def written(self) -> Iterator[tuple[Article, str]]:
+        """The articles to write and their digests, in plan order (the articles of one file together)."""
+        for aid, (offset, digest) in self.to_write.items():
+            yield self.spool.get(offset, aid), digest
 
 
 def file_sig(path: Path) -> str:
@@ -55,14 +100,15 @@ def _under(file: str, roots: Iterable[str | Path]) -> bool:
 class _Source:
     """What one source file contributes to a run.
 
-    `kind` is "read" (read now: `articles` is its content), "unchanged" (same
+    `kind` is "read" (read now: `articles` holds its digests, `spooled` where its articles are), "unchanged" (same
     signature as when last read: it holds `ids`, known from the index and the
     manifest) or "kept" (it could not be seen: what it held before stays).
     """
 
     kind: str
     ids: list[str] = field(default_factory=list)  # in file order, each once
-    articles: dict[str, tuple[Article, str]] = field(default_factory=dict)  # id -> (article, digest)
+    articles: dict[str, str] = field(default_factory=dict)  # id -> digest
+    spooled: int = -1  # where the spool holds the articles read
     sig: str | None = None
     remember: bool = False  # a manifest entry may say it need not be read again
 
@@ -77,7 +123,7 @@ def _ids_in(entry: object) -> list[str] | None:
     return list(ids) if isinstance(ids, list) else None
 
 
-def _read(key: str, path: Path, sig: str | None, problems: list[str], failed: set[str]) -> _Source:
+def _read(key: str, path: Path, sig: str | None, problems: list[str], failed: set[str], spool: Spool) -> _Source:
     """Read one file into a _Source; an id repeated inside the file keeps its first record."""
     result = read_file(path)
     problems.extend(result.problems)
@@ -86,13 +132,16 @@ def _read(key: str, path: Path, sig: str | None, problems: list[str], failed: se
     if result.unseen:
         return _Source("kept")
     src = _Source("read", sig=sig, remember=sig is not None and (bool(result.articles) or not result.problems))
+    kept = []
     for a in result.articles:
         if a.id in src.articles:
             problems.append(f"{key}: id {a.id[:200]!r} is repeated in the file: the first record is indexed")
             failed.add(key)
             continue
         src.ids.append(a.id)
-        src.articles[a.id] = (a, a.digest())
+        src.articles[a.id] = a.digest()
+        kept.append(a)
+    src.spooled = spool.put(kept)
     return src
 
 
@@ -135,13 +184,14 @@ def _look(roots: list[Path], before_by_file: dict[str, list[str]], problems: lis
 
 
 def make_plan(roots: list[Path], forgotten: list[str], before: Indexed, indexed: Indexed, old_manifest: dict,
-              manifest: dict, progress: Progress | None = None) -> Plan:
+              manifest: dict, spool: Spool, progress: Progress | None = None) -> Plan:
     """Compare `roots` with the index.
 
     `before` is what the live index holds, `indexed` what the generation being
     written holds (`before`, or nothing for a rebuild); `old_manifest` is the live
     generation's manifest, `manifest` the one that lets unchanged files go unread.
     Files under `forgotten` folders are treated as gone; files outside `roots` are kept.
+    The articles read are parked in `spool`, which `Plan.written` reads them back from.
     """
     before_by_file: dict[str, list[str]] = {}
     for aid, (f, _d) in before.items():
@@ -149,20 +199,20 @@ def make_plan(roots: list[Path], forgotten: list[str], before: Indexed, indexed:
     problems: list[str] = []
     failed: set[str] = set()
     files, hidden = _look(roots, before_by_file, problems, failed)
-    sources = _sources(files, manifest, old_manifest, before_by_file, problems, failed, progress)
+    sources = _sources(files, manifest, old_manifest, before_by_file, problems, failed, progress, spool)
     for key in set(before_by_file) | set(old_manifest):
         if key in sources or (forgotten and _under(key, forgotten)):
             continue
         if _under(key, roots) and not _under(key, hidden):
             continue  # gone from a folder that was listed
         sources[key] = _Source("kept", _known(key, old_manifest, before_by_file))  # hidden, or not this run's
-    claims = _claims(sources, indexed, dict(files), problems, failed)
+    claims = _claims(sources, indexed, dict(files), problems, failed, spool)
     to_write, carried, unchanged = _decide(claims, sources, indexed, before, problems, failed)
     to_delete = set(indexed) - claims.keys()
     final = (set(indexed) - to_delete) | to_write.keys() | set(carried)
     manifest_after = _manifest_after(sources, old_manifest)
     return Plan(to_write, to_delete, carried, set(before) - final, unchanged, manifest_after,
-                _interim_manifest(old_manifest, manifest_after, sources), problems, failed)
+                _interim_manifest(old_manifest, manifest_after, sources), problems, failed, spool)
 
 
 def _known(key: str, old_manifest: dict, before_by_file: dict[str, list[str]]) -> list[str]:
@@ -173,7 +223,7 @@ def _known(key: str, old_manifest: dict, before_by_file: dict[str, list[str]]) -
 
 def _sources(files: list[tuple[str, Path]], manifest: dict, old_manifest: dict,
              before_by_file: dict[str, list[str]], problems: list[str], failed: set[str],
-             progress: Progress | None) -> dict[str, _Source]:
+             progress: Progress | None, spool: Spool) -> dict[str, _Source]:
     """Each listed file: unchanged (by signature), read now, or kept as it was when it cannot be read."""
     sources: dict[str, _Source] = {}
     for n, (key, path) in enumerate(files, 1):
@@ -188,7 +238,7 @@ def _sources(files: list[tuple[str, Path]], manifest: dict, old_manifest: dict,
         if _sig_of(entry) == sig and (ids := _ids_in(entry)) is not None:
             sources[key] = _Source("unchanged", ids, sig=sig, remember=True)
         else:
-            src = _read(key, path, sig, problems, failed)
+            src = _read(key, path, sig, problems, failed, spool)
             sources[key] = src if src.kind == "read" else _Source("kept", _known(key, old_manifest, before_by_file))
         if progress:
             progress("Reading", n, len(files))
@@ -196,7 +246,7 @@ def _sources(files: list[tuple[str, Path]], manifest: dict, old_manifest: dict,
 
 
 def _claims(sources: dict[str, _Source], indexed: Indexed, paths_of: dict[str, Path], problems: list[str],
-            failed: set[str]) -> dict[str, list[str]]:
+            failed: set[str], spool: Spool) -> dict[str, list[str]]:
     """id -> the files holding it, in path order (the first one's copy is indexed).
 
     A file that holds a copy which now wins but was not read this run is read, and the claims made again.
@@ -211,14 +261,14 @@ def _claims(sources: dict[str, _Source], indexed: Indexed, paths_of: dict[str, P
         if not stale:
             return claims
         for key in stale:
-            src = _read(key, paths_of[key], sources[key].sig, problems, failed)
+            src = _read(key, paths_of[key], sources[key].sig, problems, failed, spool)
             sources[key] = src if src.kind == "read" else _Source("kept", sources[key].ids)
 
 
 def _decide(claims: dict[str, list[str]], sources: dict[str, _Source], indexed: Indexed, before: Indexed,
-            problems: list[str], failed: set[str]) -> tuple[dict[str, tuple[Article, str]], list[str], int]:
-    """What to write (id -> article, digest), what a rebuild carries over unread, and how many stay unchanged."""
-    to_write: dict[str, tuple[Article, str]] = {}
+            problems: list[str], failed: set[str]) -> tuple[dict[str, tuple[int, str]], list[str], int]:
+    """What to write (id -> spool offset, digest), what a rebuild carries over unread, and how many stay unchanged."""
+    to_write: dict[str, tuple[int, str]] = {}
     carried: list[str] = []  # a rebuild re-adds what it cannot read again from the old generation
     unchanged = 0
     for aid, keys in claims.items():
@@ -229,11 +279,11 @@ def _decide(claims: dict[str, list[str]], sources: dict[str, _Source], indexed: 
                                 "(a repeated id: the first file in path order wins)")
                 failed.add(other)
         if winner.kind == "read":
-            a, d = winner.articles[aid]
+            d = winner.articles[aid]
             if indexed.get(aid) == (keys[0], d):
                 unchanged += 1
             else:
-                to_write[aid] = (a, d)
+                to_write[aid] = (winner.spooled, d)
         elif aid in indexed:
             unchanged += 1
         elif aid in before:
