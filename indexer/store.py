@@ -65,17 +65,23 @@ def analyzer_version(config: Config, state: State) -> str:
     return f"{ANALYZER_VERSION}/{engine_version()}/dict-{load_userdict(userdict_for(config, state))}"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all (a temporary file beside it, synced, then renamed over it)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=1)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    # json.dumps without indent runs the C encoder; json.dump streams through the pure-Python one
+    write_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 class IndexDir:

@@ -7,12 +7,13 @@ run killed while merging leaves the last good index live.
 """
 
 import json
+import shutil
 
 import pytest
 from whoosh import index as windex
 
 from indexer import merge_policy as merge
-from indexer import postings
+from indexer import postings, vocab
 from indexer.codec.segment_merge import merge_segments
 from indexer.codec.segment_writer import build_range, commit_segments
 from indexer.schema import make_schema
@@ -199,6 +200,7 @@ def test_cron_runs_keep_big_segments_and_match_a_fresh_build(tmp_path, config):
             assert 8 * (n + 1) * merge.FOLD >= big[seg]  # eighth of it has accumulated in smaller ones
             folded.append(seg)
     assert folded  # 120 new articles are more than an eighth of a half: the tail was folded in
+    _vocabulary_matches_a_recount(config, tmp_path / "recount")
     fresh = type(config).load(tmp_path / "fresh", tmp_path / "no-userdict.txt")
     run_index(fresh, [src])
     a, b = Searcher(config), Searcher(fresh)
@@ -211,6 +213,19 @@ def test_cron_runs_keep_big_segments_and_match_a_fresh_build(tmp_path, config):
     finally:
         a.close()
         b.close()
+
+
+def _vocabulary_matches_a_recount(config, copy) -> None:
+    """The word list runs built from saved per-segment counts is the one counted afresh from the terms,
+    and the saved counts went with their segments."""
+    ix, state = IndexDir(config.index).open()
+    saved = {p.name.split(".")[0] for p in config.index.glob("*.words.npz")}
+    assert saved == {s.segment_id() for s in ix._segments()}
+    shutil.copytree(config.index, copy, ignore=shutil.ignore_patterns("*.words.npz"))
+    again, _ = IndexDir(copy).open()
+    with again.reader() as reader:
+        recount = vocab.collect(reader)
+    assert json.loads(vocab.path_for(config.index, state["generation"]).read_text(encoding="utf-8")) == recount
 
 
 def _two_segments(site) -> int:  # noqa: F811 - the fixture's name
