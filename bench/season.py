@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import corpus  # noqa: E402
-from bench.perf import CHUNK, QUERIES, dir_size, pct  # noqa: E402
+from bench.perf import CHUNK, QUERIES, child_env, dir_size, pct  # noqa: E402
 
 ADD, REWRITE_EVERY, REWRITES, DELETE_EVERY = 8, 7, 3, 11
 CHECKS = QUERIES + [("marks", '"更正"', {}), ("marks", '"副本"', {})]
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             as tmp:
         tmp = Path(tmp)
         src, ours, fresh = tmp / "src", tmp / "season", tmp / "fresh"
-        env = {**os.environ, "NEWSSEARCH_USERDICT": str(tmp / "no-userdict.txt")}
+        env = child_env(tmp / "no-userdict.txt")
         print(f"{args.base:,} base articles, {args.runs:,} runs, {os.cpu_count()} cores", file=sys.stderr)
         s = season(src, ours, records, args, env, exe)
         fresh_wall, _ = timed([exe, "index", str(src), "--index", str(fresh), "--quiet"], env)

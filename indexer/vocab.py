@@ -35,6 +35,7 @@ MAX_SUGGESTIONS = 10
 MAX_WORD = 8  # longer "words" are runs jieba did not split, not things people type
 TITLE_WEIGHT = 2
 WORD_FIELDS = ("title", "body")
+READ_LATER = 256  # fewer new words than this are listed without pinyin (see `collect`)
 _HAN_WORD = re.compile(rf"[\u3400-\u4dbf\u4e00-\u9fff]{{2,{MAX_WORD}}}")
 _PINYIN_QUERY = re.compile(r"[a-z' ]+")
 
@@ -105,7 +106,10 @@ def collect(reader: Any, known: dict[str, tuple[str, str]] | None = None, keep: 
     """The vocabulary of an open index: words, weights, pinyin and initials (a JSON-able dict).
 
     `known` holds the pinyin and initials of words of an earlier list: pypinyin costs
-    ~0.1 ms a word, so an incremental run only asks it about new words. `keep`: save
+    ~0.1 ms a word, so an incremental run only asks it about new words. And pypinyin
+    takes ~0.3 s to import, a third of a cron run that adds a few articles: fewer than
+    READ_LATER new words are listed without readings (null), and the searcher that
+    loads the list reads them (`Vocabulary`, one import per process). `keep`: save
     each segment's counts beside it (see `_segment_words`).
     """
     segments = [_segment_words(leaf, keep) for leaf, _offset in reader.leaf_readers()]
@@ -113,13 +117,9 @@ def collect(reader: Any, known: dict[str, tuple[str, str]] | None = None, keep: 
     words, weights = (a.tolist() for a in _weights(segments, floor))
     known = known or {}
     new = [w for w in words if w not in known]
-    if new:  # pypinyin takes ~0.3 s to import: a cron run that brings no new word skips it
-        from pypinyin import Style, lazy_pinyin
-
-        for w in new:
-            syllables = lazy_pinyin(w, style=Style.NORMAL, errors="ignore")
-            known[w] = ("".join(syllables), "".join(s[0] for s in syllables if s))
-    readings = [known[w] for w in words]
+    if len(new) >= READ_LATER:
+        known.update(_readings(new))
+    readings = [known.get(w, (None, None)) for w in words]
     return {
         "format": FORMAT,
         "words": words,
@@ -129,12 +129,24 @@ def collect(reader: Any, known: dict[str, tuple[str, str]] | None = None, keep: 
     }
 
 
+def _readings(words: list[str]) -> dict[str, tuple[str, str]]:
+    """Toneless pinyin and initials of each word."""
+    from pypinyin import Style, lazy_pinyin
+
+    out = {}
+    for w in words:
+        syllables = lazy_pinyin(w, style=Style.NORMAL, errors="ignore")
+        out[w] = ("".join(syllables), "".join(s[0] for s in syllables if s))
+    return out
+
+
 def _known(path: Path) -> dict[str, tuple[str, str]]:
     """Pinyin and initials per word of an earlier list (empty when there is none or it is unreadable)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format") == FORMAT:
-            return dict(zip(data["words"], zip(data["pinyin"], data["initials"], strict=True), strict=True))
+            listed = zip(data["words"], data["pinyin"], data["initials"], strict=True)
+            return {w: (p, i) for w, p, i in listed if p is not None}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     return {}
@@ -151,10 +163,15 @@ class Vocabulary:
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.words: list[str] = data["words"]
-        weights = data["weights"]
+        weights, pinyin, initials = data["weights"], list(data["pinyin"]), list(data["initials"])
+        later = [i for i, p in enumerate(pinyin) if p is None]  # listed without readings (see `collect`)
+        if later:
+            readings = _readings([self.words[i] for i in later])
+            for i in later:
+                pinyin[i], initials[i] = readings[self.words[i]]
         entries = sorted(
             (key, i)
-            for keys in (self.words, data["pinyin"], data["initials"])
+            for keys in (self.words, pinyin, initials)
             for i, key in enumerate(keys)
             if key
         )

@@ -217,3 +217,18 @@ def test_seed_suggest_offers_pinyin(tmp_path: Path, seed_dir):
         assert data["query"] == q and "整改" in data["suggestions"][:3], (q, data)
         assert len(data["suggestions"]) <= 10
     assert client.get("/api/suggest?q=").get_json()["suggestions"] == []
+
+
+def test_words_a_cron_run_adds_are_offered_by_pinyin(tmp_path: Path, seed_dir):
+    """A small run lists its few new words without pinyin (vocab.READ_LATER); the searcher reads them."""
+    config = Config.load(tmp_path / "ix", tmp_path / "none.txt")
+    run_index(config, [seed_dir])
+    extra = tmp_path / "extra"
+    write_jsonl(extra / "synthetic.jsonl", [{"id": "synthetic-1", "title": "合成测试条目：蝴蝶标本",
+                                            "body": "这是测试用的合成条目，不是新闻。蝴蝶标本。"}])
+    run_index(config, [seed_dir, extra])
+    listed = json.loads(next(config.index.glob("*.vocab.json")).read_text(encoding="utf-8"))
+    assert listed["pinyin"][listed["words"].index("蝴蝶")] is None
+    client = create_app(config).test_client()
+    for q in ("hudie", "hd", "蝴"):
+        assert "蝴蝶" in client.get("/api/suggest?q=" + quote(q)).get_json()["suggestions"], q
