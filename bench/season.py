@@ -72,8 +72,9 @@ def season(src: Path, index: Path, records: list[dict], args, env: dict, exe: st
     base_wall, _ = timed([exe, "index", str(src), "--index", str(index), "--quiet"], env)
     fresh_articles = new_articles(records, args.base)
     run_files: list[Path] = []
-    walls, cpus, rewrites, deletes = [], [], 0, 0
+    walls, cpus, kinds, rewrites, deletes = [], [], [], 0, 0
     for n in range(1, args.runs + 1):
+        kind = []
         path = corpus.write_jsonl([next(fresh_articles) for _ in range(ADD)], src / f"run-{n:05d}.jsonl")
         if n % REWRITE_EVERY == 0:
             target = rng.choice(files + run_files)
@@ -82,17 +83,27 @@ def season(src: Path, index: Path, records: list[dict], args, env: dict, exe: st
                 recs[i] = {**recs[i], "body": f"{recs[i]['body']}\n（更正{n}）"}
             corpus.write_jsonl(recs, target)
             rewrites += 1
+            kind.append("rewrite")
         if n % DELETE_EVERY == 0 and run_files:
             run_files.pop(rng.randrange(len(run_files))).unlink()
             deletes += 1
+            kind.append("delete")
         run_files.append(path)
+        before = segment_count(index)
         wall, cpu = timed([exe, "index", "--index", str(index), "--quiet"], env)
         walls.append(wall)
         cpus.append(cpu)
+        kinds.append(" + ".join(kind + (["merge"] if segment_count(index) != before + 1 else [])) or "plain")
         if n % 50 == 0:
             print(f"run {n}: {wall:.2f} s (median so far {statistics.median(walls):.2f}, max {max(walls):.2f})",
                   file=sys.stderr)
-    return {"base_wall": base_wall, "walls": walls, "cpus": cpus, "rewrites": rewrites, "deletes": deletes}
+    return {"base_wall": base_wall, "walls": walls, "cpus": cpus, "kinds": kinds, "rewrites": rewrites,
+            "deletes": deletes}
+
+
+def segment_count(index: Path) -> int:
+    """Segments on disk (a run adds one; any other change means it merged): one term table each."""
+    return sum(1 for _ in index.glob("*.trm"))
 
 
 def shape(index: Path) -> dict:
@@ -206,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     row("one run, median CPU", statistics.median(cpus), None, "s")
     row("one run, max CPU", max(cpus), None, "s")
     print(f"\nsegment sizes (live articles): after the runs {a['sizes']}, fresh {b['sizes']}")
+    print("\nruns by what they did: count, median wall / CPU s")
+    for kind in sorted(set(s["kinds"]), key=s["kinds"].count, reverse=True):
+        of = [i for i, k in enumerate(s["kinds"]) if k == kind]
+        print(f"  {kind:<26} {len(of):>5}  {statistics.median(walls[i] for i in of):.2f} / "
+              f"{statistics.median(cpus[i] for i in of):.2f}")
     for name, times in (("wall", walls), ("CPU", cpus)):  # on a loaded machine the CPU ones tell the merges
         slowest = sorted(range(len(times)), key=times.__getitem__)[-5:]
         print(f"runs over 1 s {name}: {sum(t > 1 for t in times)}; slowest: "

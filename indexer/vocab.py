@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .merge_policy import FULL
 from .normalize import normalize
 from .store import write_atomic, write_json_atomic
 
@@ -36,6 +37,7 @@ MAX_WORD = 8  # longer "words" are runs jieba did not split, not things people t
 TITLE_WEIGHT = 2
 WORD_FIELDS = ("title", "body")
 READ_LATER = 256  # fewer new words than this are listed without pinyin (see `collect`)
+BASE_MIN = FULL  # segments this big have their counts summed once (see `_totals`)
 _HAN_WORD = re.compile(rf"[\u3400-\u4dbf\u4e00-\u9fff]{{2,{MAX_WORD}}}")
 _PINYIN_QUERY = re.compile(r"[a-z' ]+")
 
@@ -58,21 +60,11 @@ def _segment_words(leaf: Any, keep: bool) -> dict[str, Counts]:
     """
     segment, folder = getattr(leaf, "_segment", None), getattr(getattr(leaf, "_storage", None), "folder", None)
     path = Path(folder) / segment.make_filename(".words.npz") if segment and folder else None
-    if path is not None:
-        try:
-            with np.load(path) as saved:
-                if int(saved["format"]) == FORMAT:
-                    fields = [f for f in WORD_FIELDS if f"{f}_words" in saved]
-                    return {f: (saved[f"{f}_words"], saved[f"{f}_counts"]) for f in fields}
-        except (OSError, ValueError, KeyError):
-            pass
+    if path is not None and (got := _load(path)) is not None:
+        return got
     counts = {f: _leaf_frequencies(leaf, f) for f in WORD_FIELDS if f in leaf.schema}
     if keep and path is not None:
-        saved = io.BytesIO()
-        np.savez_compressed(saved, format=np.int64(FORMAT), **{f"{f}_words": w for f, (w, _) in counts.items()},
-                 **{f"{f}_counts": c for f, (_, c) in counts.items()})
-        with contextlib.suppress(OSError):  # a read-only index is still answered, just slower
-            write_atomic(path, saved.getvalue())
+        _save(path, {}, counts)
     return counts
 
 
@@ -87,22 +79,80 @@ def _leaf_frequencies(leaf: Any, field: str) -> Counts:
     return np.array(words, dtype=f"<U{MAX_WORD}"), np.array(counts, dtype=np.int64)
 
 
-def _weights(segments: list[dict[str, Counts]], floor: int) -> Counts:
+def _plus(a: Counts, b: Counts) -> Counts:
+    """Two word counts summed, in one pass over the longer (both sorted, each word once)."""
+    if len(a[0]) < len(b[0]):
+        a, b = b, a
+    words, counts = a[0], a[1].copy()
+    at = np.searchsorted(words, b[0])
+    found = at < len(words)
+    found[found] = words[at[found]] == b[0][found]
+    counts[at[found]] += b[1][found]
+    new = ~found
+    return np.insert(words, at[new], b[0][new]), np.insert(counts, at[new], b[1][new])
+
+
+def _sum(segments: list[dict[str, Counts]]) -> dict[str, Counts]:
+    """Per field, the counts of `segments` added up."""
+    out: dict[str, Counts] = {}
+    for fields in segments:
+        for f, pair in fields.items():
+            out[f] = _plus(out[f], pair) if f in out else pair
+    return out
+
+
+def _totals(leaves: list, keep: bool, saved: Path | None) -> dict[str, Counts]:
+    """Per field, every segment's counts added up; those of the full segments from a saved sum when it has them.
+
+    Segments of `BASE_MIN` articles or more are rarely rewritten (`indexer.merge_policy`),
+    while most cron runs merge some small ones: their sum is kept as ``<gen>.words.npz``
+    with their segment ids, so a run adds only the few small segments to it.
+    """
+    base = [leaf for leaf in leaves if leaf.doc_count_all() >= BASE_MIN and hasattr(leaf, "_segment")]
+    ids = np.array(sorted(leaf._segment.segment_id() for leaf in base), dtype=str)
+    total = _load(saved, ids) if saved is not None else None
+    if total is None:
+        total = _sum([_segment_words(leaf, keep) for leaf in base])
+        if keep and saved is not None:
+            _save(saved, {"ids": ids}, total)
+    return _sum([total, *(_segment_words(leaf, keep) for leaf in leaves if leaf not in base)])
+
+
+def _load(path: Path, ids: np.ndarray | None = None) -> dict[str, Counts] | None:
+    """The counts saved at `path` (for the segments `ids`, when given), or None."""
+    try:
+        with np.load(path) as saved:
+            if int(saved["format"]) != FORMAT or (ids is not None and not np.array_equal(saved["ids"], ids)):
+                return None
+            fields = [f for f in WORD_FIELDS if f"{f}_words" in saved]
+            return {f: (saved[f"{f}_words"], saved[f"{f}_counts"]) for f in fields}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _save(path: Path, extra: dict[str, np.ndarray], counts: dict[str, Counts]) -> None:
+    arrays = {f"{f}_{kind}": a for f, pair in counts.items() for kind, a in zip(("words", "counts"), pair, strict=True)}
+    saved = io.BytesIO()
+    np.savez_compressed(saved, format=np.int64(FORMAT), **extra, **arrays)
+    with contextlib.suppress(OSError):  # a read-only index is still answered, just slower
+        write_atomic(path, saved.getvalue())
+
+
+def _weights(totals: dict[str, Counts], floor: int) -> Counts:
     """Every title word, and body words in `floor` articles or more, by weight (a title counts double), best first."""
-    parts = [(s[f][0], s[f][1] * (TITLE_WEIGHT if f == "title" else 1), f == "title")
-             for s in segments for f in WORD_FIELDS if f in s]
-    if not parts:
-        return np.zeros(0, dtype=f"<U{MAX_WORD}"), np.zeros(0, dtype=np.int64)
-    words, inverse = np.unique(np.concatenate([w for w, _, _ in parts]), return_inverse=True)
-    weights = np.bincount(inverse, np.concatenate([c for _, c, _ in parts]), len(words)).astype(np.int64)
-    titled = np.bincount(inverse, np.concatenate([np.full(len(w), t) for w, _, t in parts]), len(words)) > 0
+    empty = np.zeros(0, dtype=f"<U{MAX_WORD}"), np.zeros(0, dtype=np.int64)
+    titles, bodies = totals.get("title", empty), totals.get("body", empty)
+    words, weights = _plus((titles[0], titles[1] * TITLE_WEIGHT), bodies)
+    titled = np.zeros(len(words), dtype=bool)
+    titled[np.searchsorted(words, titles[0])] = True
     keep = titled | (weights >= floor)
     words, weights = words[keep], weights[keep]
     order = np.argsort(-weights, kind="stable")  # ties keep the words' order
     return words[order], weights[order]
 
 
-def collect(reader: Any, known: dict[str, tuple[str, str]] | None = None, keep: bool = False) -> dict[str, Any]:
+def collect(reader: Any, known: dict[str, tuple[str, str]] | None = None, keep: bool = False,
+            saved: Path | None = None) -> dict[str, Any]:
     """The vocabulary of an open index: words, weights, pinyin and initials (a JSON-able dict).
 
     `known` holds the pinyin and initials of words of an earlier list: pypinyin costs
@@ -110,11 +160,12 @@ def collect(reader: Any, known: dict[str, tuple[str, str]] | None = None, keep: 
     takes ~0.3 s to import, a third of a cron run that adds a few articles: fewer than
     READ_LATER new words are listed without readings (null), and the searcher that
     loads the list reads them (`Vocabulary`, one import per process). `keep`: save
-    each segment's counts beside it (see `_segment_words`).
+    each segment's counts beside it (see `_segment_words`), and at `saved` the full
+    segments' sum (see `_totals`).
     """
-    segments = [_segment_words(leaf, keep) for leaf, _offset in reader.leaf_readers()]
+    totals = _totals([leaf for leaf, _offset in reader.leaf_readers()], keep, saved)
     floor = max(1, min(5, reader.doc_count() // 1000))  # body words: in this many articles at least
-    words, weights = (a.tolist() for a in _weights(segments, floor))
+    words, weights = (a.tolist() for a in _weights(totals, floor))
     known = known or {}
     new = [w for w in words if w not in known]
     if len(new) >= READ_LATER:
@@ -155,7 +206,8 @@ def _known(path: Path) -> dict[str, tuple[str, str]]:
 def write(index_dir: Path, gen: str, reader: Any, previous: str | None = None) -> None:
     """Write generation `gen`'s list, reusing the readings of `gen`'s or the `previous` generation's list."""
     known = _known(path_for(index_dir, gen)) or (_known(path_for(index_dir, previous)) if previous else {})
-    write_json_atomic(path_for(index_dir, gen), collect(reader, known, keep=True))
+    listed = collect(reader, known, keep=True, saved=index_dir / f"{gen}.words.npz")
+    write_json_atomic(path_for(index_dir, gen), listed)
 
 
 class Vocabulary:

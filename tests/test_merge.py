@@ -9,6 +9,7 @@ run killed while merging leaves the last good index live.
 import json
 import shutil
 
+import numpy as np
 import pytest
 from whoosh import index as windex
 
@@ -177,7 +178,8 @@ def _segment_sizes(config) -> dict[str, int]:
     return {s.segment_id(): s.doc_count_all() for s in ix._segments()}
 
 
-def test_cron_runs_keep_big_segments_and_match_a_fresh_build(tmp_path, config):
+def test_cron_runs_keep_big_segments_and_match_a_fresh_build(tmp_path, config, monkeypatch):
+    monkeypatch.setattr(vocab, "BASE_MIN", 150)  # the two first segments' word counts are summed once
     hans, hant = corpus_records(HANS, 460), corpus_records(HANT, 60)
     src = tmp_path / "src"
     write_jsonl(src / "base.jsonl", hans[:400])
@@ -219,8 +221,10 @@ def _vocabulary_matches_a_recount(config, copy) -> None:
     """The word list runs built from saved per-segment counts is the one counted afresh from the terms,
     and the saved counts went with their segments."""
     ix, state = IndexDir(config.index).open()
-    saved = {p.name.split(".")[0] for p in config.index.glob("*.words.npz")}
+    saved = {p.name.split(".")[0] for p in config.index.glob("*_*.words.npz")}
     assert saved == {s.segment_id() for s in ix._segments()}
+    with np.load(config.index / f"{state['generation']}.words.npz") as summed:
+        assert sorted(summed["ids"]) == sorted(s.segment_id() for s in ix._segments() if s.doc_count_all() >= 150)
     shutil.copytree(config.index, copy, ignore=shutil.ignore_patterns("*.words.npz"))
     again, _ = IndexDir(copy).open()
     with again.reader() as reader:
