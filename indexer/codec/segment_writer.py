@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 from whoosh import formats
-from whoosh.system import pack_uint
 from whoosh.util.numeric import length_to_byte
 
 from ..analysis import (
@@ -65,16 +64,12 @@ SEGMENT_BUDGET = 760 * 1024 * 1024
 PARALLEL_MIN_DOCS = 400
 SINGLE = 1 << 16  # single-position encodings shared below this position
 GRAM_COST = 40  # bytes of memory per gram token: 12 while a segment grows, ~40 while `_term_arrays` sorts them
+WORD_COST = 40  # bytes per word posting: 8 while a segment grows, ~40 while `_Words.term_arrays` sorts them
 RUN = 1 << 63  # a letter/digit run's key while a segment grows: RUN | the run's number (SegmentBuilder.runs)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 STAGES = ("normalize", "segment", "grams", "keywords", "postings", "commit")
 
 Timings = dict[str, float]
-_FREQ_BYTES = {n: pack_uint(n) for n in range(1, 256)}
-
-
-def _freq_bytes(n: int) -> bytes:
-    return _FREQ_BYTES.get(n) or pack_uint(n)
 
 
 class SegmentBuilder:
@@ -92,6 +87,7 @@ class SegmentBuilder:
         # field -> term -> [doc, weight, encoded value, doc, weight, ...]: one list extend per posting
         self.postings: dict[str, dict[str | bytes, list]] = {}
         self.grams: dict[str, _Grams] = {}  # gram fields in GramPositions: token arrays (see `_Grams`)
+        self.words: dict[str, _Words] = {}  # word fields: word numbers and frequencies (see `_Words`)
         self.runs: dict[str, int] = {}  # letter/digit runs of those fields -> their number
         self.lengths: dict[str, array] = {}
         self.names = sorted(self.schema.names())
@@ -114,17 +110,7 @@ class SegmentBuilder:
             field = self.schema[name]
             length = 0
             if field.indexed:
-                kind = self.fast[name]
-                if kind == "arrays":
-                    length = self.grams.setdefault(name, _Grams()).add(doc, *tokens[name])
-                    self.cost += GRAM_COST * length
-                else:
-                    terms = self.postings.setdefault(name, {})
-                    if kind:
-                        length, count, new_terms = self._add_text(kind, field, value, norms, terms, doc)
-                    else:
-                        length, count, new_terms = _add_generic(field, value, terms, doc)
-                    self.cost += 60 * count + 300 * new_terms
+                length = self._index(name, field, value, norms, tokens, doc)
                 if field.scorable:  # 1 + the length byte Whoosh stores, 0 for an empty field
                     lens = self.lengths.setdefault(name, array("H"))  # 256 for the longest fields
                     lens.extend([0] * (doc + 1 - len(lens)))
@@ -165,8 +151,38 @@ class SegmentBuilder:
         return {n: (keys[e - c : e], positions[e - c : e]) for n, e, c in zip(names, ends, units.counts.tolist(),
                                                                              strict=True)}
 
-    def _add_text(self, kind: str, field, value: str, norms: dict[str, str], terms: dict, doc: int):
-        """Analyze one of our text fields into `terms`; return (length, postings, new terms).
+    def _index(self, name: str, field, value, norms: dict[str, str], tokens: dict[str, tuple], doc: int) -> int:
+        """Index one field's value of document `doc`; return the field's length (its tokens)."""
+        kind = self.fast[name]
+        if kind == "arrays":
+            length = self.grams.setdefault(name, _Grams()).add(doc, *tokens[name])
+            self.cost += GRAM_COST * length
+            return length
+        if kind == "words":
+            t = self.t
+            t0 = time.thread_time()
+            norm = norms.get(value)
+            if norm is None:
+                norm = norms[value] = normalize(value)
+            t1 = time.thread_time()
+            counts = word_counts(norm)
+            t["normalize"] += t1 - t0
+            t["segment"] += time.thread_time() - t1
+            words = self.words.setdefault(name, _Words())
+            before = len(words.vocab)
+            length = words.add(doc, counts)
+            self.cost += WORD_COST * len(counts) + 300 * (len(words.vocab) - before)
+            return length
+        terms = self.postings.setdefault(name, {})
+        if kind:
+            length, count, new_terms = self._add_text(field, value, norms, terms, doc)
+        else:
+            length, count, new_terms = _add_generic(field, value, terms, doc)
+        self.cost += 60 * count + 300 * new_terms
+        return length
+
+    def _add_text(self, field, value: str, norms: dict[str, str], terms: dict, doc: int):
+        """Analyze a gram field of an older index (no GramPositions) into `terms`; return (length, postings, new terms).
 
         Terms are kept as str: str sorts like its UTF-8 encoding, which is written later.
         """
@@ -179,25 +195,12 @@ class SegmentBuilder:
         t["normalize"] += t1 - t0
         fmt = field.format
         boost = fmt.field_boost
-        if kind == "words":
-            counts = word_counts(norm)
-            t["segment"] += time.thread_time() - t1
-        else:
-            grams = gram_positions(norm)
-            t["grams"] += time.thread_time() - t1
-            enc, one = fmt.encode, _single_positions(type(fmt))
+        grams = gram_positions(norm)
+        t["grams"] += time.thread_time() - t1
+        enc, one = fmt.encode, _single_positions(type(fmt))
         get = terms.get
         length = new = 0
         weights = _weights(boost)
-        if kind == "words":
-            for term, n in counts.items():
-                e = get(term)
-                if e is None:
-                    e = terms[term] = []
-                    new += 1
-                e += (doc, weights[n] if n < 64 else n * boost, _freq_bytes(n))
-                length += n
-            return length, len(counts), new
         for term, x in grams.items():
             n = len(x)
             e = get(term)
@@ -221,12 +224,14 @@ class SegmentBuilder:
         fw = self.codec.field_writer(self.storage, self.segment)
         use_fast_term_table(fw)
         runs = _run_order(self.runs)
-        for name in sorted({*self.postings, *self.grams}):
+        for name in sorted({*self.postings, *self.grams, *self.words}):
             field = self.schema[name]
             fw.start_field(name, field)
+            boost = field.format.field_boost
             if name in self.grams:
-                write_arrays(fw, _term_arrays(self.grams.pop(name), runs, field.format.field_boost),
-                             self.lengths.get(name))
+                write_arrays(fw, _term_arrays(self.grams.pop(name), runs, boost), self.lengths.get(name))
+            elif name in self.words:
+                write_arrays(fw, self.words.pop(name).term_arrays(boost), self.lengths.get(name))
             else:
                 write_field(fw, self.postings.pop(name), self.lengths.get(name))
             fw.finish_field()
@@ -272,6 +277,46 @@ class _Grams:
         self.docs.append(doc)
         self.counts.append(len(keys))
         return len(keys)
+
+
+class _Words:
+    """One word field's postings while a segment grows: word numbers and frequencies, and whose they are."""
+
+    __slots__ = ("counts", "docs", "freqs", "ids", "vocab")
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}  # word -> its number, in order of appearance
+        self.ids, self.freqs, self.docs, self.counts = array("I"), array("I"), array("I"), array("I")
+
+    def add(self, doc: int, counts: dict[str, int]) -> int:
+        """Add a document's word counts; return its length (words counted)."""
+        vocab = self.vocab
+        self.ids.extend([vocab.setdefault(w, len(vocab)) for w in counts])
+        self.freqs.extend(counts.values())
+        self.docs.append(doc)
+        self.counts.append(len(counts))
+        return sum(counts.values())
+
+    def term_arrays(self, boost: float) -> TermArrays:
+        """The postings for `write_arrays`, sorted by word (stably: documents stay in order); values as Frequency's."""
+        words = list(self.vocab)
+        ranked = sorted(range(len(words)), key=words.__getitem__)  # str sorts like its UTF-8
+        rank = np.empty(len(words), dtype=np.int64)
+        rank[ranked] = np.arange(len(words))
+        keys = rank[np.frombuffer(self.ids, dtype=np.uint32)]
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        docs = np.repeat(np.frombuffer(self.docs, dtype=np.uint32), np.frombuffer(self.counts, dtype=np.uint32))
+        freqs = np.frombuffer(self.freqs, dtype=np.uint32)[order]
+        n = len(keys)
+        new_term = np.ones(n, dtype=bool)
+        new_term[1:] = keys[1:] != keys[:-1]
+        encoded = [words[i].encode() for i in ranked]
+        term_offsets = np.zeros(len(words) + 1, dtype=np.int64)
+        np.cumsum(list(map(len, encoded)), out=term_offsets[1:])
+        return TermArrays(np.frombuffer(b"".join(encoded), dtype=np.uint8), term_offsets,
+                          np.append(np.flatnonzero(new_term), n), docs[order], freqs * boost,
+                          freqs.astype(">u4").view(np.uint8), np.arange(0, 4 * n + 1, 4))
 
 
 def _run_order(runs: dict[str, int]):
@@ -328,7 +373,7 @@ def _term_arrays(g: _Grams, runs, boost: float) -> TermArrays:
 def _gram_values(positions, first, freq):
     """`GramPositions.encode` of every posting (tokens first[i]..first[i + 1]), one after another, and offsets."""
     n = len(positions)
-    wide = positions[np.append(first[1:], n) - 1] >= 65536  # the last position is the largest
+    wide = positions[np.append(first[1:], n)[: len(first)] - 1] >= 65536  # the last position is the largest
     width = np.where(wide, 4, 2)
     offsets = np.zeros(len(first) + 1, dtype=np.int64)
     np.cumsum(1 + width * freq, out=offsets[1:])
