@@ -22,6 +22,14 @@ differences from what its writer produces:
 
 File positions are counted here rather than asked of the OS: ``tell()`` is a
 system call, and Whoosh asks two or three times per term.
+
+A new segment's fields arrive as arrays (`TermArrays`, from
+`indexer.codec.segment_writer`). `write_arrays` writes the same bytes as
+`write_field` would, but builds the records of a chunk of terms at once with
+numpy: term infos, keys and pickle opcodes are byte pieces scattered into one
+buffer, and the keys' CRC32 is computed a byte column at a time. Only terms
+with blocks of their own (more than INLINE_LIMIT postings, a few percent)
+take a Python step each.
 """
 
 from __future__ import annotations

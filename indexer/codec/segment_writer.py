@@ -5,9 +5,12 @@ call and a size estimate per posting, one big sort of (field, term, doc, weight,
 value) tuples at commit, then a per-posting loop into the codec. Our gram fields
 carry about one posting per character, so that path cost ~75 % of a run. Here a
 :class:`SegmentBuilder` analyzes each article once (one normalization per text
-for its word and gram fields), keeps one segment's postings in memory grouped
-by term (they arrive in document order), and writes the terms in sorted order a
-whole block at a time through the codec's own postings writer. The files are
+for its word and gram fields) and keeps one segment's postings in numpy-ready
+arrays: a gram field's tokens as numeric keys and positions (`gram_units`, one
+C pass per document), a word field's words as numbers and counts. At the end
+each field's tokens are sorted by term once (stably, so documents and positions
+stay in order) and `indexer.postings.write_arrays` writes the terms a chunk at a
+time. Fields of other kinds (ids, dates) keep a dict of postings per term. The files are
 ordinary Whoosh 3 segments: reading and deleting stay Whoosh's; merging is ours
 (`indexer.merge_policy` decides, `indexer.codec.segment_merge` writes), in this same format.
 
