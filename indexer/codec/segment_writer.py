@@ -66,8 +66,12 @@ SEGMENT_BUDGET = 760 * 1024 * 1024
 # Below this many documents forking workers costs more than it saves.
 PARALLEL_MIN_DOCS = 400
 SINGLE = 1 << 16  # single-position encodings shared below this position
-GRAM_COST = 40  # bytes of memory per gram token: 12 while a segment grows, ~40 while `_term_arrays` sorts them
-WORD_COST = 40  # bytes per word posting: 8 while a segment grows, ~40 while `_Words.term_arrays` sorts them
+# Bytes of memory per gram token and per word posting: 12 and 8 while a segment grows, but sorting them at
+# the end (`_sorted_tokens`) needs about 3x that. 3,000 Tainan articles in one segment peaked 213 MiB above
+# the start (56 bytes a token, all else included), estimated at 216 MiB: about the estimate and the segment
+# sizes of the dict-per-term builder this replaced (238 MiB estimated, 199 MiB measured).
+GRAM_COST = 64
+WORD_COST = 64
 RUN = 1 << 63  # a letter/digit run's key while a segment grows: RUN | the run's number (SegmentBuilder.runs)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 STAGES = ("normalize", "segment", "grams", "keywords", "postings", "commit")
@@ -349,28 +353,39 @@ def _run_order(runs: dict[str, int]):
 
 def _term_arrays(g: _Grams, runs, boost: float) -> TermArrays:
     """A gram field's postings for `write_arrays`: its tokens sorted by term, stably (so documents stay in order)."""
+    keys, docs, positions = _sorted_tokens(g, runs)
+    n = len(keys)
+    new_term = np.ones(n, dtype=bool)
+    new_term[1:] = keys[1:] != keys[:-1]
+    terms, term_offsets = _term_bytes(keys[new_term], runs)
+    del keys  # arrays are dropped as soon as they are used: a segment's peak memory is here
+    new_posting = new_term.copy()
+    new_posting[1:] |= docs[1:] != docs[:-1]
+    first = np.flatnonzero(new_posting)
+    del new_posting
+    docs = docs[first]
+    starts = np.append(np.flatnonzero(new_term[first]), len(first))
+    del new_term
+    freq = np.diff(np.append(first, n))
+    values, value_offsets = _gram_values(positions, first, freq)
+    return TermArrays(terms, term_offsets, starts, docs, freq * boost, values, value_offsets)
+
+
+def _sorted_tokens(g: _Grams, runs):
+    """A field's token keys (as `_run_order` sorts them), documents and positions, sorted by key; `g` emptied."""
     keys = np.frombuffer(g.keys, dtype=np.uint64)
     run = keys >= np.uint64(RUN)
+    numbers = (keys[run] & np.uint64(RUN - 1)).astype(np.int64)
     keys = keys << np.uint64(KEY_SHIFT)
-    keys[run] = runs[0][(np.frombuffer(g.keys, dtype=np.uint64)[run] & np.uint64(RUN - 1)).astype(np.int64)]
-    del run
+    g.keys = array("Q")
+    keys[run] = runs[0][numbers]
+    del run, numbers
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
     docs = np.repeat(np.frombuffer(g.docs, dtype=np.uint32), np.frombuffer(g.counts, dtype=np.uint32))[order]
     positions = np.frombuffer(g.positions, dtype=np.uint32)[order]
-    del order
-    g.keys, g.positions = array("Q"), array("I")  # the unsorted copies are no longer needed
-    n = len(keys)
-    new_term = np.ones(n, dtype=bool)
-    new_term[1:] = keys[1:] != keys[:-1]
-    new_posting = new_term.copy()
-    new_posting[1:] |= docs[1:] != docs[:-1]
-    first = np.flatnonzero(new_posting)
-    freq = np.diff(np.append(first, n))
-    starts = np.append(np.flatnonzero(new_term[first]), len(first))
-    values, value_offsets = _gram_values(positions, first, freq)
-    terms, term_offsets = _term_bytes(keys[new_term], runs)
-    return TermArrays(terms, term_offsets, starts, docs[first], freq * boost, values, value_offsets)
+    g.positions = array("I")
+    return keys, docs, positions
 
 
 def _gram_values(positions, first, freq):
