@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 from whoosh import formats
+from whoosh.analysis import IDTokenizer
+from whoosh.fields import ID
 from whoosh.util.numeric import length_to_byte
 
 from ..analysis import (
@@ -181,7 +183,9 @@ class SegmentBuilder:
             self.cost += WORD_COST * len(counts) + 300 * (len(words.vocab) - before)
             return length
         terms = self.postings.setdefault(name, {})
-        if kind:
+        if kind == "id" and isinstance(value, str):
+            length, count, new_terms = _add_id(field, value, terms, doc)
+        elif kind == "grams":
             length, count, new_terms = self._add_text(field, value, norms, terms, doc)
         else:
             length, count, new_terms = _add_generic(field, value, terms, doc)
@@ -258,6 +262,8 @@ def _fast_kind(field) -> str | None:
     """'words' or 'grams' for our analyzers on a text field; None for Whoosh's generic path."""
     ana = getattr(field, "analyzer", None)
     fmt = getattr(field, "format", None)
+    if type(field) is ID and type(ana) is IDTokenizer and type(fmt) is formats.Existence:
+        return "id"
     if not isinstance(ana, NormalizingTokenizer) or not isinstance(fmt, (formats.Frequency, formats.Positions)):
         return None
     if type(ana) is WordTokenizer and isinstance(fmt, formats.Frequency):
@@ -289,16 +295,17 @@ class _Grams:
 class _Words:
     """One word field's postings while a segment grows: word numbers and frequencies, and whose they are."""
 
-    __slots__ = ("counts", "docs", "freqs", "ids", "vocab")
+    __slots__ = ("counts", "docs", "freqs", "ids", "next", "vocab")
 
     def __init__(self) -> None:
-        self.vocab: dict[str, int] = {}  # word -> its number, in order of appearance
+        self.vocab: dict[str, int] = {}  # word -> its number
+        self.next = 0  # numbers below this may be taken
         self.ids, self.freqs, self.docs, self.counts = array("I"), array("I"), array("I"), array("I")
 
     def add(self, doc: int, counts: dict[str, int]) -> int:
         """Add a document's word counts; return its length (words counted)."""
-        vocab = self.vocab
-        self.ids.extend([vocab.setdefault(w, len(vocab)) for w in counts])
+        self.ids.extend(map(self.vocab.setdefault, counts, range(self.next, self.next + len(counts))))
+        self.next += len(counts)  # numbers are unique, not dense: a C loop instead of a len() per word
         self.freqs.extend(counts.values())
         self.docs.append(doc)
         self.counts.append(len(counts))
@@ -308,8 +315,8 @@ class _Words:
         """The postings for `write_arrays`, sorted by word (stably: documents stay in order); values as Frequency's."""
         words = list(self.vocab)
         ranked = sorted(range(len(words)), key=words.__getitem__)  # str sorts like its UTF-8
-        rank = np.empty(len(words), dtype=np.int64)
-        rank[ranked] = np.arange(len(words))
+        rank = np.empty(self.next, dtype=np.int64)
+        rank[np.fromiter(self.vocab.values(), dtype=np.int64, count=len(words))[ranked]] = np.arange(len(words))
         keys = rank[np.frombuffer(self.ids, dtype=np.uint32)]
         order = np.argsort(keys, kind="stable")
         keys = keys[order]
@@ -443,6 +450,17 @@ def _single_positions(fmt_class) -> list[bytes]:
     """The encodings of [0], [1], ... [SINGLE - 1] in a positions format, built once per process."""
     fmt = fmt_class()
     return [fmt.encode([p]) for p in range(SINGLE)]
+
+
+def _add_id(field, value: str, terms: dict, doc: int) -> tuple[int, int, int]:
+    """`_add_generic` for an ID field: the value is its one term (what IDTokenizer and Existence make of it)."""
+    tb = value.encode("utf-8")
+    e = terms.get(tb)
+    new = e is None
+    if new:
+        e = terms[tb] = []
+    e += (doc, field.format.field_boost, b"")
+    return 1, 1, int(new)
 
 
 def _add_generic(field, value, terms: dict, doc: int) -> tuple[int, int, int]:
