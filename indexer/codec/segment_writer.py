@@ -69,11 +69,11 @@ SEGMENT_BUDGET = 760 * 1024 * 1024
 PARALLEL_MIN_DOCS = 400
 SINGLE = 1 << 16  # single-position encodings shared below this position
 # Bytes of memory per gram token and per word posting: 12 and 8 while a segment grows, but sorting them at
-# the end (`_sorted_tokens`) needs about 3x that. 3,000 Tainan articles in one segment peaked 213 MiB above
-# the start (56 bytes a token, all else included), estimated at 216 MiB: about the estimate and the segment
-# sizes of the dict-per-term builder this replaced (238 MiB estimated, 199 MiB measured).
-GRAM_COST = 64
-WORD_COST = 64
+# the end (`_sorted_tokens`) takes about 3x that. 3,000 Tainan articles in one segment: estimated 240 MiB,
+# peak 212 MiB above the start; the dict-per-term builder this replaced estimated 238 MiB and peaked at
+# 199 MiB, so segments hold as many articles as before and a worker's peak stays within ~5 % of it.
+GRAM_COST = 72
+WORD_COST = 72
 RUN = 1 << 63  # a letter/digit run's key while a segment grows: RUN | the run's number (SegmentBuilder.runs)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 STAGES = ("normalize", "segment", "grams", "keywords", "postings", "commit")
