@@ -22,6 +22,14 @@ differences from what its writer produces:
 
 File positions are counted here rather than asked of the OS: ``tell()`` is a
 system call, and Whoosh asks two or three times per term.
+
+A new segment's fields arrive as arrays (`TermArrays`, from
+`indexer.codec.segment_writer`). `write_arrays` writes the same bytes as
+`write_field` would, but builds the records of a chunk of terms at once with
+numpy: term infos, keys and pickle opcodes are byte pieces scattered into one
+buffer, and the keys' CRC32 is computed a byte column at a time. Only terms
+with blocks of their own (more than INLINE_LIMIT postings, a few percent)
+take a Python step each.
 """
 
 from __future__ import annotations
@@ -30,11 +38,11 @@ import sys
 import zlib
 from array import array
 from collections.abc import Iterable
-from functools import partial
+from functools import cache, partial
 from itertools import accumulate
 from pickle import dumps
 from struct import Struct
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.filedb.filetables import _lengths, _pointer, crc_hash
@@ -340,7 +348,25 @@ def _deltas(ids: array) -> array:
     return array("H", d.astype(np.uint16).tobytes()) if d.max() < 65536 else array("I", d.tobytes())
 
 
-def _blocks(docs: array, weights: array, values: list, lengths, fixed: int | None) -> tuple[bytes, int, int]:
+def _block_values(values: list | PackedValues, i: int, j: int, fixed: int | None):
+    """What a block pickles for the values of postings i..j: PackedValues, their bytes joined (fixed size) or None."""
+    if fixed == 0:
+        return None
+    if isinstance(values, PackedValues):
+        ends = values.ends
+        base = ends[i - 1] if i else 0
+        data = values.data[base : ends[j - 1]]
+        if fixed is not None and fixed > 0:
+            return data
+        import numpy as np
+
+        return PackedValues(data, array("I", (np.frombuffer(ends, dtype=np.uint32)[i:j] - base).tobytes()))
+    vs = values[i:j]
+    return PackedValues.pack(vs) if fixed is None or fixed < 0 else b"".join(vs)
+
+
+def _blocks(docs: array, weights: array, values: list | PackedValues, lengths,
+            fixed: int | None) -> tuple[bytes, int, int]:
     """One term's postings as Whoosh 3 blocks (W3PostingsWriter._write_block, with arrays for tuples).
 
     Doc number deltas and weights are pickled as arrays (Whoosh's reader
@@ -352,11 +378,11 @@ def _blocks(docs: array, weights: array, values: list, lengths, fixed: int | Non
     n = len(docs)
     for i in range(0, n, BLOCK):
         j = min(i + BLOCK, n)
-        ids, ws, vs = docs[i:j], weights[i:j], values[i:j]
+        ids, ws = docs[i:j], weights[i:j]
         first = ws[0]
         same = ws.count(first) == len(ws)
         mini_w = (None if first == 1.0 else first) if same else ws
-        mini_v = PackedValues.pack(vs) if fixed is None or fixed < 0 else None if fixed == 0 else b"".join(vs)
+        mini_v = _block_values(values, i, j, fixed)
         mini_ids = _deltas(ids)
         data = dumps((mini_ids, mini_w, mini_v), 3)
         comp = COMPRESSION if len(data) >= COMPRESSION_MIN_SIZE else 0
@@ -368,3 +394,269 @@ def _blocks(docs: array, weights: array, values: list, lengths, fixed: int | Non
         size = len(info) + len(data)
         out += (pack_int(-size if j == n else size), info, data)
     return (b"".join(out), *_spanned(ranges))
+
+
+class TermArrays(NamedTuple):
+    """One field's postings as numpy arrays, terms in sorted order: what `write_arrays` writes in bulk.
+
+    `terms` holds every term's UTF-8 one after another, term k at
+    ``terms[term_offsets[k]:term_offsets[k + 1]]``; its postings are
+    ``starts[k]:starts[k + 1]``; posting p's encoded value is
+    ``values[value_offsets[p]:value_offsets[p + 1]]``.
+    """
+
+    terms: Any  # uint8
+    term_offsets: Any  # int64, one more than the terms
+    starts: Any  # int64, one more than the terms
+    docs: Any  # uint32 per posting
+    weights: Any  # float64 per posting
+    values: Any  # uint8
+    value_offsets: Any  # int64, one more than the postings
+
+
+_CHUNK = 1 << 15  # terms assembled at once (bounds the temporary arrays)
+_TI = [("flags", "u1"), ("weight", ">f4"), ("df", ">u4"), ("minl", "u1"), ("maxl", "u1"), ("maxw", ">f4"),
+       ("minid", ">u4"), ("maxid", ">u4")]  # W3TermInfo's struct as a numpy record
+_CRC_KEY = 24  # keys up to this long are hashed with numpy, longer ones (rare letter runs) with zlib
+
+
+def write_arrays(fw, t: TermArrays, lengths: array | None) -> None:
+    """`write_field` for postings held as arrays: the same bytes, built a chunk of terms at a time with numpy.
+
+    Terms with more than INLINE_LIMIT postings get their blocks from `_blocks`
+    one term at a time (they are few); every term record, inlined postings
+    included, is assembled from byte pieces scattered into one buffer per chunk.
+    """
+    import numpy as np
+
+    tindex = fw._tindex
+    fixed = fw._format.fixed_value_size()
+    lb = (np.zeros(len(t.docs), dtype=np.uint16) if lengths is None
+          else np.frombuffer(lengths, dtype=np.uint16)[t.docs])  # 1 + the length byte, 0 for an empty field
+    n = np.diff(t.starts)
+    ptr = _pointers(t, np.flatnonzero(n > INLINE_LIMIT), lengths, fixed, _Counted(fw._postfile))
+    prefix = np.frombuffer(pack_ushort(fw._fieldid), dtype=np.uint8)
+    f = tindex.dbfile
+    pos = f.tell()
+    for a in range(0, len(n), _CHUNK):
+        b = min(a + _CHUNK, len(n))
+        out, rec, klen = _records(np, t, a, b, lb, ptr, fixed, prefix)
+        _index(np, tindex, out, rec, rec + pos, klen)
+        f.write(out.tobytes())
+        pos += len(out)
+    if len(n):
+        tindex.lastkey = bytes(prefix) + t.terms[t.term_offsets[-2] :].tobytes()
+
+
+def _pointers(t: TermArrays, big, lengths, fixed, pfile: _Counted) -> dict[int, tuple[int, int, int, int]]:
+    """Write the blocks of the terms `big`; term -> (offset, size, smallest and largest length byte)."""
+    import numpy as np
+
+    out = {}
+    for k in big.tolist():
+        s, e = t.starts[k], t.starts[k + 1]
+        docs, weights = array("I"), array("f")
+        docs.frombytes(t.docs[s:e].astype(np.uint32).tobytes())
+        weights.frombytes(t.weights[s:e].astype(np.float32).tobytes())
+        vo = t.value_offsets[s : e + 1]
+        ends = array("I", (vo[1:] - vo[0]).astype(np.uint32).tobytes())
+        values = PackedValues(t.values[vo[0] : vo[-1]].tobytes(), ends)
+        blob, minl, maxl = _blocks(docs, weights, values, lengths, fixed)
+        out[k] = (pfile.pos, len(blob), minl, maxl)
+        pfile.write(blob)
+    return out
+
+
+def _records(np, t: TermArrays, a: int, b: int, lb, ptr: dict, fixed: int | None, prefix):
+    """The records of terms a..b in one buffer; returns it, each record's start in it and each term's UTF-8 length."""
+    s0, s1 = t.starts[a], t.starts[b]
+    n = np.diff(t.starts[a : b + 1])
+    klen = np.diff(t.term_offsets[a : b + 1])
+    inline = n <= INLINE_LIMIT
+    ti = _term_infos(np, t, s0, s1, n, lb[s0:s1])
+    ti["flags"] = inline
+    body = np.full(b - a, 12, dtype=np.int64)  # a pointer to the blocks: offset and size
+    parts = _inline_parts(np, t, s0, s1, n, inline, fixed)
+    body[inline] = parts["size"]
+    vallen = _TERMINFO.size + body
+    reclen = 10 + klen + vallen
+    rec = np.cumsum(reclen) - reclen
+    out = np.empty(int(reclen.sum()), dtype=np.uint8)
+    out[rec[:, None] + np.arange(8)] = np.stack([klen + 2, vallen], axis=1).astype(">i4").view(np.uint8)
+    out[rec[:, None] + np.arange(8, 10)] = prefix
+    scatter(np, out, rec + 10, klen, t.terms[t.term_offsets[a] : t.term_offsets[b]])
+    big = np.flatnonzero(~inline)
+    if len(big):
+        pointers = [ptr[a + k] for k in big.tolist()]
+        ti["minl"][big] = [p[2] for p in pointers]
+        ti["maxl"][big] = [p[3] for p in pointers]
+        pt = np.array([p[:2] for p in pointers], dtype=np.int64)
+        head = np.zeros(len(big), dtype=[("offset", ">i8"), ("size", ">i4")])
+        head["offset"], head["size"] = pt[:, 0], pt[:, 1]
+        out[(rec + 10 + _TERMINFO.size + klen)[big][:, None] + np.arange(12)] = head.view(np.uint8).reshape(-1, 12)
+    out[(rec + 10 + klen)[:, None] + np.arange(_TERMINFO.size)] = ti.view(np.uint8).reshape(-1, _TERMINFO.size)
+    if inline.any():
+        _put_inline(np, out, (rec + 10 + _TERMINFO.size + klen)[inline], parts)
+    return out, rec, klen
+
+
+def _term_infos(np, t: TermArrays, s0: int, s1: int, n, lbs):
+    """Each term's W3TermInfo but its flags (length bytes as `_length_bytes` finds them)."""
+    first = np.cumsum(n) - n
+    w = t.weights[s0:s1]
+    docs = t.docs[s0:s1]
+    ti = np.zeros(len(n), dtype=_TI)
+    ti["weight"] = np.add.reduceat(w, first)
+    ti["df"] = n
+    ti["maxw"] = np.maximum.reduceat(w, first)
+    ti["minid"] = docs[first]
+    ti["maxid"] = docs[first + n - 1]
+    hi = np.maximum.reduceat(lbs, first).astype(np.int64)
+    lo = np.minimum.reduceat(np.where(lbs > 0, lbs, 65535), first).astype(np.int64)
+    ti["minl"] = np.where(hi > 0, lo - 1, 0)
+    ti["maxl"] = np.where(hi > 0, hi - 1, 0)
+    return ti
+
+
+def _inline_parts(np, t: TermArrays, s0: int, s1: int, n, inline, fixed) -> dict:
+    """The pickle pieces of the inlined terms' postings (see `_inline`): byte matrices and lengths."""
+    keep = np.repeat(inline, n)
+    ni = n[inline]
+    first = np.cumsum(ni) - ni
+    w = t.weights[s0:s1][keep]
+    vo = t.value_offsets[s0 : s1 + 1]
+    vlens = np.diff(vo)
+    integral = np.repeat(np.logical_and.reduceat(w == np.floor(w), first), ni) if len(ni) else w > 0
+    docs = _p_ints(np, t.docs[s0:s1][keep])
+    weights = _p_weights(np, w, integral)
+    heads = _value_heads(np, vlens[keep], fixed)
+    vlen = vlens[keep] if fixed != 0 else np.zeros(len(w), dtype=np.int64)
+    vbytes = t.values[vo[0] : vo[-1]][np.repeat(keep, vlens)] if fixed != 0 else t.values[:0]
+    sizes = [np.add.reduceat(docs[1], first), np.add.reduceat(weights[1], first),
+             np.add.reduceat(heads[1] + vlen, first)] if len(ni) else [ni, ni, ni]
+    opened = (ni > 3).astype(np.int64)
+    return {"ni": ni, "first": first, "pieces": (docs, weights, heads), "sizes": sizes, "opened": opened,
+            "vlen": vlen, "vbytes": vbytes, "size": 3 * opened + sum(sizes) + 5}
+
+
+_CLOSE = (ord(")"), 0x85, 0x86, 0x87)  # EMPTY_TUPLE, TUPLE1..TUPLE3 (as _TUPLE_END)
+
+
+def _put_inline(np, out, base, parts: dict) -> None:
+    """Write the inlined postings, (docs, weights, values) pickled as `_inline` does, at `base`."""
+    ni, first, opened = parts["ni"], parts["first"], parts["opened"]
+    close = np.where(ni > 3, ord("t"), np.array(_CLOSE, dtype=np.uint8)[np.minimum(ni, 3)])
+    at = base
+    for k, ((m, lens), total) in enumerate(zip(parts["pieces"], parts["sizes"], strict=True)):
+        out[at[opened > 0]] = ord("(")
+        size = lens + parts["vlen"] if k == 2 else lens
+        dest = np.repeat(at + opened, ni) + _within(np, size, first, ni)
+        scatter(np, out, dest, lens, row_bytes(np, m, lens))
+        if k == 2:
+            scatter(np, out, dest + lens, parts["vlen"], parts["vbytes"])
+        out[at + opened + total] = close
+        at = at + opened + total + 1
+    out[at] = 0x87
+    out[at + 1] = ord(".")
+
+
+def _within(np, lens, first, counts):
+    """Each piece's offset from its term's first piece (a cumulative sum restarting at every term)."""
+    c = np.cumsum(lens) - lens
+    return c - np.repeat(c[first], counts)
+
+
+def scatter(np, out, dest, lens, src) -> None:
+    """Copy the pieces of `src` (one after another, lens[i] bytes each) to out[dest[i]:]."""
+    if len(src):
+        out[np.repeat(dest - (np.cumsum(lens) - lens), lens) + np.arange(len(src))] = src
+
+
+def row_bytes(np, m, lens):
+    """The first lens[i] bytes of each row i of a byte matrix, one after another."""
+    return m[np.arange(m.shape[1]) < lens[:, None]]
+
+
+def _p_ints(np, x):
+    """`_p_int` of non-negative ints below 2**31 as a 5-column byte matrix and the lengths."""
+    x = np.asarray(x, dtype=np.int64)
+    assert not len(x) or (x.min() >= 0 and x.max() < 1 << 31)
+    m = np.empty((len(x), 5), dtype=np.uint8)
+    m[:, 1:] = x.astype("<u4").view(np.uint8).reshape(-1, 4)
+    small, mid = x < 256, x < 65536
+    m[:, 0] = np.where(small, ord("K"), np.where(mid, ord("M"), ord("J")))
+    return m, np.where(small, 2, np.where(mid, 3, 5))
+
+
+def _p_weights(np, w, integral):
+    """`_p_weight` of weights: ints where their term's weights all are, else pickled doubles."""
+    m = np.zeros((len(w), 9), dtype=np.uint8)
+    m[:, :5], lens = _p_ints(np, np.where(integral, w, 0))
+    floats = ~integral
+    if floats.any():
+        m[floats, 0] = ord("G")
+        m[floats, 1:] = w[floats].astype(">f8").view(np.uint8).reshape(-1, 8)
+        lens[floats] = 9
+    return m, lens
+
+
+def _value_heads(np, vlen, fixed):
+    """The opcode starting each `_p_value`: N (no value), C and a length byte, or B and a 4-byte length."""
+    m = np.empty((len(vlen), 5), dtype=np.uint8)
+    if fixed == 0:
+        m[:, 0] = ord("N")
+        return m, np.ones(len(vlen), dtype=np.int64)
+    short = vlen < 256
+    m[:, 0] = np.where(short, ord("C"), ord("B"))
+    m[:, 1:] = vlen.astype("<u4").view(np.uint8).reshape(-1, 4)
+    return m, np.where(short, 2, 5)
+
+
+@cache
+def _crc_table():
+    import numpy as np
+
+    t = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        t = np.where(t & 1, (t >> 1) ^ np.uint32(0xEDB88320), t >> 1).astype(np.uint32)
+    return t
+
+
+def _hashes(np, hashfn, out, rec, size):
+    """The hash of each record's key (out[rec + 8:][:size]): CRC32 with numpy, or `hashfn` key by key."""
+    if hashfn is not crc_hash:
+        keys = (out[r + 8 : r + 8 + s].tobytes() for r, s in zip(rec.tolist(), size.tolist(), strict=True))
+        return np.fromiter(map(hashfn, keys), dtype=np.uint64, count=len(rec))
+    width = min(int(size.max()), _CRC_KEY)
+    keys = out[np.minimum(rec[:, None] + 8 + np.arange(width), len(out) - 1)]
+    table = _crc_table()
+    crc = np.full(len(rec), 0xFFFFFFFF, dtype=np.uint32)
+    for j in range(width):
+        crc = np.where(j < size, table[(crc ^ keys[:, j]) & 0xFF] ^ (crc >> 8), crc)
+    crc ^= np.uint32(0xFFFFFFFF)
+    for k in np.flatnonzero(size > width).tolist():
+        crc[k] = zlib.crc32(out[rec[k] + 8 : rec[k] + 8 + size[k]].tobytes())
+    return crc
+
+
+def _index(np, tindex, out, rec, pos, klen) -> None:
+    """Enter the chunk's records in the hash buckets and the ordered index, in term order as `HashWriter.add` does."""
+    hashes = _hashes(np, tindex.hashfn, out, rec, klen + 2)
+    bucket = (hashes & 255).astype(np.int64)
+    order = np.argsort(bucket, kind="stable")
+    hs, ps = hashes[order].tolist(), pos[order].tolist()
+    i = 0
+    for k, c in enumerate(np.bincount(bucket, minlength=256).tolist()):
+        if c:
+            tindex.buckets[k].extend(zip(hs[i : i + c], ps[i : i + c], strict=True))
+            i += c
+    index, at = tindex.index, pos.tolist()
+    if isinstance(index.array, list):
+        index.array.extend(at)
+        return
+    try:
+        more = array(index.array.typecode, at)
+    except OverflowError:
+        index._retype(at[-1])  # the largest: records are written in order
+        more = array(index.typecode, at) if not isinstance(index.array, list) else at
+    index.array.extend(more)

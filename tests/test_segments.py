@@ -6,7 +6,7 @@ import pytest
 from whoosh import index as windex
 
 from indexer import postings
-from indexer.analysis import gram_positions, gram_tokens, word_counts, word_tokens
+from indexer.analysis import KEY_SHIFT, gram_positions, gram_tokens, gram_units, word_counts, word_tokens
 from indexer.codec import segment_writer as segments
 from indexer.ingest.article import Article
 from indexer.normalize import normalize
@@ -57,6 +57,27 @@ def test_gram_positions_group_gram_tokens():
             assert gram_positions(text) == expected
 
 
+MIXED = "息（新聞聯播）38個 COVID-19 a\nb ab abc a中 中a 𠀋𠀋好 x_y ＡＢＣ 2020年 ①② \x00 ｶﾀｶﾅ 한국어"
+
+
+def test_gram_units_are_gram_positions():
+    texts = [MIXED, "", "中", "12", "中\n國", ""]
+    for r in corpus_records(HANT, 40) + corpus_records(HANS, 40):
+        texts += [normalize(r["body"]), normalize(r["title"]), r["title"]]
+    units = gram_units(texts)
+    runs = dict(zip(units.run_at.tolist(), units.runs, strict=True))
+    low = (1 << KEY_SHIFT) - 1
+    at = 0
+    for text, count in zip(texts, units.counts.tolist(), strict=True):
+        got: dict = {}
+        for k in range(at, at + count):
+            key = int(units.keys[k])
+            term = runs[k] if k in runs else chr(key >> KEY_SHIFT) + (chr(key & low) if key & low else "")
+            got.setdefault(term, []).append(int(units.positions[k]))
+        assert got == gram_positions(text), text[:40]
+        at += count
+
+
 def test_word_counts_count_word_tokens():
     texts = ["covid-19疫情 a股 2020年9月10日 中华人民共和国教育实践活动 38个问题 ……", "，。"]
     for r in corpus_records(HANT, 60) + corpus_records(HANS, 60):
@@ -99,6 +120,30 @@ def test_fast_segments_hold_the_same_postings_as_whoosh(tmp_path, monkeypatch):
     counts = [len(p) for _, p in got["body_g"].values()]
     # inlined, one-block and multi-block terms
     assert max(counts) > 2 * postings.BLOCK and min(counts) <= postings.INLINE_LIMIT
+
+
+def test_fast_segments_hold_long_and_mixed_texts_as_whoosh(tmp_path):
+    """Letter/digit runs sorted among the grams, characters beyond the BMP, positions past 65,535."""
+    docs = _docs(6)
+    long_body = ""
+    for r in corpus_records(HANT, 200):
+        long_body += r["body"] + "\n"
+        if len(long_body) > 70_000:
+            break
+    docs[0] = {**docs[0], "body": long_body, "body_g": long_body}
+    docs[1] = {**docs[1], "title": MIXED, "title_g": MIXED, "body_g": MIXED + docs[1]["body_g"]}
+    ixs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        ixs.append(windex.create_in(str(tmp_path / name), make_schema()))
+    with ixs[0].writer() as w:
+        for d in docs:
+            w.add_document(**d)
+    built, _ = segments.build_segments(ixs[1], docs, procs=1)
+    segments.commit_segments(ixs[1].writer(), built)
+    want, got = _postings(ixs[0]), _postings(ixs[1])
+    assert got == want
+    assert max(max(p) for _, ps in got["body_g"].values() for _, p in ps.values()) > 65535
 
 
 @pytest.mark.parametrize("n", [3, 60])

@@ -5,9 +5,12 @@ call and a size estimate per posting, one big sort of (field, term, doc, weight,
 value) tuples at commit, then a per-posting loop into the codec. Our gram fields
 carry about one posting per character, so that path cost ~75 % of a run. Here a
 :class:`SegmentBuilder` analyzes each article once (one normalization per text
-for its word and gram fields), keeps one segment's postings in memory grouped
-by term (they arrive in document order), and writes the terms in sorted order a
-whole block at a time through the codec's own postings writer. The files are
+for its word and gram fields) and keeps one segment's postings in numpy-ready
+arrays: a gram field's tokens as numeric keys and positions (`gram_units`, one
+C pass per document), a word field's words as numbers and counts. At the end
+each field's tokens are sorted by term once (stably, so documents and positions
+stay in order) and `indexer.postings.write_arrays` writes the terms a chunk at a
+time. Fields of other kinds (ids, dates) keep a dict of postings per term. The files are
 ordinary Whoosh 3 segments: reading and deleting stay Whoosh's; merging is ours
 (`indexer.merge_policy` decides, `indexer.codec.segment_merge` writes), in this same format.
 
@@ -33,15 +36,26 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+import numpy as np
 from whoosh import formats
-from whoosh.system import pack_uint
+from whoosh.analysis import IDTokenizer
+from whoosh.fields import ID
 from whoosh.util.numeric import length_to_byte
 
-from ..analysis import GramTokenizer, NormalizingTokenizer, WordTokenizer, gram_positions, word_counts
+from ..analysis import (
+    KEY_SHIFT,
+    GramTokenizer,
+    NormalizingTokenizer,
+    WordTokenizer,
+    gram_positions,
+    gram_units,
+    word_counts,
+)
 from ..keywords import candidates
 from ..merge_policy import plan
 from ..normalize import normalize
-from ..postings import use_fast_term_table, write_field
+from ..postings import TermArrays, row_bytes, scatter, use_fast_term_table, write_arrays, write_field
+from ..schema import GramPositions
 from ..testhooks import pause_for_tests
 from .stored import StoredCodec
 
@@ -54,15 +68,17 @@ SEGMENT_BUDGET = 760 * 1024 * 1024
 # Below this many documents forking workers costs more than it saves.
 PARALLEL_MIN_DOCS = 400
 SINGLE = 1 << 16  # single-position encodings shared below this position
+# Bytes of memory per gram token and per word posting: 12 and 8 while a segment grows, but sorting them at
+# the end (`_sorted_tokens`) takes about 3x that. 3,000 Tainan articles in one segment: estimated 240 MiB,
+# peak 212 MiB above the start; the dict-per-term builder this replaced estimated 238 MiB and peaked at
+# 199 MiB, so segments hold as many articles as before and a worker's peak stays within ~5 % of it.
+GRAM_COST = 72
+WORD_COST = 72
+RUN = 1 << 63  # a letter/digit run's key while a segment grows: RUN | the run's number (SegmentBuilder.runs)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 STAGES = ("normalize", "segment", "grams", "keywords", "postings", "commit")
 
 Timings = dict[str, float]
-_FREQ_BYTES = {n: pack_uint(n) for n in range(1, 256)}
-
-
-def _freq_bytes(n: int) -> bytes:
-    return _FREQ_BYTES.get(n) or pack_uint(n)
 
 
 class SegmentBuilder:
@@ -79,6 +95,9 @@ class SegmentBuilder:
         self.t = timings
         # field -> term -> [doc, weight, encoded value, doc, weight, ...]: one list extend per posting
         self.postings: dict[str, dict[str | bytes, list]] = {}
+        self.grams: dict[str, _Grams] = {}  # gram fields in GramPositions: token arrays (see `_Grams`)
+        self.words: dict[str, _Words] = {}  # word fields: word numbers and frequencies (see `_Words`)
+        self.runs: dict[str, int] = {}  # letter/digit runs of those fields -> their number
         self.lengths: dict[str, array] = {}
         self.names = sorted(self.schema.names())
         self.fast = {n: _fast_kind(self.schema[n]) for n in self.names}
@@ -92,6 +111,7 @@ class SegmentBuilder:
         perdoc = self.perdoc
         perdoc.start_doc(doc)
         norms: dict[str, str] = {}
+        tokens = self._gram_units(fields, norms)
         for name in self.names:
             value = fields.get(name)
             if value is None:
@@ -99,13 +119,7 @@ class SegmentBuilder:
             field = self.schema[name]
             length = 0
             if field.indexed:
-                kind = self.fast[name]
-                terms = self.postings.setdefault(name, {})
-                if kind:
-                    length, count, new_terms = self._add_text(kind, field, value, norms, terms, doc)
-                else:
-                    length, count, new_terms = _add_generic(field, value, terms, doc)
-                self.cost += 60 * count + 300 * new_terms
+                length = self._index(name, field, value, norms, tokens, doc)
                 if field.scorable:  # 1 + the length byte Whoosh stores, 0 for an empty field
                     lens = self.lengths.setdefault(name, array("H"))  # 256 for the longest fields
                     lens.extend([0] * (doc + 1 - len(lens)))
@@ -120,8 +134,66 @@ class SegmentBuilder:
         analysis = t["normalize"] + t["segment"] + t["grams"] - analysis
         t["postings"] += time.thread_time() - t0 - analysis
 
-    def _add_text(self, kind: str, field, value: str, norms: dict[str, str], terms: dict, doc: int):
-        """Analyze one of our text fields into `terms`; return (length, postings, new terms).
+    def _gram_units(self, fields: dict[str, Any], norms: dict[str, str]) -> dict[str, tuple]:
+        """field -> (keys, positions) of the document's "arrays" gram fields, from one `gram_units` call.
+
+        A letter/digit run's key is RUN | its number in `self.runs` (numbered in order of appearance).
+        """
+        names = [n for n in self.names if self.fast[n] == "arrays" and fields.get(n) is not None]
+        if not names:
+            return {}
+        t = self.t
+        t0 = time.thread_time()
+        for n in names:
+            if fields[n] not in norms:
+                norms[fields[n]] = normalize(fields[n])
+        t1 = time.thread_time()
+        t["normalize"] += t1 - t0
+        units = gram_units([norms[fields[n]] for n in names])
+        keys, positions = units.keys, units.positions
+        if units.runs:
+            runs = self.runs
+            ids = [runs.setdefault(r, len(runs)) for r in units.runs]
+            keys[units.run_at] = np.array(ids, dtype=np.uint64) | np.uint64(RUN)
+        ends = np.cumsum(units.counts).tolist()
+        t["grams"] += time.thread_time() - t1
+        return {n: (keys[e - c : e], positions[e - c : e]) for n, e, c in zip(names, ends, units.counts.tolist(),
+                                                                             strict=True)}
+
+    def _index(self, name: str, field, value, norms: dict[str, str], tokens: dict[str, tuple], doc: int) -> int:
+        """Index one field's value of document `doc`; return the field's length (its tokens)."""
+        kind = self.fast[name]
+        if kind == "arrays":
+            length = self.grams.setdefault(name, _Grams()).add(doc, *tokens[name])
+            self.cost += GRAM_COST * length
+            return length
+        if kind == "words":
+            t = self.t
+            t0 = time.thread_time()
+            norm = norms.get(value)
+            if norm is None:
+                norm = norms[value] = normalize(value)
+            t1 = time.thread_time()
+            counts = word_counts(norm)
+            t["normalize"] += t1 - t0
+            t["segment"] += time.thread_time() - t1
+            words = self.words.setdefault(name, _Words())
+            before = len(words.vocab)
+            length = words.add(doc, counts)
+            self.cost += WORD_COST * len(counts) + 300 * (len(words.vocab) - before)
+            return length
+        terms = self.postings.setdefault(name, {})
+        if kind == "id" and isinstance(value, str):
+            length, count, new_terms = _add_id(field, value, terms, doc)
+        elif kind == "grams":
+            length, count, new_terms = self._add_text(field, value, norms, terms, doc)
+        else:
+            length, count, new_terms = _add_generic(field, value, terms, doc)
+        self.cost += 60 * count + 300 * new_terms
+        return length
+
+    def _add_text(self, field, value: str, norms: dict[str, str], terms: dict, doc: int):
+        """Analyze a gram field of an older index (no GramPositions) into `terms`; return (length, postings, new terms).
 
         Terms are kept as str: str sorts like its UTF-8 encoding, which is written later.
         """
@@ -134,25 +206,12 @@ class SegmentBuilder:
         t["normalize"] += t1 - t0
         fmt = field.format
         boost = fmt.field_boost
-        if kind == "words":
-            counts = word_counts(norm)
-            t["segment"] += time.thread_time() - t1
-        else:
-            grams = gram_positions(norm)
-            t["grams"] += time.thread_time() - t1
-            enc, one = fmt.encode, _single_positions(type(fmt))
+        grams = gram_positions(norm)
+        t["grams"] += time.thread_time() - t1
+        enc, one = fmt.encode, _single_positions(type(fmt))
         get = terms.get
         length = new = 0
         weights = _weights(boost)
-        if kind == "words":
-            for term, n in counts.items():
-                e = get(term)
-                if e is None:
-                    e = terms[term] = []
-                    new += 1
-                e += (doc, weights[n] if n < 64 else n * boost, _freq_bytes(n))
-                length += n
-            return length, len(counts), new
         for term, x in grams.items():
             n = len(x)
             e = get(term)
@@ -175,10 +234,17 @@ class SegmentBuilder:
             return None
         fw = self.codec.field_writer(self.storage, self.segment)
         use_fast_term_table(fw)
-        for name in sorted(self.postings):
+        runs = _run_order(self.runs)
+        for name in sorted({*self.postings, *self.grams, *self.words}):
             field = self.schema[name]
             fw.start_field(name, field)
-            write_field(fw, self.postings.pop(name), self.lengths.get(name))
+            boost = field.format.field_boost
+            if name in self.grams:
+                write_arrays(fw, _term_arrays(self.grams.pop(name), runs, boost), self.lengths.get(name))
+            elif name in self.words:
+                write_arrays(fw, self.words.pop(name).term_arrays(boost), self.lengths.get(name))
+            else:
+                write_field(fw, self.postings.pop(name), self.lengths.get(name))
             fw.finish_field()
         fw.close()
         self.segment.set_doc_count(self.docnum)
@@ -196,13 +262,187 @@ def _fast_kind(field) -> str | None:
     """'words' or 'grams' for our analyzers on a text field; None for Whoosh's generic path."""
     ana = getattr(field, "analyzer", None)
     fmt = getattr(field, "format", None)
+    if type(field) is ID and type(ana) is IDTokenizer and type(fmt) is formats.Existence:
+        return "id"
     if not isinstance(ana, NormalizingTokenizer) or not isinstance(fmt, (formats.Frequency, formats.Positions)):
         return None
     if type(ana) is WordTokenizer and isinstance(fmt, formats.Frequency):
         return "words"
+    if type(ana) is GramTokenizer and type(fmt) is GramPositions:
+        return "arrays"
     if type(ana) is GramTokenizer and isinstance(fmt, formats.Positions):
-        return "grams"
+        return "grams"  # an index made before GramPositions
     return None
+
+
+class _Grams:
+    """One gram field's tokens while a segment grows: the `gram_units` keys and positions, and whose they are."""
+
+    __slots__ = ("counts", "docs", "keys", "positions")
+
+    def __init__(self) -> None:
+        self.keys, self.positions, self.docs, self.counts = array("Q"), array("I"), array("I"), array("I")
+
+    def add(self, doc: int, keys, positions) -> int:
+        """Add a document's tokens; return how many."""
+        self.keys.frombytes(keys.tobytes())
+        self.positions.frombytes(positions.tobytes())
+        self.docs.append(doc)
+        self.counts.append(len(keys))
+        return len(keys)
+
+
+class _Words:
+    """One word field's postings while a segment grows: word numbers and frequencies, and whose they are."""
+
+    __slots__ = ("counts", "docs", "freqs", "ids", "next", "vocab")
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}  # word -> its number
+        self.next = 0  # numbers below this may be taken
+        self.ids, self.freqs, self.docs, self.counts = array("I"), array("I"), array("I"), array("I")
+
+    def add(self, doc: int, counts: dict[str, int]) -> int:
+        """Add a document's word counts; return its length (words counted)."""
+        self.ids.extend(map(self.vocab.setdefault, counts, range(self.next, self.next + len(counts))))
+        self.next += len(counts)  # numbers are unique, not dense: a C loop instead of a len() per word
+        self.freqs.extend(counts.values())
+        self.docs.append(doc)
+        self.counts.append(len(counts))
+        return sum(counts.values())
+
+    def term_arrays(self, boost: float) -> TermArrays:
+        """The postings for `write_arrays`, sorted by word (stably: documents stay in order); values as Frequency's."""
+        words = list(self.vocab)
+        ranked = sorted(range(len(words)), key=words.__getitem__)  # str sorts like its UTF-8
+        rank = np.empty(self.next, dtype=np.int64)
+        rank[np.fromiter(self.vocab.values(), dtype=np.int64, count=len(words))[ranked]] = np.arange(len(words))
+        keys = rank[np.frombuffer(self.ids, dtype=np.uint32)]
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        docs = np.repeat(np.frombuffer(self.docs, dtype=np.uint32), np.frombuffer(self.counts, dtype=np.uint32))
+        freqs = np.frombuffer(self.freqs, dtype=np.uint32)[order]
+        n = len(keys)
+        new_term = np.ones(n, dtype=bool)
+        new_term[1:] = keys[1:] != keys[:-1]
+        encoded = [words[i].encode() for i in ranked]
+        term_offsets = np.zeros(len(words) + 1, dtype=np.int64)
+        np.cumsum(list(map(len, encoded)), out=term_offsets[1:])
+        return TermArrays(np.frombuffer(b"".join(encoded), dtype=np.uint8), term_offsets,
+                          np.append(np.flatnonzero(new_term), n), docs[order], freqs * boost,
+                          freqs.astype(">u4").view(np.uint8), np.arange(0, 4 * n + 1, 4))
+
+
+def _run_order(runs: dict[str, int]):
+    """A sort key for every run number: the gram keys shifted left by KEY_SHIFT, runs placed among them.
+
+    A gram key K (one or two characters) becomes K << KEY_SHIFT; a run whose
+    first two characters make the key P (second 0 if none) becomes
+    (P << KEY_SHIFT) | its rank among the runs starting so. Sorting these sorts
+    the terms as strings: a run follows every term up to P and precedes every
+    term after it. Returns (sort keys by run number, runs in sorted order, their sort keys).
+    """
+    words = list(runs)  # in number order
+    ranked = sorted(range(len(words)), key=words.__getitem__)
+    keys = np.zeros(len(words), dtype=np.uint64)
+    ordered = []
+    last, rank = -1, 0
+    for i in ranked:
+        w = words[i]
+        p = ord(w[0]) << KEY_SHIFT | (ord(w[1]) if len(w) > 1 else 0)
+        rank = rank + 1 if p == last else 1
+        last = p
+        assert rank < 1 << KEY_SHIFT
+        keys[i] = p << KEY_SHIFT | rank
+        ordered.append(w)
+    return keys, ordered, keys[np.array(ranked, dtype=np.int64)]
+
+
+def _term_arrays(g: _Grams, runs, boost: float) -> TermArrays:
+    """A gram field's postings for `write_arrays`: its tokens sorted by term, stably (so documents stay in order)."""
+    keys, docs, positions = _sorted_tokens(g, runs)
+    n = len(keys)
+    new_term = np.ones(n, dtype=bool)
+    new_term[1:] = keys[1:] != keys[:-1]
+    terms, term_offsets = _term_bytes(keys[new_term], runs)
+    del keys  # arrays are dropped as soon as they are used: a segment's peak memory is here
+    new_posting = new_term.copy()
+    new_posting[1:] |= docs[1:] != docs[:-1]
+    first = np.flatnonzero(new_posting)
+    del new_posting
+    docs = docs[first]
+    starts = np.append(np.flatnonzero(new_term[first]), len(first))
+    del new_term
+    freq = np.diff(np.append(first, n))
+    values, value_offsets = _gram_values(positions, first, freq)
+    return TermArrays(terms, term_offsets, starts, docs, freq * boost, values, value_offsets)
+
+
+def _sorted_tokens(g: _Grams, runs):
+    """A field's token keys (as `_run_order` sorts them), documents and positions, sorted by key; `g` emptied."""
+    keys = np.frombuffer(g.keys, dtype=np.uint64)
+    run = keys >= np.uint64(RUN)
+    numbers = (keys[run] & np.uint64(RUN - 1)).astype(np.int64)
+    keys = keys << np.uint64(KEY_SHIFT)
+    g.keys = array("Q")
+    keys[run] = runs[0][numbers]
+    del run, numbers
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    docs = np.repeat(np.frombuffer(g.docs, dtype=np.uint32), np.frombuffer(g.counts, dtype=np.uint32))[order]
+    positions = np.frombuffer(g.positions, dtype=np.uint32)[order]
+    g.positions = array("I")
+    return keys, docs, positions
+
+
+def _gram_values(positions, first, freq):
+    """`GramPositions.encode` of every posting (tokens first[i]..first[i + 1]), one after another, and offsets."""
+    n = len(positions)
+    wide = positions[np.append(first[1:], n)[: len(first)] - 1] >= 65536  # the last position is the largest
+    width = np.where(wide, 4, 2)
+    offsets = np.zeros(len(first) + 1, dtype=np.int64)
+    np.cumsum(1 + width * freq, out=offsets[1:])
+    codes = np.where(wide, ord("I"), ord("H")).astype(np.uint8)
+    if not wide.any():
+        return np.insert(positions.astype("<u2").view(np.uint8), 2 * first, codes), offsets
+    token_width = np.repeat(width, freq)
+    body = row_bytes(np, positions.astype("<u4").view(np.uint8).reshape(-1, 4), token_width)
+    return np.insert(body, (np.cumsum(token_width) - token_width)[first], codes), offsets
+
+
+def _term_bytes(keys, runs):
+    """The UTF-8 of the terms with these sort keys (see `_run_order`), one after another, and offsets."""
+    mask = np.uint64((1 << KEY_SHIFT) - 1)
+    is_run = (keys & mask) != 0
+    grams = keys[~is_run] >> np.uint64(KEY_SHIFT)
+    first, lens1 = _utf8(grams >> np.uint64(KEY_SHIFT))
+    second, lens2 = _utf8(grams & mask)
+    lens2[(grams & mask) == 0] = 0
+    words = [runs[1][i].encode() for i in np.searchsorted(runs[2], keys[is_run]).tolist()]
+    lens = np.zeros(len(keys), dtype=np.int64)
+    lens[~is_run] = lens1 + lens2
+    lens[is_run] = list(map(len, words))
+    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    out = np.empty(int(offsets[-1]), dtype=np.uint8)
+    at = offsets[:-1][~is_run]
+    scatter(np, out, at, lens1, row_bytes(np, first, lens1))
+    scatter(np, out, at + lens1, lens2, row_bytes(np, second, lens2))
+    scatter(np, out, offsets[:-1][is_run], lens[is_run], np.frombuffer(b"".join(words), dtype=np.uint8))
+    return out, offsets
+
+
+def _utf8(cps):
+    """The UTF-8 of code points as a 4-column byte matrix and the lengths."""
+    cps = cps.astype(np.uint32)
+    lens = 1 + (cps >= 0x80) + (cps >= 0x800) + (cps >= 0x10000).astype(np.int64)
+    m = np.empty((len(cps), 4), dtype=np.uint8)
+    cont = [(0x80 | (cps >> s) & 0x3F).astype(np.uint8) for s in (18, 12, 6, 0)]
+    m[:, 0] = np.select([lens == 1, lens == 2, lens == 3], [cps, 0xC0 | cps >> 6, 0xE0 | cps >> 12], 0xF0 | cps >> 18)
+    m[:, 1] = np.select([lens == 2, lens == 3], [cont[3], cont[2]], cont[1])
+    m[:, 2] = np.where(lens == 3, cont[3], cont[2])
+    m[:, 3] = cont[3]
+    return m, lens
 
 
 @cache
@@ -210,6 +450,17 @@ def _single_positions(fmt_class) -> list[bytes]:
     """The encodings of [0], [1], ... [SINGLE - 1] in a positions format, built once per process."""
     fmt = fmt_class()
     return [fmt.encode([p]) for p in range(SINGLE)]
+
+
+def _add_id(field, value: str, terms: dict, doc: int) -> tuple[int, int, int]:
+    """`_add_generic` for an ID field: the value is its one term (what IDTokenizer and Existence make of it)."""
+    tb = value.encode("utf-8")
+    e = terms.get(tb)
+    new = e is None
+    if new:
+        e = terms[tb] = []
+    e += (doc, field.format.field_boost, b"")
+    return 1, 1, int(new)
 
 
 def _add_generic(field, value, terms: dict, doc: int) -> tuple[int, int, int]:
