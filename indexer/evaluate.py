@@ -33,7 +33,7 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.scoring import BM25F
 
-from .codec.arrays import DocTable, positions
+from .codec.arrays import DocTable, common, positions
 from .phrase import GramPhrase
 from .ranges import ColumnRange
 
@@ -69,6 +69,7 @@ class _Run:
         self.t, self.s, self.scored = table, table.searcher, scored
         self.leaves: dict[tuple[int, bool], tuple] = {}  # (id(leaf), scored) -> its docs, their scores
         self.universe: np.ndarray | None = None  # ascending documents the arrays are over (None: every one)
+        self.whole: dict[tuple, tuple] = {}  # (field, term) -> its postings read whole (docs, weights)
 
     def found(self, q: wq.Query, within: np.ndarray | None) -> Found:
         only = within
@@ -190,8 +191,18 @@ class _Run:
         fl = self.t.lengths(fieldname)[ids]
         return idf * ((weights * (_K1 + 1)) / (weights + _K1 * ((1 - _B) + _B * fl / avgfl)))
 
+    def _postings(self, fieldname: str, text, within: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """A term's documents and weights (`DocTable.postings`); read whole once per evaluation (a Han
+        word is a term of the word field and the word its gram phrase is implied by)."""
+        if (fieldname, text) in self.whole:
+            return self.whole[fieldname, text]
+        ids, weights, _ = self.t.postings(fieldname, text, within=within)
+        if within is None:
+            self.whole[fieldname, text] = ids, weights
+        return ids, weights
+
     def _term(self, fieldname: str, text, boost: float) -> tuple[np.ndarray, np.ndarray | None]:
-        ids, weights, _ = self.t.postings(fieldname, text, within=self.universe)
+        ids, weights = self._postings(fieldname, text, self.universe)
         if not self.scored or not len(ids):
             return ids, None
         return ids, self._bm25(fieldname, text, ids, weights) * boost
@@ -216,15 +227,15 @@ class _Run:
         cand = np.zeros(self.t.n, dtype=bool)
         cand[docs] = True
         if q.implied_by and q.implied_by[0] in self.s.schema:
-            sure = self.t.postings(*q.implied_by, within=docs)[0]
+            sure = self._postings(*q.implied_by, within=docs)[0]
             found[sure[cand[sure]]] = True
             cand[sure] = False  # their positions need no check
         if cand.any():
             starts = self._adjacent(lists, cand)
             if q.head and len(starts):
-                starts = _common(starts, self._edge(q.fieldname, starts, 1, suffix=q.head))
+                starts = self._edge(q.fieldname, starts, 1, suffix=q.head)
             if q.tail and len(starts):
-                starts = _common(starts, self._edge(q.fieldname, starts, -len(words), prefix=q.tail))
+                starts = self._edge(q.fieldname, starts, -len(words), prefix=q.tail)
             found[starts >> 32] = True
         matched = np.flatnonzero(found)
         if not self.scored:
@@ -236,10 +247,10 @@ class _Run:
         return matched, total * q.boost
 
     def _edge(self, fieldname: str, starts: np.ndarray, shift: int, prefix: str = "", suffix: str = "") -> np.ndarray:
-        """The (document, start) keys that an edge gram (`DocTable.edge_positions`) allows: its position + `shift`."""
-        docs, pos = self.t.edge_positions(fieldname, np.unique(starts >> 32), prefix, suffix)
-        ok = pos + shift >= 0
-        return np.unique((docs[ok] << 32) | (pos[ok] + shift))
+        """The keys of `starts` (document << 32 | p) with an edge gram (`DocTable.edge_keys`) at p − `shift`."""
+        at = (starts & 0xFFFFFFFF) - shift
+        ok = at >= 0
+        return self.t.edge_keys(fieldname, ((starts >> 32) << 32 | at)[ok], prefix, suffix) + shift
 
     @staticmethod
     def _adjacent(lists: list, cand: np.ndarray) -> np.ndarray:
@@ -249,7 +260,7 @@ class _Run:
             at, pos = positions(ids, chunks, cand[ids])
             ok = pos >= k
             keys = (at[ok] << 32) | (pos[ok] - k)  # ascending: postings are in document and position order
-            starts = keys if starts is None else _common(starts, keys)
+            starts = keys if starts is None else common(starts, keys)
             if not len(starts):
                 break
         return starts
@@ -267,7 +278,7 @@ class _Run:
         for k in map(int, order):
             lists[k] = self.t.postings(fieldname, words[k], values=True, within=docs)
             ids = lists[k][0]
-            docs = ids if docs is None else _common(docs, ids)
+            docs = ids if docs is None else common(docs, ids)
             if not len(docs):
                 break
         return lists, docs
@@ -284,14 +295,6 @@ def _mask(docs: np.ndarray, n: int) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     mask[docs] = True
     return mask
-
-
-def _common(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The values in both of two ascending arrays of distinct values (no sorting, unlike np.intersect1d)."""
-    if not len(a) or not len(b):
-        return a[:0]
-    at = np.minimum(np.searchsorted(b, a), len(b) - 1)
-    return a[b[at] == a]
 
 
 def top(docs: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:

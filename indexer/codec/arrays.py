@@ -16,8 +16,8 @@ import pickle
 import struct
 import zlib
 from array import array
-from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from zlib import crc32
 
 import numpy as np
@@ -67,51 +67,33 @@ class DocTable:
             out += np.array(found, dtype=np.int64)
         return out
 
-    def edge_positions(self, fieldname: str, within: np.ndarray, prefix: str = "",
-                       suffix: str = "") -> tuple[np.ndarray, np.ndarray]:
-        """(document, position) of the grams starting with `prefix`, or the letter/digit grams ending with
-        `suffix`, in the documents `within` (ascending): a phrase's open edges (`indexer.phrase.GramPhrase`)."""
-        docs, pos = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
-        decode = GramPositions().decode_positions
+    def edge_keys(self, fieldname: str, need: np.ndarray, prefix: str = "", suffix: str = "") -> np.ndarray:
+        """The keys of `need` (document << 32 | position, ascending) where a gram starting with `prefix`, or a
+        letter/digit gram ending with `suffix`, is: a phrase's open edges (`indexer.phrase.GramPhrase`)."""
+        out = [np.zeros(0, dtype=np.int64)]
+        docs = need >> 32
         for k, ((r, off), table) in enumerate(zip(self.leaves, self.term_tables(), strict=True)):
-            local = _local(within, off, r.doc_count_all())
-            if not len(local):
-                continue
-            wanted = set(local.tolist())
-            mask = np.zeros(r.doc_count_all(), dtype=bool)
-            mask[local] = True
-            for info in self._edge_infos(k, table, fieldname, prefix, suffix, local):
-                if info.is_inlined():  # rare grams: a few postings inside the term info
-                    for d, v in zip(*info.inlined_postings()[::2], strict=True):
-                        if d in wanted:
-                            ps = decode(v)
-                            docs.append(np.full(len(ps), d + off, dtype=np.int64))
-                            pos.append(np.array(ps, dtype=np.int64))
-                    continue
-                offset, length = info.extent()
-                length = length[0] if isinstance(length, tuple) else length
-                ids, _, chunks = read_blocks(r._terms._postfile, offset, length, True, local)
-                if mask[ids].any():
-                    d, p = positions(ids, chunks, mask[ids])
-                    docs.append(d + off)
-                    pos.append(p)
-        return np.concatenate(docs), np.concatenate(pos)
+            lo, hi = np.searchsorted(docs, (off, off + r.doc_count_all()))
+            if lo < hi:
+                grams = self._edge_grams(k, table, fieldname, prefix, suffix)
+                out.append(_resolve(r, grams, need[lo:hi] - (off << 32)) + (off << 32))
+        return np.concatenate(out)
 
-    def _edge_infos(self, k: int, table: TermTable | None, fieldname: str, prefix: str, suffix: str,
-                    docs: np.ndarray):
-        """The term infos of segment k's grams starting with `prefix` or letter/digit grams ending with `suffix`
-        (only those whose document range holds one of `docs`)."""
+    def _edge_grams(self, k: int, table: TermTable | None, fieldname: str, prefix: str, suffix: str) -> Grams:
+        """Segment k's grams starting with `prefix`, or its letter/digit grams ending with `suffix`."""
         r = self.leaves[k][0]
         if prefix:
             lo = prefix.encode("utf-8")
-            return (info for _t, info in _field_items(r, table, fieldname, lo, lo + b"\xff", docs))
+            if table is not None:
+                return table.grams(fieldname, lo, lo + b"\xff")
+            return Grams.of([info for _t, info in _field_items(r, None, fieldname, lo, lo + b"\xff")])
         key = (k, fieldname)
         if key not in self._alnum:  # letter/digit grams sort before the Han range or after it
             ranges = ((b"", "\u3400".encode()), ("\ua000".encode(), None))
             self._alnum[key] = [(t, info) for lo, hi in ranges for t, info in _field_items(r, table, fieldname, lo, hi)
                                 if _alnum(t.decode("utf-8"))]
         end = suffix.encode("utf-8")
-        return (info for t, info in self._alnum[key] if t.endswith(end) and _holds(docs, info.min_id(), info.max_id()))
+        return Grams.of([info for t, info in self._alnum[key] if t.endswith(end)])
 
     def term_tables(self) -> list[TermTable | None]:
         """Each segment's `TermTable` (None where Whoosh has to look terms up itself), mapped on first use."""
@@ -263,18 +245,30 @@ class TermTable:
         at, length = found
         return W3TermInfo.from_bytes(self._mapped[at : at + length])
 
-    def items(self, fieldname: str, lo: bytes, hi: bytes | None,
-              docs: np.ndarray | None = None) -> Iterator[tuple[bytes, W3TermInfo]]:
-        """(term, term info) of a field's terms from `lo` up to `hi` (excluded; None: the field's last), in order.
+    def items(self, fieldname: str, lo: bytes, hi: bytes | None) -> Iterator[tuple[bytes, W3TermInfo]]:
+        """(term, term info) of a field's terms from `lo` up to `hi` (excluded; None: the field's last), in order."""
+        at, value, datalen = self._range(fieldname, lo, hi)
+        m, skip = self._mapped, len(self._keycoder(fieldname, b"")) + 8
+        for a, v, d in zip(at.tolist(), value.tolist(), datalen.tolist(), strict=True):
+            yield m[a + skip : v], W3TermInfo.from_bytes(m[v : v + d])
 
-        The records' places come from the key-order index, their lengths and document
-        ranges are read for all of them at once with numpy; with `docs` (ascending),
-        terms whose first..last document holds none of them are passed over before
-        their term info is decoded (most grams of a prefix are rare, and a prefix
-        such as 个 has ~1,300 grams in every segment).
-        """
+    def grams(self, fieldname: str, lo: bytes, hi: bytes) -> Grams:
+        """The terms of a field from `lo` up to `hi` as `Grams`: ranges and frequencies read with numpy, each
+        term info decoded only when asked for (a prefix such as 个 has ~1,300 grams in every segment)."""
+        _at, value, datalen = self._range(fieldname, lo, hi)
+        m = self._mapped
+
+        def info(i: int) -> W3TermInfo:
+            return W3TermInfo.from_bytes(m[value[i] : value[i] + datalen[i]])
+
+        return Grams(self._ints(value + _FIRST, ">u4"), self._ints(value + _FIRST + 4, ">u4"),
+                     self._ints(value + _DF, ">u4"), info)
+
+    def _range(self, fieldname: str, lo: bytes, hi: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where the records of a field's terms from `lo` up to `hi` (None: the field's last) start, where their
+        values start, and the values' lengths: from the key-order index, read with numpy."""
         if fieldname not in self._fields:
-            return
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         field = self._keycoder(fieldname, b"")
         end = field + hi if hi is not None else (int.from_bytes(field, "big") + 1).to_bytes(len(field), "big")
         at = self._sorted[self._rank(field + lo) : self._rank(end)].astype(np.int64)
@@ -282,12 +276,7 @@ class TermTable:
         value = at + 8 + keylen
         if len(at) and (keylen.min() < len(field) or datalen.min() < _INFO.size or (value + datalen).max() > self._end):
             raise CorruptIndexError(f"bad term record among {len(at)} at {at[0]}")
-        if docs is not None:
-            keep = _holding(docs, self._ints(value + _FIRST, ">u4"), self._ints(value + _FIRST + 4, ">u4"))
-            at, keylen, datalen, value = at[keep], keylen[keep], datalen[keep], value[keep]
-        m, skip = self._mapped, len(field) + 8
-        for a, v, d in zip(at.tolist(), value.tolist(), datalen.tolist(), strict=True):
-            yield m[a + skip : v], W3TermInfo.from_bytes(m[v : v + d])
+        return at, value, datalen
 
     def _ints(self, at: np.ndarray, dtype: str) -> np.ndarray:
         """The 4-byte big-endian integers of the mapped file at positions `at`."""
@@ -316,30 +305,91 @@ class TermTable:
         return out
 
 
-def _field_items(r, table: TermTable | None, fieldname: str, lo: bytes, hi: bytes | None,
-                 docs: np.ndarray | None = None):
+def _field_items(r, table: TermTable | None, fieldname: str, lo: bytes, hi: bytes | None):
     """`TermTable.items` of a segment's field, through Whoosh when the table is not mapped."""
     if table is not None:
-        yield from table.items(fieldname, lo, hi, docs)
+        yield from table.items(fieldname, lo, hi)
         return
     for (fname, term), info in r._terms.items_from(fieldname, lo):
         if fname != fieldname or (hi is not None and term >= hi):
             return
-        if docs is None or _holds(docs, info.min_id(), info.max_id()):
-            yield term, info
+        yield term, info
+
+
+@dataclass
+class Grams:
+    """Some terms of one segment: their first and last documents (0xFFFFFFFF: unknown) and document
+    frequencies as arrays, and their term infos by number (`info(i)`)."""
+
+    first: np.ndarray
+    last: np.ndarray
+    df: np.ndarray
+    info: Callable[[int], W3TermInfo]
+
+    @classmethod
+    def of(cls, infos: list[W3TermInfo]) -> Grams:
+        def known(x: int | None) -> int:
+            return 0xFFFFFFFF if x is None else x
+
+        return cls(np.array([known(i.min_id()) for i in infos], dtype=np.int64),
+                   np.array([known(i.max_id()) for i in infos], dtype=np.int64),
+                   np.array([i.doc_frequency() for i in infos], dtype=np.int64), infos.__getitem__)
+
+
+def _resolve(r, grams: Grams, need: np.ndarray) -> np.ndarray:
+    """The keys of `need` (document << 32 | position in segment `r`, ascending) where one of `grams` is.
+
+    The most frequent grams are read first, in growing batches, and a gram is read only
+    while its first..last documents hold one whose keys are not all found yet: when the
+    common grams of an edge (个人, 个月) find most keys, the ~1,300 others, mostly rare,
+    are passed over undecoded.
+    """
+    found = [np.zeros(0, dtype=np.int64)]
+    todo = np.argsort(-grams.df, kind="stable")
+    batch = 8
+    while len(todo) and len(need):
+        docs = np.unique(need >> 32)
+        todo = todo[_holding(docs, grams.first[todo], grams.last[todo])]
+        wanted = set(docs.tolist())
+        for i in todo[:batch].tolist():
+            hit = common(need, _gram_keys(r, grams.info(i), docs, wanted))
+            if len(hit):
+                found.append(hit)
+                need = need[np.isin(need, hit, invert=True)]
+        todo, batch = todo[batch:], batch * 4
+    return np.sort(np.concatenate(found))
+
+
+def _gram_keys(r, info: W3TermInfo, docs: np.ndarray, wanted: set[int]) -> np.ndarray:
+    """(document << 32 | position) of a gram of segment `r` in its documents `docs` (ascending; `wanted`
+    as a set), ascending."""
+    if info.is_inlined():  # rare grams: a few postings inside the term info, read without numpy
+        ids, _w, values = info.inlined_postings()
+        decode = GramPositions().decode_positions
+        return np.array([d << 32 | p for d, v in zip(ids, values, strict=True) if d in wanted for p in decode(v)],
+                        dtype=np.int64)
+    offset, length = info.extent()
+    length = length[0] if isinstance(length, tuple) else length
+    ids, _, chunks = read_blocks(r._terms._postfile, offset, length, True, docs)
+    keep = common(ids, docs, mask=True)
+    if not keep.any():
+        return ids[:0]
+    d, p = positions(ids, chunks, keep)
+    return (d << 32) | p
+
+
+def common(a: np.ndarray, b: np.ndarray, mask: bool = False) -> np.ndarray:
+    """The values in both of two ascending arrays of distinct values (no sorting, unlike np.intersect1d);
+    with `mask`, which values of `a` are in `b`."""
+    if not len(a) or not len(b):
+        return np.zeros(len(a), dtype=bool) if mask else a[:0]
+    at = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    return b[at] == a if mask else a[b[at] == a]
 
 
 _INFO = W3TermInfo._struct  # flags, weight, doc frequency, min/max length, max weight, first doc, last doc
-_FIRST = 15  # where the first doc is in a term info
+_FIRST, _DF = 15, 5  # where the first doc and the document frequency are in a term info
 _FOUR = np.arange(4)
-
-
-def _holds(docs: np.ndarray, first: int | None, last: int | None) -> bool:
-    """Whether ascending `docs` has one in first..last (None or 0xFFFFFFFF: unknown, so maybe)."""
-    if first is None or last is None or first == 0xFFFFFFFF or last == 0xFFFFFFFF:
-        return True
-    i = bisect_left(docs, first)
-    return i < len(docs) and docs[i] <= last
 
 
 def _local(docs: np.ndarray, off: int, count: int) -> np.ndarray:
@@ -349,7 +399,7 @@ def _local(docs: np.ndarray, off: int, count: int) -> np.ndarray:
 
 
 def _holding(docs: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """`_holds` for many ranges at once: a mask of the first..last ranges holding one of ascending `docs`."""
+    """Which first..last ranges hold one of ascending `docs` (0xFFFFFFFF: unknown, so maybe)."""
     unknown = (first == 0xFFFFFFFF) | (last == 0xFFFFFFFF)
     if not len(docs):
         return unknown
