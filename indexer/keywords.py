@@ -42,8 +42,9 @@ _df_cache: weakref.WeakKeyDictionary[Any, tuple[int, dict[str, int]]] = weakref.
 
 def _doc_frequencies(table, words: list[str]) -> tuple[int, list[int]]:
     """The index's document count (at least 1), and each word's document frequency in the title or body word
-    field (the larger), cached per open index and looked up in one batch per field: a page's hits have
-    ~150 keyword candidates, and at a hundred segments one Whoosh lookup each took a second."""
+    field (the larger), cached per open index and looked up in one batch per field (`DocTable.doc_frequencies`):
+    a page's hits have ~150 keyword candidates, which Whoosh looked up one field and segment at a time
+    (~30,000 lookups for a cold page at a hundred segments)."""
     if table not in _df_cache:
         _df_cache[table] = (max(table.searcher.doc_count(), 1), {})
     n, cache = _df_cache[table]
