@@ -253,7 +253,7 @@ class TermTable:
             yield m[a + skip : v], W3TermInfo.from_bytes(m[v : v + d])
 
     def grams(self, fieldname: str, lo: bytes, hi: bytes) -> Grams:
-        """The terms of a field from `lo` up to `hi` as `Grams`: ranges and frequencies read with numpy, each
+        """The terms of a field from `lo` up to `hi` as `Grams`: document ranges read with numpy, each
         term info decoded only when asked for (a prefix such as 个 has ~1,300 grams in every segment)."""
         _at, value, datalen = self._range(fieldname, lo, hi)
         m = self._mapped
@@ -261,8 +261,7 @@ class TermTable:
         def info(i: int) -> W3TermInfo:
             return W3TermInfo.from_bytes(m[value[i] : value[i] + datalen[i]])
 
-        return Grams(self._ints(value + _FIRST, ">u4"), self._ints(value + _FIRST + 4, ">u4"),
-                     self._ints(value + _DF, ">u4"), info)
+        return Grams(self._ints(value + _FIRST, ">u4"), self._ints(value + _FIRST + 4, ">u4"), info)
 
     def _range(self, fieldname: str, lo: bytes, hi: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where the records of a field's terms from `lo` up to `hi` (None: the field's last) start, where their
@@ -318,12 +317,11 @@ def _field_items(r, table: TermTable | None, fieldname: str, lo: bytes, hi: byte
 
 @dataclass
 class Grams:
-    """Some terms of one segment: their first and last documents (0xFFFFFFFF: unknown) and document
-    frequencies as arrays, and their term infos by number (`info(i)`)."""
+    """Some terms of one segment: their first and last documents as arrays (0xFFFFFFFF: unknown), and
+    their term infos by number (`info(i)`)."""
 
     first: np.ndarray
     last: np.ndarray
-    df: np.ndarray
     info: Callable[[int], W3TermInfo]
 
     @classmethod
@@ -332,42 +330,31 @@ class Grams:
             return 0xFFFFFFFF if x is None else x
 
         return cls(np.array([known(i.min_id()) for i in infos], dtype=np.int64),
-                   np.array([known(i.max_id()) for i in infos], dtype=np.int64),
-                   np.array([i.doc_frequency() for i in infos], dtype=np.int64), infos.__getitem__)
+                   np.array([known(i.max_id()) for i in infos], dtype=np.int64), infos.__getitem__)
 
 
 def _resolve(r, grams: Grams, need: np.ndarray) -> np.ndarray:
     """The keys of `need` (document << 32 | position in segment `r`, ascending) where one of `grams` is.
 
-    The most frequent grams are read first, in growing batches, and a gram is read only
-    while its first..last documents hold one whose keys are not all found yet: when the
-    common grams of an edge (个人, 个月) find most keys, the ~1,300 others, mostly rare,
-    are passed over undecoded.
+    Only grams whose first..last documents hold a document of `need` are decoded (most
+    grams of a prefix such as 个, ~1,300 in every segment, are rare); rare grams' inlined
+    postings are read without numpy.
     """
-    found = [np.zeros(0, dtype=np.int64)]
-    todo = np.argsort(-grams.df, kind="stable")
-    batch = 8
-    while len(todo) and len(need):
-        docs = np.unique(need >> 32)
-        todo = todo[_holding(docs, grams.first[todo], grams.last[todo])]
-        wanted = set(docs.tolist())
-        for i in todo[:batch].tolist():
-            hit = common(need, _gram_keys(r, grams.info(i), docs, wanted))
-            if len(hit):
-                found.append(hit)
-                need = need[np.isin(need, hit, invert=True)]
-        todo, batch = todo[batch:], batch * 4
-    return np.sort(np.concatenate(found))
+    docs = np.unique(need >> 32)
+    wanted, inline, arrays = set(docs.tolist()), [], []
+    decode = GramPositions().decode_positions
+    for i in np.flatnonzero(_holding(docs, grams.first, grams.last)).tolist():
+        info = grams.info(i)
+        if info.is_inlined():
+            ids, _w, values = info.inlined_postings()
+            inline.extend(d << 32 | p for d, v in zip(ids, values, strict=True) if d in wanted for p in decode(v))
+        else:
+            arrays.append(_gram_keys(r, info, docs))
+    return common(need, np.unique(np.concatenate([np.array(inline, dtype=np.int64), *arrays])))
 
 
-def _gram_keys(r, info: W3TermInfo, docs: np.ndarray, wanted: set[int]) -> np.ndarray:
-    """(document << 32 | position) of a gram of segment `r` in its documents `docs` (ascending; `wanted`
-    as a set), ascending."""
-    if info.is_inlined():  # rare grams: a few postings inside the term info, read without numpy
-        ids, _w, values = info.inlined_postings()
-        decode = GramPositions().decode_positions
-        return np.array([d << 32 | p for d, v in zip(ids, values, strict=True) if d in wanted for p in decode(v)],
-                        dtype=np.int64)
+def _gram_keys(r, info: W3TermInfo, docs: np.ndarray) -> np.ndarray:
+    """(document << 32 | position) of a gram of segment `r` with posting blocks, in its documents `docs`."""
     offset, length = info.extent()
     length = length[0] if isinstance(length, tuple) else length
     ids, _, chunks = read_blocks(r._terms._postfile, offset, length, True, docs)
@@ -388,7 +375,7 @@ def common(a: np.ndarray, b: np.ndarray, mask: bool = False) -> np.ndarray:
 
 
 _INFO = W3TermInfo._struct  # flags, weight, doc frequency, min/max length, max weight, first doc, last doc
-_FIRST, _DF = 15, 5  # where the first doc and the document frequency are in a term info
+_FIRST = 15  # where the first doc is in a term info
 _FOUR = np.arange(4)
 
 
