@@ -5,8 +5,8 @@ several Python calls per document per node, so a common word (台南 is in 11,00
 of 12,000 articles) over four fields took ~100 ms before a page could be cut.
 Here every node of the same query tree (``Term``, ``GramPhrase``, ``Or``,
 ``And``, ``AndMaybe``, ``AndNot``, the date and time ranges) becomes a boolean
-mask and a score vector over all documents: a term's postings are read a block
-at a time into arrays (`indexer.codec.arrays`), BM25F is computed in one vector expression with the
+mask and a score vector: a term's postings are read a block at a time into
+arrays (`indexer.codec.arrays`), BM25F is computed in one vector expression with the
 same formula, statistics and stored length bytes as Whoosh's ``BM25F``, and a
 gram phrase is matched by intersecting (document, position − k) keys of its
 grams, and its open edges (a letter/digit run or a lone Han character where the
@@ -14,7 +14,15 @@ article's gram may be longer) by the positions of the grams that start or end
 that way, never by reading stored text. The results equal Whoosh's, which tests
 check node by node.
 
-The arrays are read by `indexer.codec.arrays`.
+The masks and score vectors are over a *universe* of documents, not all of them:
+the documents of the leaves that bound the matches (an ``Or`` is bounded by all
+its parts, an ``And`` by its part with the fewest documents, ``AndNot`` and
+``AndMaybe`` by their first part). Those leaves are read first; the others are
+read only in the posting blocks that hold universe documents. Every node computes
+the same numbers for a universe document as over all documents, so results are
+the same; a query of a few thousand documents no longer costs a dozen passes over
+arrays of a million. A universe of more than 1/`DENSE` of the index is every
+document (the arrays are then cheaper than finding each leaf's documents in it).
 """
 
 from __future__ import annotations
@@ -25,65 +33,157 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.scoring import BM25F
 
-from .codec.arrays import DocTable, positions
+from .codec.arrays import DocTable, common, positions
 from .phrase import GramPhrase
 from .ranges import ColumnRange
 
 _B, _K1 = BM25F().B, BM25F().K1
+DENSE = 16
+_LEAVES = (wq.Term, GramPhrase, wq.Prefix)
+_RANGES = (ColumnRange, wq.NumericRange)
 
 
 @dataclass
 class Found:
-    """Documents matching a (sub)query, and their scores (0 where not matched)."""
+    """The documents matching a query (ascending) and their scores (zero when not scored)."""
 
-    mask: np.ndarray  # bool, one per document number
-    scores: np.ndarray  # float64
+    docs: np.ndarray  # int64 document numbers
+    scores: np.ndarray  # float64, one per document of `docs`
 
 
 class Evaluator:
-    """Turns the query trees of `indexer.search` into `Found` arrays over one searcher's documents."""
+    """Turns the query trees of `indexer.search` into `Found` over one searcher's documents."""
 
     def __init__(self, table: DocTable) -> None:
         self.t = table
-        self.s = table.searcher
 
-    def _none(self) -> Found:
-        return Found(np.zeros(self.t.n, dtype=bool), np.zeros(self.t.n))
+    def run(self, q: wq.Query, scored: bool = True, within: np.ndarray | None = None) -> Found:
+        """The documents `q` matches (only those of ascending `within` when given), with their scores."""
+        return _Run(self.t, scored).found(q, within)
 
-    def run(self, q: wq.Query, scored: bool = True) -> Found:
-        t = self.t
-        if isinstance(q, GramPhrase):
-            return self._phrase(q, scored)
-        if isinstance(q, wq.Term):
-            return self._term(q.fieldname, q.text, q.boost, scored)
+
+class _Run:
+    """One evaluation: the leaves' matches, read once, and the tree evaluated over the universe."""
+
+    def __init__(self, table: DocTable, scored: bool) -> None:
+        self.t, self.s, self.scored = table, table.searcher, scored
+        self.leaves: dict[tuple[int, bool], tuple] = {}  # (id(leaf), scored) -> its docs, their scores
+        self.universe: np.ndarray | None = None  # ascending documents the arrays are over (None: every one)
+        self.whole: dict[tuple, tuple] = {}  # (field, term) -> its postings read whole (docs, weights)
+
+    def found(self, q: wq.Query, within: np.ndarray | None) -> Found:
+        only = within
+        if within is None:
+            bound = self._bound(q)
+            if bound is not None:
+                within = _union([self._leaf(leaf)[0] for leaf in bound], self.t.n)
+        if within is not None and len(within) * DENSE <= self.t.n:
+            self.universe = within
+        mask, scores = self._node(q)
+        if self.universe is not None:
+            return Found(self.universe[mask], scores[mask])
+        if only is not None:  # a large `within`: the arrays are over every document, then cut
+            mask &= _mask(only, self.t.n)
+        return Found(np.flatnonzero(mask), scores[mask])
+
+    def _bound(self, q: wq.Query) -> list | None:
+        """The leaves whose documents hold every match of `q` (None: any document may match)."""
+        if isinstance(q, _LEAVES):
+            return [q]
+        if isinstance(q, (wq.AndMaybe, wq.AndNot)):
+            return self._bound(q.a)
+        if isinstance(q, wq.And) and q.subqueries:
+            bounds = [b for b in map(self._bound, q.subqueries) if b is not None]
+            return min(bounds, key=self._estimate) if bounds else None
+        if isinstance(q, wq.Or):
+            bounds = list(map(self._bound, q.subqueries))
+            return None if any(b is None for b in bounds) else [leaf for b in bounds for leaf in b]
+        if isinstance(q, wq.And) or q is wq.NullQuery or isinstance(q, type(wq.NullQuery)):
+            return []
+        return None
+
+    def _estimate(self, leaves: list) -> float:
+        """About how many documents the leaves hold: document frequencies (deleted documents count too)."""
+        total = 0.0
+        for q in leaves:
+            if isinstance(q, wq.Prefix):
+                total += self.t.n
+            elif q.fieldname in self.s.schema:
+                words = list(q.words) if isinstance(q, GramPhrase) else [q.text]
+                total += float(self.t.doc_frequencies(q.fieldname, words).min()) if words else 0
+        return total
+
+    def _place(self, docs: np.ndarray, scores: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """A leaf's ascending documents and scores as a mask and scores over the universe."""
+        u = self.universe
+        if u is None:
+            mask, out = np.zeros(self.t.n, dtype=bool), np.zeros(self.t.n)
+            mask[docs] = True
+            if scores is not None:
+                out[docs] = scores
+            return mask, out
+        if not len(docs):
+            return np.zeros(len(u), dtype=bool), np.zeros(len(u))
+        at = np.minimum(np.searchsorted(docs, u), len(docs) - 1)
+        mask = docs[at] == u
+        return mask, (np.where(mask, scores[at], 0.0) if scores is not None else np.zeros(len(u)))
+
+    def _node(self, q: wq.Query) -> tuple[np.ndarray, np.ndarray]:
+        """(mask, scores) of a query node over the universe; scores are summed as Whoosh sums them."""
+        if isinstance(q, _LEAVES):
+            return self._place(*self._leaf(q))
         if isinstance(q, wq.AndMaybe):
-            a, b = self.run(q.a, scored), self.run(q.b, scored)
-            return Found(a.mask, a.scores + np.where(a.mask & b.mask, b.scores, 0.0) if scored else a.scores)
+            (am, a), (bm, b) = self._node(q.a), self._node(q.b)
+            return am, (a + np.where(am & bm, b, 0.0) if self.scored else a)
         if isinstance(q, wq.AndNot):
-            a, b = self.run(q.a, scored), self.run(q.b, False)
-            return Found(a.mask & ~b.mask, a.scores)
+            am, a = self._node(q.a)
+            scored, self.scored = self.scored, False
+            try:
+                bm, _b = self._node(q.b)
+            finally:
+                self.scored = scored
+            return am & ~bm, a
         if isinstance(q, (wq.And, wq.Or)):
-            parts = [self.run(sub, scored) for sub in q.subqueries]
-            if not parts:
-                return self._none()
-            mask = parts[0].mask.copy()
-            for p in parts[1:]:
-                mask = (mask & p.mask) if isinstance(q, wq.And) else (mask | p.mask)
-            scores = sum((p.scores for p in parts[1:]), parts[0].scores) if scored else parts[0].scores
-            return Found(mask, scores * q.boost if scored and q.boost != 1 else scores)
-        if isinstance(q, (ColumnRange, wq.NumericRange)):  # a date (text) or index time (number) column
-            values = t.column(q.fieldname)
-            mask = np.ones(t.n, dtype=bool)
+            return self._combine(q)
+        if isinstance(q, _RANGES):  # a date (text) or index time (number) column
+            values = self.t.column(q.fieldname)
+            values = values if self.universe is None else values[self.universe]
+            mask = np.ones(len(values), dtype=bool)
             if q.start is not None:
                 mask &= (values > q.start) if q.startexcl else (values >= q.start)
             if q.end is not None:
                 mask &= (values < q.end) if q.endexcl else (values <= q.end)
-            return Found(mask, np.where(mask, q.boost, 0.0))
-        if isinstance(q, wq.Prefix):
-            return self._prefix(q)
+            return mask, np.where(mask, q.boost, 0.0)
         if q is wq.NullQuery or isinstance(q, type(wq.NullQuery)):
-            return self._none()
+            return self._place(np.zeros(0, dtype=np.int64), None)
         raise TypeError(f"cannot evaluate {type(q).__name__}")
+
+    def _combine(self, q: wq.And | wq.Or) -> tuple[np.ndarray, np.ndarray]:
+        parts = [self._node(sub) for sub in q.subqueries]
+        if not parts:
+            return self._place(np.zeros(0, dtype=np.int64), None)
+        mask = parts[0][0].copy()
+        for m, _s in parts[1:]:
+            mask = (mask & m) if isinstance(q, wq.And) else (mask | m)
+        if not self.scored:
+            return mask, parts[0][1]
+        scores = sum((s for _m, s in parts[1:]), parts[0][1])
+        return mask, scores * q.boost if q.boost != 1 else scores
+
+    def _leaf(self, q: wq.Query) -> tuple[np.ndarray, np.ndarray | None]:
+        """A leaf's ascending documents (a superset outside the universe) and their scores (None: unscored)."""
+        key = (id(q), self.scored)
+        if key not in self.leaves:
+            if q.fieldname not in self.s.schema:
+                got = (np.zeros(0, dtype=np.int64), None)
+            elif isinstance(q, GramPhrase):
+                got = self._phrase(q)
+            elif isinstance(q, wq.Term):
+                got = self._term(q.fieldname, q.text, q.boost)
+            else:
+                got = self._prefix(q)
+            self.leaves[key] = got
+        return self.leaves[key]
 
     def _bm25(self, fieldname: str, text, ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
         idf = self.s.idf(fieldname, text)
@@ -91,75 +191,76 @@ class Evaluator:
         fl = self.t.lengths(fieldname)[ids]
         return idf * ((weights * (_K1 + 1)) / (weights + _K1 * ((1 - _B) + _B * fl / avgfl)))
 
-    def _term(self, fieldname: str, text, boost: float, scored: bool) -> Found:
-        if fieldname not in self.s.schema:
-            return self._none()
-        ids, weights, _ = self.t.postings(fieldname, text)
-        found = self._none()
-        found.mask[ids] = True
-        if scored and len(ids):
-            found.scores[ids] = self._bm25(fieldname, text, ids, weights) * boost
-        return found
+    def _postings(self, fieldname: str, text, within: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """A term's documents and weights (`DocTable.postings`); read whole once per evaluation (a Han
+        word is a term of the word field and the word its gram phrase is implied by)."""
+        if (fieldname, text) in self.whole:
+            return self.whole[fieldname, text]
+        ids, weights, _ = self.t.postings(fieldname, text, within=within)
+        if within is None:
+            self.whole[fieldname, text] = ids, weights
+        return ids, weights
 
-    def _prefix(self, q: wq.Prefix) -> Found:
+    def _term(self, fieldname: str, text, boost: float) -> tuple[np.ndarray, np.ndarray | None]:
+        ids, weights = self._postings(fieldname, text, self.universe)
+        if not self.scored or not len(ids):
+            return ids, None
+        return ids, self._bm25(fieldname, text, ids, weights) * boost
+
+    def _prefix(self, q: wq.Prefix) -> tuple[np.ndarray, np.ndarray | None]:
         """Every term starting with the prefix; each match weighs the boost (Whoosh's constant score)."""
-        found = self._none()
-        if q.fieldname not in self.s.schema:
-            return found
+        mask = np.zeros(self.t.n, dtype=bool)
         for text in self.s.reader().expand_prefix(q.fieldname, q.text):
-            ids, _, _ = self.t.postings(q.fieldname, text)
-            found.mask[ids] = True
-        found.scores[found.mask] = q.boost
-        return found
+            mask[self.t.postings(q.fieldname, text, within=self.universe)[0]] = True
+        docs = np.flatnonzero(mask)
+        return docs, np.full(len(docs), float(q.boost)) if self.scored else None
 
-    def _phrase(self, q: GramPhrase, scored: bool) -> Found:
+    def _phrase(self, q: GramPhrase) -> tuple[np.ndarray, np.ndarray | None]:
         """Documents where gram k of the phrase is at position p + k for some p, for every k."""
         words = list(q.words)
         if len(words) < 2 and not (q.head or q.tail):
-            return self._term(q.fieldname, words[0], q.boost, scored) if words else self._none()
-        if q.fieldname not in self.s.schema:
-            return self._none()
-        found = self._none()
+            return self._term(q.fieldname, words[0], q.boost) if words else (np.zeros(0, dtype=np.int64), None)
         lists, docs = self._phrase_postings(q.fieldname, words)
         if not len(docs):
-            return found
+            return docs, None
+        found = np.zeros(self.t.n, dtype=bool)
         cand = np.zeros(self.t.n, dtype=bool)
         cand[docs] = True
         if q.implied_by and q.implied_by[0] in self.s.schema:
-            sure = self.t.postings(*q.implied_by)[0]
-            found.mask[sure[cand[sure]]] = True
+            sure = self._postings(*q.implied_by, within=docs)[0]
+            found[sure[cand[sure]]] = True
             cand[sure] = False  # their positions need no check
         if cand.any():
             starts = self._adjacent(lists, cand)
             if q.head and len(starts):
-                starts = _common(starts, self._edge(q.fieldname, starts, 1, suffix=q.head))
+                starts = self._edge(q.fieldname, starts, 1, suffix=q.head)
             if q.tail and len(starts):
-                starts = _common(starts, self._edge(q.fieldname, starts, -len(words), prefix=q.tail))
-            found.mask[starts >> 32] = True
-        matched = np.flatnonzero(found.mask)
-        if scored:
-            total = np.zeros(len(matched))
-            for w, (ids, weights, _) in zip(words, lists, strict=True):
-                at = np.searchsorted(ids, matched)
-                total += self._bm25(q.fieldname, w, matched, weights[at])
-            found.scores[matched] = total * q.boost
-        return found
+                starts = self._edge(q.fieldname, starts, -len(words), prefix=q.tail)
+            found[starts >> 32] = True
+        matched = np.flatnonzero(found)
+        if not self.scored:
+            return matched, None
+        total = np.zeros(len(matched))
+        for w, (ids, weights, _) in zip(words, lists, strict=True):
+            at = np.searchsorted(ids, matched)
+            total += self._bm25(q.fieldname, w, matched, weights[at])
+        return matched, total * q.boost
 
     def _edge(self, fieldname: str, starts: np.ndarray, shift: int, prefix: str = "", suffix: str = "") -> np.ndarray:
-        """The (document, start) keys that an edge gram (`DocTable.edge_positions`) allows: its position + `shift`."""
-        docs, pos = self.t.edge_positions(fieldname, np.unique(starts >> 32), prefix, suffix)
-        ok = pos + shift >= 0
-        return np.unique((docs[ok] << 32) | (pos[ok] + shift))
+        """The keys of `starts` (document << 32 | p) with an edge gram (`DocTable.edge_keys`) at p − `shift`."""
+        at = (starts & 0xFFFFFFFF) - shift
+        ok = at >= 0
+        return self.t.edge_keys(fieldname, ((starts >> 32) << 32 | at)[ok], prefix, suffix) + shift
 
     @staticmethod
     def _adjacent(lists: list, cand: np.ndarray) -> np.ndarray:
         """(document << 32 | p) for the documents of mask `cand` where gram k of the phrase is at p + k."""
         starts = None
         for k, (ids, _, chunks) in enumerate(lists):
-            at, pos = positions(ids, chunks)
-            ok = (pos >= k) & cand[at]
+            at, pos = positions(ids, chunks, cand[ids])
+            ok = pos >= k
             keys = (at[ok] << 32) | (pos[ok] - k)  # ascending: postings are in document and position order
-            starts = keys if starts is None else _common(starts, keys)
+            starts = keys if starts is None else common(starts, keys)
             if not len(starts):
                 break
         return starts
@@ -169,26 +270,31 @@ class Evaluator:
 
         Rarest gram first: each later list is read only in the blocks that hold documents
         still in the running (`DocTable.postings`' `within`), so a phrase with one rare gram
-        decodes little of its common ones.
+        decodes little of its common ones. Within a universe, only its documents are in the running.
         """
         order = np.argsort(self.t.doc_frequencies(fieldname, words), kind="stable")
         lists: list = [None] * len(words)
-        docs = None
+        docs = self.universe
         for k in map(int, order):
             lists[k] = self.t.postings(fieldname, words[k], values=True, within=docs)
             ids = lists[k][0]
-            docs = ids if docs is None else _common(docs, ids)
+            docs = ids if docs is None else common(docs, ids)
             if not len(docs):
                 break
         return lists, docs
 
 
-def _common(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The values in both of two ascending arrays of distinct values (no sorting, unlike np.intersect1d)."""
-    if not len(a) or not len(b):
-        return a[:0]
-    at = np.minimum(np.searchsorted(b, a), len(b) - 1)
-    return a[b[at] == a]
+def _union(lists: list[np.ndarray], n: int) -> np.ndarray:
+    """The ascending distinct documents of several ascending arrays of documents below `n`."""
+    if sum(map(len, lists)) * DENSE <= n:
+        return np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *lists]))
+    return np.flatnonzero(_mask(np.concatenate(lists), n))
+
+
+def _mask(docs: np.ndarray, n: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[docs] = True
+    return mask
 
 
 def top(docs: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:

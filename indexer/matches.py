@@ -53,7 +53,9 @@ def compile_query(snap: Snapshot, config: Config, text: str, scope: str = "all")
     parsed = regional.for_config(config).apply(synonyms.for_config(config).apply(parse(text).scoped(scope)))
     if parsed.also and snap.table.missing("script").any():  # an index from before the script column
         seek = [atom_query(replace(a, script=None)) for c in parsed.clauses for a in c.atoms if a.script]
-        regional.fill_scripts(snap.table, snap.searcher, snap.evaluator.run(wq.Or(seek), scored=False).mask)
+        seen = np.zeros(snap.table.n, dtype=bool)
+        seen[snap.evaluator.run(wq.Or(seek), scored=False).docs] = True
+        regional.fill_scripts(snap.table, snap.searcher, seen)
     built = [(c, [atom_query(a) for a in c.atoms]) for c in parsed.clauses]
     positive = [wq.Or(qs) if len(qs) > 1 else qs[0] for c, qs in built if not c.negated]
     q: wq.Query = wq.And(positive) if len(positive) > 1 else positive[0]
@@ -71,14 +73,18 @@ class Matches:
         self.text = text
         self.parsed, self.query = compile_query(snap, config, text, scope)
         found = snap.evaluator.run(self.query, scored=True)
-        self.mask = found.mask & snap.shown
-        self.scores = found.scores  # one per document (0 where not matched)
+        shown = snap.shown[found.docs]
+        self._docs, self._scores = found.docs[shown], found.scores[shown]
         self._filtered: dict[Filters, np.ndarray] = {}
 
     def docs(self, filters: Filters = Filters()) -> np.ndarray:
         """Doc numbers of the hits that pass `filters` (reposts left out), ascending."""
         if filters not in self._filtered:
             flt = filter_query(self.snap, filters)
-            mask = self.mask if flt is None else self.mask & self.snap.evaluator.run(flt, scored=False).mask
-            self._filtered[filters] = np.flatnonzero(mask)
+            self._filtered[filters] = (self._docs if flt is None else
+                                       self.snap.evaluator.run(flt, scored=False, within=self._docs).docs)
         return self._filtered[filters]
+
+    def scores(self, docs: np.ndarray) -> np.ndarray:
+        """The scores of hits `docs` (ascending, from `docs()`)."""
+        return self._scores[np.searchsorted(self._docs, docs)]

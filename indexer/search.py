@@ -162,10 +162,10 @@ class Searcher:
         relevance = sort == "relevance"
         # Every match is ranked before the page is cut: Whoosh's top-N pruning lost true top hits
         # (bench/relevance.py); over arrays that costs little.
-        key = m.scores[docs] if relevance else _date_key(m.snap, docs, sort)
+        key = m.scores(docs) if relevance else _date_key(m.snap, docs, sort)
         shown = top(docs, key, page * size)[(page - 1) * size :]
         terms = m.parsed.highlight_terms()
-        hits = self._hits(m.snap, shown, m.scores if relevance else None, terms, keywords)
+        hits = self._hits(m.snap, shown, m.scores(shown) if relevance else None, terms, keywords)
         result = SearchResult(m.text, len(docs), page, hits, time.perf_counter() - start, terms,
                               pages=min(MAX_PAGE, -(-len(docs) // size)), also=m.parsed.also)
         if suggest and page == 1 and len(docs) < sg.FEW:
@@ -174,14 +174,15 @@ class Searcher:
 
     def _hits(self, snap: Snapshot, docs: np.ndarray, scores: np.ndarray | None, terms: list[str],
               keywords: bool) -> list[Hit]:
-        """The page's hits, read from the stored fields, with their reposts and (if asked) keywords."""
+        """The page's hits (`scores`: one per document of `docs`), read from the stored fields, with their
+        reposts and (if asked) keywords."""
         stops = synonyms.for_config(self.config).stopwords
         hits = []
-        for d in map(int, docs):
+        for k, d in enumerate(map(int, docs)):
             stored = snap.searcher.stored_fields(d)
-            hit = make_hit(stored, scores[d] if scores is not None else None, terms)
+            hit = make_hit(stored, scores[k] if scores is not None else None, terms)
             hit.duplicates = [_brief(snap, g) for g in snap.groups.get(d, []) if g != d]
-            hit.keywords = kw.keywords(snap.searcher, stored, stopwords=stops) if keywords else []
+            hit.keywords = kw.keywords(snap.table, stored, stopwords=stops) if keywords else []
             hits.append(hit)
         return hits
 
@@ -222,8 +223,8 @@ class Searcher:
         stops = synonyms.for_config(self.config).stopwords
         hits_with: Counter[str] = Counter()
         written: dict[str, str] = {}
-        for d in map(int, top(docs, m.scores[docs], REFINE_FROM)):
-            for word, as_written, _ in kw.scored(s, s.stored_fields(d), stops)[: kw.SHOWN]:
+        for d in map(int, top(docs, m.scores(docs), REFINE_FROM)):
+            for word, as_written, _ in kw.scored(m.snap.table, s.stored_fields(d), stops)[: kw.SHOWN]:
                 if not any(word in t or t in word for t in asked):
                     hits_with[word] += 1
                     written.setdefault(word, as_written)
@@ -238,19 +239,19 @@ class Searcher:
         stops = synonyms.for_config(self.config).stopwords
 
         def words(d: int) -> list[tuple[str, str]]:  # the keywords a hit shows, not every stored candidate
-            return [(w, as_written) for w, as_written, _ in kw.scored(s, s.stored_fields(d), stops)[: kw.SHOWN]]
+            return [(w, as_written) for w, as_written, _ in kw.scored(table, s.stored_fields(d), stops)[: kw.SHOWN]]
 
         return trends.trending(docs, table.column("date")[docs], table.column("source")[docs], words, n)
 
     @_reading
     def article(self, article_id: str) -> dict[str, Any]:
-        s = self.snapshot().searcher
-        doc = s.document(id=article_id)
+        snap = self.snapshot()
+        doc = snap.searcher.document(id=article_id)
         if doc is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
         art = {k: (v or None) if k in ("date", "source", "url", "reporter") else v for k, v in doc.items()
                if k != "keywords"}
-        art["keywords"] = kw.keywords(s, doc, n=10, stopwords=synonyms.for_config(self.config).stopwords)
+        art["keywords"] = kw.keywords(snap.table, doc, n=10, stopwords=synonyms.for_config(self.config).stopwords)
         return art
 
     def suggest(
@@ -292,17 +293,17 @@ class Searcher:
         if docnum is None:
             raise ArticleNotFound(f"no article with id {article_id!r}")
         stops = synonyms.for_config(self.config).stopwords
-        q, words = kw.related_query(s, s.stored_fields(docnum), stopwords=stops)
+        q, words = kw.related_query(snap.table, s.stored_fields(docnum), stopwords=stops)
         if q is None:
             return []
         found = snap.evaluator.run(q, scored=True)
-        docs = np.flatnonzero(found.mask & snap.shown)
-        docs = docs[np.isin(docs, snap.groups.get(docnum, [docnum]), invert=True)]
+        keep = snap.shown[found.docs] & np.isin(found.docs, snap.groups.get(docnum, [docnum]), invert=True)
+        docs, scores = found.docs[keep], found.scores[keep]
         hits = []
-        for d in map(int, top(docs, found.scores[docs], n)):
+        for d in map(int, top(docs, scores, n)):
             stored = s.stored_fields(d)
-            hits.append(make_hit(stored, found.scores[d], words))
-            hits[-1].keywords = kw.keywords(s, stored, stopwords=stops)
+            hits.append(make_hit(stored, scores[np.searchsorted(docs, d)], words))
+            hits[-1].keywords = kw.keywords(snap.table, stored, stopwords=stops)
         return hits
 
     @_reading

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from whoosh import query as wq
 
+from indexer import evaluate
 from indexer.config import Config
 from indexer.evaluate import top
 from indexer.matches import Filters, compile_query, filter_query
@@ -28,8 +29,8 @@ def whoosh_hits(s, q) -> dict[int, float]:
 def evaluated(searcher: Searcher, q) -> dict[int, float]:
     snap = searcher.snapshot()
     found = snap.evaluator.run(q)
-    docs = np.flatnonzero(found.mask & snap.table.live)
-    return {int(d): float(found.scores[d]) for d in docs}
+    live = snap.table.live[found.docs]
+    return {int(d): float(s) for d, s in zip(found.docs[live], found.scores[live], strict=True)}
 
 
 def compiled(searcher: Searcher, text: str, **filters):
@@ -59,6 +60,20 @@ def searcher(corpus_index):
 @pytest.mark.parametrize("text, opts", QUERIES)
 def test_same_documents_and_scores_as_whoosh(searcher, text, opts):
     assert_same(searcher, compiled(searcher, text, **opts))
+
+
+@pytest.mark.parametrize("text, opts", [*QUERIES, ("台南 观光 -夜市", {}), ("疫情 OR 观光 防控", {}), ('"38个"', {})])
+def test_a_universe_of_documents_gives_what_all_documents_give(searcher, text, opts, monkeypatch):
+    """Masks over the documents of the bounding leaves (`evaluate.DENSE`) give the very same floats."""
+    q, evaluator = compiled(searcher, text, **opts), searcher.snapshot().evaluator
+    got = {}
+    for dense in (0, 1 << 40):  # never over every document; always
+        monkeypatch.setattr(evaluate, "DENSE", dense)
+        found = evaluator.run(q)
+        got[dense] = (found.docs.tolist(), found.scores.tolist())
+        within = found.docs[::3]
+        assert evaluator.run(q, within=within).docs.tolist() == within.tolist()
+    assert got[0] == got[1 << 40]
 
 
 def test_every_node_kind_matches_whoosh(searcher):

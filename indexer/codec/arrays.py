@@ -14,13 +14,13 @@ import io
 import mmap
 import pickle
 import struct
-import zlib
 from array import array
-from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from zlib import crc32
 
 import numpy as np
+from isal.isal_zlib import decompress
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3TermInfo, _lenfield
 from whoosh.columns import TranslatingColumnReader, VarBytesColumn
 from whoosh.filedb.filetables import crc_hash
@@ -67,51 +67,33 @@ class DocTable:
             out += np.array(found, dtype=np.int64)
         return out
 
-    def edge_positions(self, fieldname: str, within: np.ndarray, prefix: str = "",
-                       suffix: str = "") -> tuple[np.ndarray, np.ndarray]:
-        """(document, position) of the grams starting with `prefix`, or the letter/digit grams ending with
-        `suffix`, in the documents `within` (ascending): a phrase's open edges (`indexer.phrase.GramPhrase`)."""
-        docs, pos = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
-        decode = GramPositions().decode_positions
+    def edge_keys(self, fieldname: str, need: np.ndarray, prefix: str = "", suffix: str = "") -> np.ndarray:
+        """The keys of `need` (document << 32 | position, ascending) where a gram starting with `prefix`, or a
+        letter/digit gram ending with `suffix`, is: a phrase's open edges (`indexer.phrase.GramPhrase`)."""
+        out = [np.zeros(0, dtype=np.int64)]
+        docs = need >> 32
         for k, ((r, off), table) in enumerate(zip(self.leaves, self.term_tables(), strict=True)):
-            local = within[(within >= off) & (within < off + r.doc_count_all())] - off
-            if not len(local):
-                continue
-            wanted = set(local.tolist())
-            mask = np.zeros(r.doc_count_all(), dtype=bool)
-            mask[local] = True
-            for info in self._edge_infos(k, table, fieldname, prefix, suffix, sorted(wanted)):
-                if info.is_inlined():  # rare grams: a few postings inside the term info
-                    for d, v in zip(*info.inlined_postings()[::2], strict=True):
-                        if d in wanted:
-                            ps = decode(v)
-                            docs.append(np.full(len(ps), d + off, dtype=np.int64))
-                            pos.append(np.array(ps, dtype=np.int64))
-                    continue
-                offset, length = info.extent()
-                length = length[0] if isinstance(length, tuple) else length
-                ids, _, chunks = read_blocks(r._terms._postfile, offset, length, True, local)
-                if mask[ids].any():
-                    d, p = positions(ids, chunks)
-                    docs.append(d[mask[d]] + off)
-                    pos.append(p[mask[d]])
-        return np.concatenate(docs), np.concatenate(pos)
+            lo, hi = np.searchsorted(docs, (off, off + r.doc_count_all()))
+            if lo < hi:
+                grams = self._edge_grams(k, table, fieldname, prefix, suffix)
+                out.append(_resolve(r, grams, need[lo:hi] - (off << 32)) + (off << 32))
+        return np.concatenate(out)
 
-    def _edge_infos(self, k: int, table: TermTable | None, fieldname: str, prefix: str, suffix: str,
-                    docs: list[int]):
-        """The term infos of segment k's grams starting with `prefix` or letter/digit grams ending with `suffix`
-        (only those whose document range holds one of `docs`)."""
+    def _edge_grams(self, k: int, table: TermTable | None, fieldname: str, prefix: str, suffix: str) -> Grams:
+        """Segment k's grams starting with `prefix`, or its letter/digit grams ending with `suffix`."""
         r = self.leaves[k][0]
         if prefix:
             lo = prefix.encode("utf-8")
-            return (info for _t, info in _field_items(r, table, fieldname, lo, lo + b"\xff", docs))
+            if table is not None:
+                return table.grams(fieldname, lo, lo + b"\xff")
+            return Grams.of([info for _t, info in _field_items(r, None, fieldname, lo, lo + b"\xff")])
         key = (k, fieldname)
         if key not in self._alnum:  # letter/digit grams sort before the Han range or after it
             ranges = ((b"", "\u3400".encode()), ("\ua000".encode(), None))
             self._alnum[key] = [(t, info) for lo, hi in ranges for t, info in _field_items(r, table, fieldname, lo, hi)
                                 if _alnum(t.decode("utf-8"))]
         end = suffix.encode("utf-8")
-        return (info for t, info in self._alnum[key] if t.endswith(end) and _holds(docs, info.min_id(), info.max_id()))
+        return Grams.of([info for t, info in self._alnum[key] if t.endswith(end)])
 
     def term_tables(self) -> list[TermTable | None]:
         """Each segment's `TermTable` (None where Whoosh has to look terms up itself), mapped on first use."""
@@ -180,6 +162,9 @@ class DocTable:
         btext = field.to_bytes(text) if isinstance(text, str) else text
         ids, weights, vals = [], [], []
         for (r, off), table in zip(self.leaves, self.term_tables(), strict=True):
+            local = None if within is None else _local(within, off, r.doc_count_all())
+            if local is not None and not len(local):
+                continue  # a segment without documents of `within`
             terms = r._terms
             try:
                 info = (table or terms).term_info(fieldname, btext)
@@ -191,7 +176,6 @@ class DocTable:
             else:
                 offset, length = info.extent()
                 length = length[0] if isinstance(length, tuple) else length  # whoosh3 reads it as a 1-tuple
-                local = None if within is None else within[(within >= off) & (within < off + r.doc_count_all())] - off
                 i, w, v = read_blocks(terms._postfile, offset, length, values, local)
             ids.append(i + off)  # deleted documents stay: `live` masks them
             weights.append(w)
@@ -223,6 +207,7 @@ class TermTable:
         self._end = tindex.endofdata
         self._sorted = np.frombuffer(mapped, dtype=np.dtype(tindex.extras["indextype"]).newbyteorder(">"),
                                      count=tindex.indexlen, offset=tindex.indexbase)  # record positions, key order
+        self._bytes = np.frombuffer(mapped, dtype=np.uint8)
 
     @classmethod
     def of(cls, terms) -> TermTable | None:
@@ -260,31 +245,44 @@ class TermTable:
         at, length = found
         return W3TermInfo.from_bytes(self._mapped[at : at + length])
 
-    def items(self, fieldname: str, lo: bytes, hi: bytes | None,
-              docs: list[int] | None = None) -> Iterator[tuple[bytes, W3TermInfo]]:
-        """(term, term info) of a field's terms from `lo` up to `hi` (excluded; None: the field's last), in order.
+    def items(self, fieldname: str, lo: bytes, hi: bytes | None) -> Iterator[tuple[bytes, W3TermInfo]]:
+        """(term, term info) of a field's terms from `lo` up to `hi` (excluded; None: the field's last), in order."""
+        at, value, datalen = self._range(fieldname, lo, hi)
+        m, skip = self._mapped, len(self._keycoder(fieldname, b"")) + 8
+        for a, v, d in zip(at.tolist(), value.tolist(), datalen.tolist(), strict=True):
+            yield m[a + skip : v], W3TermInfo.from_bytes(m[v : v + d])
 
-        With `docs` (ascending), terms whose first..last document holds none of them are passed
-        over before their term info is decoded (most grams of a prefix are rare).
-        """
+    def grams(self, fieldname: str, lo: bytes, hi: bytes) -> Grams:
+        """The terms of a field from `lo` up to `hi` as `Grams`: document ranges read with numpy, each
+        term info decoded only when asked for (a prefix such as 个 has ~1,300 grams in every segment)."""
+        _at, value, datalen = self._range(fieldname, lo, hi)
+        m = self._mapped
+
+        def info(i: int) -> W3TermInfo:
+            return W3TermInfo.from_bytes(m[value[i] : value[i] + datalen[i]])
+
+        return Grams(self._ints(value + _FIRST, ">u4"), self._ints(value + _FIRST + 4, ">u4"), info)
+
+    def _range(self, fieldname: str, lo: bytes, hi: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where the records of a field's terms from `lo` up to `hi` (None: the field's last) start, where their
+        values start, and the values' lengths: from the key-order index, read with numpy."""
         if fieldname not in self._fields:
-            return
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         field = self._keycoder(fieldname, b"")
-        stop = None if hi is None else field + hi
-        m, pos = self._mapped, self._closest(field + lo)
-        while pos < self._end:
-            keylen, datalen = self._LENGTHS.unpack_from(m, pos)
-            if keylen < 0 or datalen < 0:
-                raise CorruptIndexError(f"bad term record at {pos}")
-            key = m[pos + 8 : pos + 8 + keylen]
-            if not key.startswith(field) or (stop is not None and key >= stop):
-                return
-            pos += 8 + keylen + datalen
-            if docs is None or _holds(docs, *_INFO.unpack_from(m, pos - datalen)[6:8]):
-                yield key[len(field) :], W3TermInfo.from_bytes(m[pos - datalen : pos])
+        end = field + hi if hi is not None else (int.from_bytes(field, "big") + 1).to_bytes(len(field), "big")
+        at = self._sorted[self._rank(field + lo) : self._rank(end)].astype(np.int64)
+        keylen, datalen = self._ints(at, ">i4"), self._ints(at + 4, ">i4")
+        value = at + 8 + keylen
+        if len(at) and (keylen.min() < len(field) or datalen.min() < _INFO.size or (value + datalen).max() > self._end):
+            raise CorruptIndexError(f"bad term record among {len(at)} at {at[0]}")
+        return at, value, datalen
 
-    def _closest(self, key: bytes) -> int:
-        """The position of the first record whose key is `key` or after it (the end of the records if none)."""
+    def _ints(self, at: np.ndarray, dtype: str) -> np.ndarray:
+        """The 4-byte big-endian integers of the mapped file at positions `at`."""
+        return self._bytes[at[:, None] + _FOUR].view(dtype)[:, 0].astype(np.int64)
+
+    def _rank(self, key: bytes) -> int:
+        """How many records have keys before `key` (binary search of the key-order index)."""
         m, lo, hi = self._mapped, 0, len(self._sorted)
         while lo < hi:
             mid = (lo + hi) // 2
@@ -293,7 +291,7 @@ class TermTable:
                 lo = mid + 1
             else:
                 hi = mid
-        return int(self._sorted[lo]) if lo < len(self._sorted) else self._end
+        return lo
 
     def doc_frequencies(self, fieldname: str, terms: list[bytes]) -> list[int]:
         if fieldname not in self._fields:
@@ -306,28 +304,94 @@ class TermTable:
         return out
 
 
-def _field_items(r, table: TermTable | None, fieldname: str, lo: bytes, hi: bytes | None,
-                 docs: list[int] | None = None):
+def _field_items(r, table: TermTable | None, fieldname: str, lo: bytes, hi: bytes | None):
     """`TermTable.items` of a segment's field, through Whoosh when the table is not mapped."""
     if table is not None:
-        yield from table.items(fieldname, lo, hi, docs)
+        yield from table.items(fieldname, lo, hi)
         return
     for (fname, term), info in r._terms.items_from(fieldname, lo):
         if fname != fieldname or (hi is not None and term >= hi):
             return
-        if docs is None or _holds(docs, info.min_id(), info.max_id()):
-            yield term, info
+        yield term, info
+
+
+@dataclass
+class Grams:
+    """Some terms of one segment: their first and last documents as arrays (0xFFFFFFFF: unknown), and
+    their term infos by number (`info(i)`)."""
+
+    first: np.ndarray
+    last: np.ndarray
+    info: Callable[[int], W3TermInfo]
+
+    @classmethod
+    def of(cls, infos: list[W3TermInfo]) -> Grams:
+        def known(x: int | None) -> int:
+            return 0xFFFFFFFF if x is None else x
+
+        return cls(np.array([known(i.min_id()) for i in infos], dtype=np.int64),
+                   np.array([known(i.max_id()) for i in infos], dtype=np.int64), infos.__getitem__)
+
+
+def _resolve(r, grams: Grams, need: np.ndarray) -> np.ndarray:
+    """The keys of `need` (document << 32 | position in segment `r`, ascending) where one of `grams` is.
+
+    Only grams whose first..last documents hold a document of `need` are decoded (most
+    grams of a prefix such as 个, ~1,300 in every segment, are rare); rare grams' inlined
+    postings are read without numpy.
+    """
+    docs = np.unique(need >> 32)
+    wanted, inline, arrays = set(docs.tolist()), [], []
+    decode = GramPositions().decode_positions
+    for i in np.flatnonzero(_holding(docs, grams.first, grams.last)).tolist():
+        info = grams.info(i)
+        if info.is_inlined():
+            ids, _w, values = info.inlined_postings()
+            inline.extend(d << 32 | p for d, v in zip(ids, values, strict=True) if d in wanted for p in decode(v))
+        else:
+            arrays.append(_gram_keys(r, info, docs))
+    return common(need, np.unique(np.concatenate([np.array(inline, dtype=np.int64), *arrays])))
+
+
+def _gram_keys(r, info: W3TermInfo, docs: np.ndarray) -> np.ndarray:
+    """(document << 32 | position) of a gram of segment `r` with posting blocks, in its documents `docs`."""
+    offset, length = info.extent()
+    length = length[0] if isinstance(length, tuple) else length
+    ids, _, chunks = read_blocks(r._terms._postfile, offset, length, True, docs)
+    keep = common(ids, docs, mask=True)
+    if not keep.any():
+        return ids[:0]
+    d, p = positions(ids, chunks, keep)
+    return (d << 32) | p
+
+
+def common(a: np.ndarray, b: np.ndarray, mask: bool = False) -> np.ndarray:
+    """The values in both of two ascending arrays of distinct values (no sorting, unlike np.intersect1d);
+    with `mask`, which values of `a` are in `b`."""
+    if not len(a) or not len(b):
+        return np.zeros(len(a), dtype=bool) if mask else a[:0]
+    at = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    return b[at] == a if mask else a[b[at] == a]
 
 
 _INFO = W3TermInfo._struct  # flags, weight, doc frequency, min/max length, max weight, first doc, last doc
+_FIRST = 15  # where the first doc is in a term info
+_FOUR = np.arange(4)
 
 
-def _holds(docs: list[int], first: int | None, last: int | None) -> bool:
-    """Whether ascending `docs` has one in first..last (None or 0xFFFFFFFF: unknown, so maybe)."""
-    if first is None or last is None or first == 0xFFFFFFFF or last == 0xFFFFFFFF:
-        return True
-    i = bisect_left(docs, first)
-    return i < len(docs) and docs[i] <= last
+def _local(docs: np.ndarray, off: int, count: int) -> np.ndarray:
+    """The documents of ascending `docs` in the segment of `count` documents from `off`, numbered in it."""
+    lo, hi = np.searchsorted(docs, (off, off + count))
+    return docs[lo:hi] - off
+
+
+def _holding(docs: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Which first..last ranges hold one of ascending `docs` (0xFFFFFFFF: unknown, so maybe)."""
+    unknown = (first == 0xFFFFFFFF) | (last == 0xFFFFFFFF)
+    if not len(docs):
+        return unknown
+    i = np.searchsorted(docs, first)
+    return unknown | ((i < len(docs)) & (docs[np.minimum(i, len(docs) - 1)] <= last))
 
 
 def _alnum(term: str) -> bool:
@@ -369,6 +433,7 @@ def read_blocks(postfile, offset: int, length: int, values: bool,
     each block's arrays go straight into numpy. A block whose documents (after the
     previous block's last, up to its own last) include none of `within` is skipped
     undecoded: a phrase of rare and common grams decodes few blocks of the common ones.
+    Blocks are zlib streams, inflated by ISA-L (`isal`: the same bytes, 2.3× faster).
     """
     raw = postfile.get(offset, length)
     if raw[:4] != WHOOSH3_HEADER_MAGIC:
@@ -389,7 +454,7 @@ def read_blocks(postfile, offset: int, length: int, values: bool,
     ids, weights, vals = [], [], []
     for n, _last, comp, start, end in blocks:
         data = raw[start:end]
-        d_ids, d_weights, d_values = pickle.loads(zlib.decompress(data) if comp else data)
+        d_ids, d_weights, d_values = pickle.loads(decompress(data) if comp else data)
         if isinstance(d_ids, array):  # indexer.postings: deltas as an array
             ids.append(np.cumsum(np.frombuffer(d_ids, dtype=_DTYPES[d_ids.typecode]), dtype=np.int64))
         else:
@@ -409,8 +474,12 @@ def read_blocks(postfile, offset: int, length: int, values: bool,
     return np.concatenate(ids), np.concatenate(weights), vals
 
 
-def positions(docs: np.ndarray, chunks: list) -> tuple[np.ndarray, np.ndarray]:
-    """(document, position) pairs of `indexer.schema.GramPositions` values (a typecode byte + an array)."""
+def positions(docs: np.ndarray, chunks: list, keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(document, position) pairs of `indexer.schema.GramPositions` values (a typecode byte + an array).
+
+    With `keep` (a mask over the postings) only those postings are decoded: a phrase
+    checks positions only in the documents not already known to hold it.
+    """
     lens, bufs = [], []
     for chunk in chunks:
         if isinstance(chunk, PackedValues):
@@ -423,16 +492,19 @@ def positions(docs: np.ndarray, chunks: list) -> tuple[np.ndarray, np.ndarray]:
     if not bufs:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     lens_a = np.concatenate(lens)
-    buf = np.frombuffer(b"".join(bufs), dtype=np.uint8)
+    joined = b"".join(bufs)
+    buf = np.frombuffer(joined, dtype=np.uint8)
     heads = np.cumsum(lens_a) - lens_a
-    if np.all(buf[heads] == ord("H")):
-        body = np.ones(len(buf), dtype=bool)
-        body[heads] = False
-        pos = buf[body].view("<u2").astype(np.int64)
+    if keep is not None:
+        docs, lens_a, heads = docs[keep], lens_a[keep], heads[keep]
+    if np.all(buf[heads] == ord("H")):  # 2-byte positions: gathered from the bytes at once
         counts = (lens_a - 1) // 2
+        starts = np.cumsum(counts) - counts
+        at = np.repeat(heads + 1 - 2 * starts, counts) + 2 * np.arange(int(counts.sum()))
+        pos = buf[at].astype(np.int64) | (buf[at + 1].astype(np.int64) << 8)
     else:
         decode = GramPositions().decode_positions
-        decoded = [decode(v) for chunk in chunks for v in chunk]
+        decoded = [decode(joined[h : h + n]) for h, n in zip(heads.tolist(), lens_a.tolist(), strict=True)]
         pos = np.fromiter((p for ps in decoded for p in ps), dtype=np.int64)
         counts = np.array([len(ps) for ps in decoded], dtype=np.int64)
     return np.repeat(docs, counts), pos
