@@ -37,7 +37,7 @@ from struct import Struct
 from typing import NamedTuple
 
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
-from whoosh.filedb.filetables import _lengths, _pointer, crc_hash
+from whoosh.filedb.filetables import _lengths, crc_hash
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numlists import delta_encode
 
@@ -87,26 +87,55 @@ def use_fast_term_table(fw) -> None:
     f.write_byte(1)
     f.seek(end)
     tindex.hashtype, tindex.hashfn = 1, crc_hash
+    tindex.bulk = []
     tindex._write_hashes = partial(_write_hashes, tindex)
 
 
 def _write_hashes(tindex) -> None:
-    """HashWriter._write_hashes, one write per table instead of one per slot."""
-    dbfile = tindex.dbfile
-    pack = _pointer.pack
-    empty = pack(0, 0)
-    for entries in tindex.buckets:
-        numslots = int(SLOTS * len(entries)) + 1 if entries else 0  # at least one empty slot ends every probe
-        tindex.directory.append((dbfile.tell(), numslots))
-        table = [empty] * numslots
-        taken = [False] * numslots
-        for hashval, position in entries:
-            slot = (hashval >> 8) % numslots
-            while taken[slot]:
-                slot = (slot + 1) % numslots
-            taken[slot] = True
-            table[slot] = pack(hashval, position)
-        dbfile.write(b"".join(table))
+    """HashWriter._write_hashes for all 256 tables at once, with numpy.
+
+    Entries come from the writer's buckets and from `tindex.bulk` (arrays of
+    hashes and record positions a join appends whole). Each table is filled by
+    linear probing, its entries placed in the order of their home slots: a
+    valid table for the same probing reader (at least one slot stays empty).
+    """
+    import numpy as np  # loaded by the runs that write, not by every run
+
+    pairs = np.array([e for entries in tindex.buckets for e in entries], dtype=np.int64).reshape(-1, 2)
+    hashes = np.concatenate([pairs[:, 0], *(h.astype(np.int64) for h, _ in tindex.bulk)])
+    positions = np.concatenate([pairs[:, 1], *(p.astype(np.int64) for _, p in tindex.bulk)])
+    bucket = hashes & 255
+    counts = np.bincount(bucket, minlength=256)
+    slots = np.where(counts > 0, (SLOTS * counts).astype(np.int64) + 1, 0)
+    home = (hashes >> 8) % np.maximum(slots[bucket], 1)
+    order = np.lexsort((home, bucket))
+    starts = np.cumsum(slots) - slots
+    table = np.zeros(int(slots.sum()), dtype=[("h", ">u4"), ("p", ">i8")])
+    lo = 0
+    for b in np.flatnonzero(counts).tolist():
+        idx = order[lo : lo + counts[b]]
+        lo += counts[b]
+        placed = _probe(home[idx], int(slots[b]))
+        table["h"][starts[b] + placed] = hashes[idx]
+        table["p"][starts[b] + placed] = positions[idx]
+    f = tindex.dbfile
+    base = f.tell()
+    tindex.directory.extend(zip((base + 12 * starts).tolist(), slots.tolist(), strict=True))
+    f.write(table.tobytes())
+
+
+def _probe(homes, n: int):
+    """The slots linear probing gives entries inserted in ascending order of their home slots (a table of n)."""
+    import numpy as np
+
+    i = np.arange(len(homes))
+    placed = i + np.maximum.accumulate(homes - i)
+    over = placed >= n
+    if over.any():  # the last run passes the end: those entries wrap to the first free slots
+        taken = np.zeros(n, dtype=bool)
+        taken[placed[~over]] = True
+        placed[over] = np.flatnonzero(~taken)[: int(over.sum())]
+    return placed
 
 
 _TUPLE_END = (b")", b"\x85", b"\x86", b"\x87")  # EMPTY_TUPLE, TUPLE1..TUPLE3

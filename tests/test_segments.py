@@ -7,6 +7,7 @@ from whoosh import index as windex
 
 from indexer import postings
 from indexer.analysis import gram_positions, gram_tokens, word_counts, word_tokens
+from indexer.codec import segment_join
 from indexer.codec import segment_writer as segments
 from indexer.ingest.article import Article
 from indexer.normalize import normalize
@@ -74,8 +75,10 @@ def test_gram_positions_format_round_trips():
         assert fmt.decode_weight(v) == 3.0 * len(poslist)
 
 
-def test_fast_segments_hold_the_same_postings_as_whoosh(tmp_path, monkeypatch):
+@pytest.mark.parametrize("join_procs", [1, 2])
+def test_fast_segments_hold_the_same_postings_as_whoosh(tmp_path, monkeypatch, join_procs):
     monkeypatch.setattr(segments, "PARALLEL_MIN_DOCS", 50)
+    monkeypatch.setattr(segment_join, "PARALLEL_MIN_KEYS", 0 if join_procs == 2 else 10**9)
     docs = _docs(160)
     (tmp_path / "a").mkdir()
     reference = windex.create_in(str(tmp_path / "a"), make_schema())

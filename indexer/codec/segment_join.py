@@ -26,26 +26,29 @@ The joined segment is in no TOC yet, like the parts; the caller commits it
 
 from __future__ import annotations
 
-import heapq
+import gc
+import io
+import multiprocessing
+import os
+import pickle
 from array import array
 from collections import defaultdict
-from collections.abc import Iterator
-from itertools import groupby
-from operator import itemgetter
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from struct import Struct
+from typing import NamedTuple
+from zlib import crc32
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo
-from whoosh.system import pack_int, pack_long, unpack_int
+from whoosh.filedb.filetables import _lengths as _lengths_struct
+from whoosh.system import pack_int, pack_ushort, unpack_int
 
-from ..postings import Copied, use_fast_term_table, write_sorted
+from ..postings import INLINE_LIMIT, Copied, _term_value, use_fast_term_table
 from . import stored
 from .arrays import length_bytes
-from .segment_merge import _Source
+from .segment_merge import _Bytes, _Source
+from .segment_writer import Part, die_with_parent
 from .stored import StoredCodec
-
-if TYPE_CHECKING:
-    from .segment_writer import Part
 
 _INFO = W3TermInfo._struct
 _MAGIC = len(WHOOSH3_HEADER_MAGIC)
@@ -59,13 +62,274 @@ class _Input(_Source):
         self.first = part.first
         self.stop = part.segment.doc_count_all()
 
+
+class _Records:
+    """Every term record of a part (all fields, in key order), read whole, with its postings file.
+
+    `keys` are the keys as the joined table writes them (field number + term):
+    a part whose field numbers differ from the joined table's has its keys
+    renumbered.
+    """
+
+    def __init__(self, inp: _Input, fieldnums: dict[str, int]) -> None:
+        self.input = inp
+        terms = inp.reader._terms
+        t = terms._tindex
+        renumber = {pack_ushort(n): pack_ushort(fieldnums[name]) for name, n in terms._fieldmap.items()}
+        self.same = all(k == v for k, v in renumber.items())
+        self.names = {pack_ushort(n): name for name, n in terms._fieldmap.items()}
+        n = t.indexlen
+        pos = np.frombuffer(t.dbfile.get(t.indexbase, n * t.indexsize),
+                            dtype=np.dtype(t.extras["indextype"]).newbyteorder(">")).astype(np.int64)
+        first = int(pos[0]) if n else 0
+        self.buf = t.dbfile.get(first, t.tables[0][0] - first) if n else b""
+        u8 = np.frombuffer(self.buf, dtype=np.uint8)
+        rel = pos - first
+        keylen, datalen = _be32(u8, rel), _be32(u8, rel + 4)
+        vstart = rel + 8 + keylen
+        self.starts, self.vstarts, self.ends = rel.tolist(), vstart.tolist(), (vstart + datalen).tolist()
+        self.inlined = u8[vstart].tolist() if n else []
+        buf = self.buf
+        self.keys = [buf[a + 8 : b] for a, b in zip(self.starts, self.vstarts, strict=True)]
+        if not self.same:
+            self.keys = [renumber[k[:2]] + k[2:] for k in self.keys]
+        seg = inp.reader._segment
+        self.pst = terms._postfile.get(0, inp.reader._storage.file_length(seg.make_filename(W3Codec.POSTS_EXT)))
+
+    def value(self, k: int) -> bytes:
+        return self.buf[self.vstarts[k] : self.ends[k]]
+
     def blob(self, value: bytes) -> bytes:
-        """A term's posting blocks with the last one not marked last (more blocks follow)."""
-        data = self.copied(value).blob
-        pos = _MAGIC
-        while (size := unpack_int(data[pos : pos + 4])[0]) > 0:
-            pos += 4 + size
-        return data[:pos] + pack_int(-size) + data[pos + 4 :]
+        offset, length = _EXTENT.unpack_from(value, len(value) - _EXTENT.size)
+        return self.pst[offset : offset + length]
+
+    def postings(self, value: bytes, fixed: int | None, flat: list) -> None:
+        """Append a record's postings to `flat` (doc, weight, value, ...), its blocks read from memory: a forked
+        half must not move the file position the other half reads at."""
+        if value[0]:
+            self.input.postings(value, fixed, flat)
+        else:
+            self.input._blocks(_Bytes(self.pst), *_EXTENT.unpack_from(value, len(value) - _EXTENT.size), fixed, flat)
+
+
+_EXTENT = Struct("!qi")  # a non-inlined term record ends with its blocks' offset and length
+
+
+class _Sink:
+    """The joined postings, collected in memory in the order they are written (what `Copied.moved` writes to)."""
+
+    def __init__(self, pos: int) -> None:
+        self.pos = pos
+        self.parts: list[bytes] = []
+
+    def write(self, b: bytes) -> None:
+        self.parts.append(b)
+        self.pos += len(b)
+
+
+class _Merged:
+    """The parts' term records in the joined key order: for each key (ascending, a key once per part holding
+    it) the part (`src`) and its record (`local`); `same[g]`: key g is also key g + 1."""
+
+    def __init__(self, schema, inputs: list[_Input], fieldmap: dict[str, int], lengths: dict[str, array]) -> None:
+        self.schema, self.lengths = schema, lengths
+        self.names = sorted(fieldmap, key=fieldmap.__getitem__)
+        self.tables = [_Records(s, fieldmap) for s in inputs]
+        keys = [k for t in self.tables for k in t.keys]
+        bounds = np.cumsum([0] + [len(t.keys) for t in self.tables])
+        order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
+        src = np.searchsorted(bounds, order, "right") - 1
+        self.local = (order - bounds[src]).tolist()
+        self.src = src.tolist()
+        self.ordered = [keys[i] for i in order.tolist()]
+        self.same = [a == b for a, b in zip(self.ordered, self.ordered[1:], strict=False)] + [False]
+
+    def split(self) -> int:
+        """Where a second process takes over: about 40 % of the keys from the end, at a key's first record."""
+        g = len(self.ordered) * 3 // 5
+        while g and self.same[g - 1]:
+            g -= 1
+        return g
+
+
+class _Half(NamedTuple):
+    """Term records g0..g1 of a join, with their postings (pointers counted from `pst_start`)."""
+
+    pst_start: int
+    records: bytes
+    sizes: np.ndarray  # each record's length
+    pointers: np.ndarray  # the records whose values end with a pointer to their blocks
+    hashes: np.ndarray
+    postings: bytes
+    lastkey: bytes
+
+
+def _emit(m: _Merged, g0: int, g1: int, pst_start: int) -> _Half:
+    """Records g0..g1 of `m`, terms one part holds copied, the others joined (`_combined`)."""
+    tables, ordered, src, local, same = m.tables, m.ordered, m.src, m.local, m.same
+    sink = _Sink(pst_start)
+    records, keys, pointers = [], [], []
+    g = g0
+    while g < g1:
+        key, t, k = ordered[g], tables[src[g]], local[g]
+        if not same[g]:  # one part holds the term
+            if t.inlined[k]:
+                record = t.buf[t.starts[k] : t.ends[k]] if t.same else _record(key, t.value(k))
+            else:
+                value = t.value(k)
+                record = _record(key, Copied(value, t.blob(value)).moved(sink))
+                pointers.append(len(records))
+            g += 1
+        else:
+            h = g
+            while same[g]:
+                g += 1
+            g += 1
+            name = m.names[int.from_bytes(key[:2], "big")]
+            value = _combined([(tables[src[i]], local[i]) for i in range(h, g)],
+                              m.schema[name].format.fixed_value_size(), m.lengths.get(name), sink)
+            record = _record(key, value)
+            if not value[0]:
+                pointers.append(len(records))
+        records.append(record)
+        keys.append(key)
+    return _Half(pst_start, b"".join(records), np.fromiter(map(len, records), dtype=np.int64, count=len(records)),
+                 np.array(pointers, dtype=np.int64), np.fromiter(map(crc32, keys), dtype=np.uint32, count=len(keys)),
+                 b"".join(sink.parts), keys[-1] if keys else b"")
+
+
+def _write_half(tindex, postfile, half: _Half) -> None:
+    """Append a half's records to the term table (its pointers moved to where its postings land) and its postings."""
+    records, ends = half.records, np.cumsum(half.sizes)
+    delta = postfile.tell() - half.pst_start
+    if delta and len(half.pointers):  # each pointer is the 8 bytes before a record's last 4
+        buf = bytearray(records)
+        u8 = np.frombuffer(buf, dtype=np.uint8)
+        at = (ends[half.pointers] - 12)[:, None] + np.arange(8)
+        u8[at] = (u8[at].copy().view(">i8") + delta).astype(">i8").view(np.uint8)
+        records = bytes(buf)
+    start = tindex.dbfile.tell()
+    tindex.dbfile.write(records)
+    postfile.write(half.postings)
+    positions = start + ends - half.sizes
+    old = np.frombuffer(tindex.index.array, dtype=tindex.index.array.typecode).astype(np.int64)
+    index = np.concatenate([old, positions])
+    top = int(index[-1]) if len(index) else 0
+    tindex.index.array = array("H" if top < 1 << 16 else "i" if top < 1 << 31 else "q", index.tolist())
+    tindex.bulk.append((half.hashes, positions))
+    if half.lastkey:
+        tindex.lastkey = half.lastkey
+
+
+_job: tuple[_Merged, Callable[[], None]] | None = None  # what the forked second half reads
+PARALLEL_MIN_KEYS = 100_000  # below this many term records one process joins (forking costs ~20 ms)
+
+
+def _join_terms(m: _Merged, columns: Callable[[], None], pst_start: int) -> list[_Half]:
+    """The joined records in two halves, the second with `columns` on a forked process where that pays."""
+    global _job
+    can_fork = "fork" in multiprocessing.get_all_start_methods()
+    if len(m.ordered) < PARALLEL_MIN_KEYS or not can_fork or (os.cpu_count() or 1) < 2:
+        columns()
+        return [_emit(m, 0, len(m.ordered), pst_start)]
+    mid = m.split()
+    _job = (m, columns)
+    gc.freeze()  # a collection in the child would touch (and so copy) every page of the parent's objects
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(1, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+            later = pool.apply_async(_second_half, (mid,))
+            first = _emit(m, 0, mid, pst_start)
+            return [first, later.get()]
+    finally:
+        _job = None
+        gc.unfreeze()
+
+
+def _second_half(mid: int) -> _Half:
+    assert _job is not None
+    m, columns = _job
+    columns()
+    return _emit(m, mid, len(m.ordered), 0)
+
+
+def _record(key: bytes, value: bytes) -> bytes:
+    return _lengths_struct.pack(len(key), len(value)) + key + value
+
+
+def _write_records(tindex, records: list[bytes], keys: list[bytes]) -> None:
+    """Append whole records to an ordered hash writer: its ordered index and hash entries, in bulk."""
+    f = tindex.dbfile
+    start = f.tell()
+    sizes = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
+    positions = start + np.cumsum(sizes) - sizes
+    for k in range(0, len(records), 1 << 14):
+        f.write(b"".join(records[k : k + (1 << 14)]))
+    top = int(positions[-1]) if len(positions) else 0
+    tindex.index.array = array("H" if top < 1 << 16 else "i" if top < 1 << 31 else "q", positions.tolist())
+    tindex.bulk.append((np.fromiter(map(crc32, keys), dtype=np.uint32, count=len(keys)), positions))
+    if keys:
+        tindex.lastkey = keys[-1]
+
+
+def _combined(group: list[tuple[_Records, int]], fixed: int | None, lengths: array | None, sink: _Sink) -> bytes:
+    """The joined term record value of a term several parts hold (its blocks written to `sink`)."""
+    values = [t.value(k) for t, k in group]
+    infos = [_INFO.unpack_from(v) for v in values]
+    if all(i[0] for i in infos) and sum(i[2] for i in infos) <= INLINE_LIMIT:
+        ids, weights, vals = (), (), ()
+        for v in values:
+            i, w, x = pickle.loads(v[_INFO.size :])
+            ids, weights, vals = ids + i, weights + w, vals + x
+        return _merged_info(infos, 1) + _dumps((ids, weights, vals))
+    if not any(i[0] for i in infos):  # every part has blocks: they go one after another
+        blobs = [t.blob(v) for (t, _), v in zip(group, values, strict=True)]
+        blob = blobs[0][:_MAGIC] + b"".join(b[_MAGIC:] for b in [*map(_unlast, blobs[:-1]), blobs[-1]])
+        return Copied(_merged_info(infos, 0) + _EXTENT.pack(0, len(blob)), blob).moved(sink)
+    flat: list = []
+    for (t, _), v in zip(group, values, strict=True):
+        t.postings(v, fixed, flat)
+    return _term_value(flat, lengths, fixed, sink)
+
+
+def _unlast(blob: bytes) -> bytes:
+    """A term's posting blocks with the last one not marked last (more blocks follow)."""
+    pos = _MAGIC
+    while (size := unpack_int(blob[pos : pos + 4])[0]) > 0:
+        pos += 4 + size
+    return blob[:pos] + pack_int(-size) + blob[pos + 4 :]
+
+
+def _merged_info(infos: list[tuple], inlined: int) -> bytes:
+    """The term info of several parts' postings of one term, from theirs (length bytes 0, 0: no non-empty field)."""
+    lens = [(i[3], i[4]) for i in infos if (i[3], i[4]) != (0, 0)] or [(0, 0)]
+    return _INFO.pack(inlined, sum(i[1] for i in infos), sum(i[2] for i in infos), min(lo for lo, _ in lens),
+                      max(hi for _, hi in lens), max(i[5] for i in infos), infos[0][6], infos[-1][7])
+
+
+class _Dumps:
+    """What `indexer.postings` inlines for postings: pickle opcodes without header or memo, at C speed."""
+
+    def __init__(self) -> None:
+        self.f = io.BytesIO()
+        self.p = pickle.Pickler(self.f, 3)
+        self.p.fast = True  # no memo: each small tuple and bytes object written where it occurs
+
+    def __call__(self, postings: tuple) -> bytes:
+        f = self.f
+        f.seek(0)
+        f.truncate()
+        self.p.dump(postings)
+        return f.getvalue()[2:]
+
+
+_dumps = _Dumps()
+
+
+def _be32(u8: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Big-endian 32-bit numbers at byte offsets `at`."""
+    b = [u8[at + i].astype(np.int64) for i in range(4)]
+    return (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
 
 
 def join_segments(ix, parts: list[Part]):
@@ -80,16 +344,13 @@ def join_segments(ix, parts: list[Part]):
     inputs = [_Input(storage, schema, p) for p in parts]
     try:
         total = inputs[-1].stop
-        _join_columns(storage, schema, inputs, new, total)
-        lengths = _lengths(schema, inputs)
         fw = codec.field_writer(storage, new)
         use_fast_term_table(fw)
-        fields = sorted({n for s in inputs for n in s.reader._terms.indexed_field_names() if n in schema})
-        for name in fields:
-            field = schema[name]
-            fw.start_field(name, field)
-            write_sorted(fw, _joined_terms(inputs, name, field.format.fixed_value_size()), lengths.get(name))
-            fw.finish_field()
+        names = sorted({n for s in inputs for n in s.reader._terms.indexed_field_names() if n in schema})
+        fw._fieldmap.update({n: k for k, n in enumerate(names)})
+        m = _Merged(schema, inputs, fw._fieldmap, _field_lengths(schema, inputs))
+        for half in _join_terms(m, lambda: _join_columns(storage, schema, inputs, new, total), fw._postfile.tell()):
+            _write_half(fw._tindex, fw._postfile, half)
         fw.close()
         new.set_doc_count(total)
         new._fieldlengths = defaultdict(int)
@@ -112,7 +373,7 @@ def _delete_files(storage, segments: list) -> None:
             storage.delete_file(name)
 
 
-def _lengths(schema, inputs: list[_Input]) -> dict[str, array]:
+def _field_lengths(schema, inputs: list[_Input]) -> dict[str, array]:
     """Each scorable field's 1 + length byte per document (0: empty), as `indexer.postings` takes them."""
     out = {}
     for name in schema.names():
@@ -120,36 +381,6 @@ def _lengths(schema, inputs: list[_Input]) -> dict[str, array]:
             b = np.concatenate([length_bytes(s.reader, name)[s.first : s.stop] for s in inputs])
             out[name] = array("H", (b.astype(np.uint16) + (b > 0)).tobytes())
     return out
-
-
-def _joined_terms(inputs: list[_Input], fieldname: str, fixed: int | None) -> Iterator[tuple[bytes, object]]:
-    streams = [s.items(fieldname, k) for k, s in enumerate(inputs)]
-    for tb, group in groupby(heapq.merge(*streams), key=itemgetter(0)):
-        records = [(inputs[k], value) for _, k, value in group]
-        if len(records) == 1:
-            src, value = records[0]
-            yield tb, src.copied(value)
-        elif not any(value[0] for _, value in records):  # every part has blocks: they go one after another
-            yield tb, _concatenated(records)
-        else:
-            flat: list = []
-            head_src, head = records[0]
-            for src, value in records[1:] if not head[0] else records:
-                src.postings(value, fixed, flat)
-            yield tb, flat if head[0] else head_src.extended(head, fixed, flat)
-
-
-def _concatenated(records: list[tuple[_Input, bytes]]) -> Copied:
-    """One term record for several parts' blocks (the pointer is set where `Copied` writes them)."""
-    infos = [_INFO.unpack(value[: _INFO.size]) for _, value in records]
-    blobs = [src.blob(value) for src, value in records[:-1]]
-    src, value = records[-1]
-    last = src.copied(value).blob
-    blob = b"".join([blobs[0], *(b[_MAGIC:] for b in blobs[1:]), last[_MAGIC:]])
-    lens = [(i[3], i[4]) for i in infos if (i[3], i[4]) != (0, 0)] or [(0, 0)]
-    head = _INFO.pack(0, sum(i[1] for i in infos), sum(i[2] for i in infos), min(lo for lo, _ in lens),
-                      max(hi for _, hi in lens), max(i[5] for i in infos), infos[0][6], infos[-1][7])
-    return Copied(head + pack_long(0) + pack_int(len(blob)), blob)
 
 
 def _column_names(storage, segment) -> set[str]:
