@@ -11,9 +11,11 @@ whole block at a time through the codec's own postings writer. The files are
 ordinary Whoosh 3 segments: reading and deleting stay Whoosh's; merging is ours
 (`indexer.merge_policy` decides, `indexer.codec.segment_merge` writes), in this same format.
 
-:func:`build_segments` runs one builder per core on forked processes; the
-parent's writer then adds every new segment in a single TOC commit
-(:func:`commit_segments`), so a run stays atomic.
+:func:`build_segments` runs one builder per core on forked processes, each
+numbering its documents where they stand in the batch, and joins what they
+wrote into one segment (`indexer.codec.segment_join`: a term both hold gets one
+record, not two); the parent's writer then adds the run's new segments in a
+single TOC commit (:func:`commit_segments`), so a run stays atomic.
 
 This relies on internals of whoosh3 3.54.0 (pinned exactly in pyproject.toml):
 ``SegmentWriter.segments/_close_segment/_commit_toc/_finish`` and the postings
