@@ -234,7 +234,7 @@ class Extended(NamedTuple):
         _flags, weight, df, minl, maxl, maxw, minid, _maxid = _TERMINFO.unpack(self.value[: _TERMINFO.size])
         flat = self.flat
         docs, w = flat[0::3], flat[1::3]
-        more, lo, hi = _blocks(array("I", docs), array("f", w), flat[2::3], lengths, fixed)
+        more, lo, hi = encode_blocks(array("I", docs), array("f", w), flat[2::3], lengths, fixed)
         blob = self.blob + more[len(WHOOSH3_HEADER_MAGIC) :]
         offset = pfile.pos
         pfile.write(blob)
@@ -277,7 +277,7 @@ def _term_value(flat: list, lengths: array | None, fixed: int | None, pfile: _Co
         if all(x.is_integer() for x in w):  # frequency × an integral boost: 2 pickled bytes, not 9
             w = tuple(map(int, w))
         return head + _inline(docs, w, (None,) * n if fixed == 0 else values)
-    blob, minl, maxl = _blocks(array("I", docs), array("f", w), values, lengths, fixed)
+    blob, minl, maxl = encode_blocks(array("I", docs), array("f", w), values, lengths, fixed)
     offset = pfile.pos
     pfile.write(blob)
     head = _TERMINFO.pack(0, sum(w), n, minl, maxl, max(w), docs[0], docs[-1])
@@ -369,7 +369,8 @@ def _deltas(ids: array) -> array:
     return array("H", d.astype(np.uint16).tobytes()) if d.max() < 65536 else array("I", d.tobytes())
 
 
-def _blocks(docs: array, weights: array, values: list, lengths, fixed: int | None) -> tuple[bytes, int, int]:
+def encode_blocks(docs: array, weights: array, values: list, lengths,
+                  fixed: int | None) -> tuple[bytes, int, int]:
     """One term's postings as Whoosh 3 blocks (W3PostingsWriter._write_block, with arrays for tuples).
 
     Doc number deltas and weights are pickled as arrays (Whoosh's reader

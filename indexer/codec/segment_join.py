@@ -40,32 +40,48 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable
 from struct import Struct
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zlib import crc32
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo
 from whoosh.filedb.filetables import _lengths as _lengths_struct
+from whoosh.reading import SegmentReader
 from whoosh.system import pack_int, pack_ushort, unpack_int
 
-from ..postings import INLINE_LIMIT, Copied, _term_value, use_fast_term_table
+from .. import postings
+from ..postings import Copied, encode_blocks, use_fast_term_table
 from . import stored
 from .arrays import length_bytes
-from .segment_merge import _Bytes, _Source
-from .segment_writer import Part, die_with_parent
+from .forking import die_with_parent
 from .stored import StoredCodec
 
 _INFO = W3TermInfo._struct
+# Parts' inlined postings of a term stay inlined together up to this many (with indexer.postings' limit of 32):
+# up to ~50 postings a term record holds them in fewer bytes than a block and its pointer, and
+# pickling them costs far less than a block (zlib).
+INLINE_LIMIT = 48
 _MAGIC = len(WHOOSH3_HEADER_MAGIC)
 
 
-class _Input(_Source):
-    """A part being joined: a merge source whose document numbers stay as they are."""
+class Part(NamedTuple):
+    """A segment built from a run's batch: its own documents are first..segment.doc_count_all()
+    (`indexer.codec.segment_writer._number_from`)."""
+
+    segment: Any
+    first: int
+
+
+class _Input:
+    """A part being joined: its reader, and its own documents first..stop."""
 
     def __init__(self, storage, schema, part: Part) -> None:
-        super().__init__(storage, schema, part.segment, 0, False)
+        self.reader = SegmentReader(storage, schema, part.segment)
         self.first = part.first
         self.stop = part.segment.doc_count_all()
+
+    def close(self) -> None:
+        self.reader.close()
 
 
 class _Records:
@@ -108,14 +124,6 @@ class _Records:
         offset, length = _EXTENT.unpack_from(value, len(value) - _EXTENT.size)
         return self.pst[offset : offset + length]
 
-    def postings(self, value: bytes, fixed: int | None, flat: list) -> None:
-        """Append a record's postings to `flat` (doc, weight, value, ...), its blocks read from memory: a forked
-        half must not move the file position the other half reads at."""
-        if value[0]:
-            self.input.postings(value, fixed, flat)
-        else:
-            self.input._blocks(_Bytes(self.pst), *_EXTENT.unpack_from(value, len(value) - _EXTENT.size), fixed, flat)
-
 
 _EXTENT = Struct("!qi")  # a non-inlined term record ends with its blocks' offset and length
 
@@ -150,8 +158,8 @@ class _Merged:
         self.same = [a == b for a, b in zip(self.ordered, self.ordered[1:], strict=False)] + [False]
 
     def split(self) -> int:
-        """Where a second process takes over: about 40 % of the keys from the end, at a key's first record."""
-        g = len(self.ordered) * 3 // 5
+        """Where a second process takes over (it also joins the columns), at a key's first record."""
+        g = int(len(self.ordered) * (1 - SECOND_SHARE))
         while g and self.same[g - 1]:
             g -= 1
         return g
@@ -228,6 +236,7 @@ def _write_half(tindex, postfile, half: _Half) -> None:
 
 _job: tuple[_Merged, Callable[[], None]] | None = None  # what the forked second half reads
 PARALLEL_MIN_KEYS = 100_000  # below this many term records one process joins (forking costs ~20 ms)
+SECOND_SHARE = 0.4  # of the term records, for the process that also joins the columns
 
 
 def _join_terms(m: _Merged, columns: Callable[[], None], pst_start: int) -> list[_Half]:
@@ -262,39 +271,67 @@ def _record(key: bytes, value: bytes) -> bytes:
     return _lengths_struct.pack(len(key), len(value)) + key + value
 
 
-def _write_records(tindex, records: list[bytes], keys: list[bytes]) -> None:
-    """Append whole records to an ordered hash writer: its ordered index and hash entries, in bulk."""
-    f = tindex.dbfile
-    start = f.tell()
-    sizes = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
-    positions = start + np.cumsum(sizes) - sizes
-    for k in range(0, len(records), 1 << 14):
-        f.write(b"".join(records[k : k + (1 << 14)]))
-    top = int(positions[-1]) if len(positions) else 0
-    tindex.index.array = array("H" if top < 1 << 16 else "i" if top < 1 << 31 else "q", positions.tolist())
-    tindex.bulk.append((np.fromiter(map(crc32, keys), dtype=np.uint32, count=len(keys)), positions))
-    if keys:
-        tindex.lastkey = keys[-1]
-
-
 def _combined(group: list[tuple[_Records, int]], fixed: int | None, lengths: array | None, sink: _Sink) -> bytes:
-    """The joined term record value of a term several parts hold (its blocks written to `sink`)."""
-    values = [t.value(k) for t, k in group]
+    """The joined term record value of a term several parts hold (its blocks written to `sink`).
+
+    Postings that fit are inlined together; otherwise each part's blocks are
+    kept as bytes, and inlined postings become a block of their own where they stand.
+    """
+    values = [t.buf[t.vstarts[k] : t.ends[k]] for t, k in group]
     infos = [_INFO.unpack_from(v) for v in values]
-    if all(i[0] for i in infos) and sum(i[2] for i in infos) <= INLINE_LIMIT:
-        ids, weights, vals = (), (), ()
-        for v in values:
-            i, w, x = pickle.loads(v[_INFO.size :])
-            ids, weights, vals = ids + i, weights + w, vals + x
-        return _merged_info(infos, 1) + _dumps((ids, weights, vals))
-    if not any(i[0] for i in infos):  # every part has blocks: they go one after another
-        blobs = [t.blob(v) for (t, _), v in zip(group, values, strict=True)]
-        blob = blobs[0][:_MAGIC] + b"".join(b[_MAGIC:] for b in [*map(_unlast, blobs[:-1]), blobs[-1]])
-        return Copied(_merged_info(infos, 0) + _EXTENT.pack(0, len(blob)), blob).moved(sink)
-    flat: list = []
-    for (t, _), v in zip(group, values, strict=True):
-        t.postings(v, fixed, flat)
-    return _term_value(flat, lengths, fixed, sink)
+    if len(values) == 2 and infos[0][0] and infos[1][0] and infos[0][2] == 1 == infos[1][2]:
+        pair = _pair(*values)  # the commonest case by far: a term in one document of each part
+        if pair is not None:
+            return _merged_info(infos, 1) + pair
+    inlined = [i[0] for i in infos]
+    if all(inlined) and sum(i[2] for i in infos) <= INLINE_LIMIT * postings.INLINE_LIMIT // 32:
+        return _merged_info(infos, 1) + _dumps(_inlined(values))
+    blobs, pending = [], []
+    for (t, _), v, flag in zip(group, values, inlined, strict=True):
+        if flag:
+            pending.append(v)
+            continue
+        if pending:
+            blobs.append(_block(_inlined(pending), fixed, lengths))
+            pending = []
+        blobs.append(t.blob(v))
+    if pending:
+        blobs.append(_block(_inlined(pending), fixed, lengths))
+    blob = blobs[0][:_MAGIC] + b"".join(b[_MAGIC:] for b in [*map(_unlast, blobs[:-1]), blobs[-1]])
+    return Copied(_merged_info(infos, 0) + _EXTENT.pack(0, len(blob)), blob).moved(sink)
+
+
+_OPCODE_SIZE = {ord("K"): 2, ord("M"): 3, ord("J"): 5, ord("G"): 9}  # BININT1, BININT2, BININT, BINFLOAT
+
+
+def _pair(a: bytes, b: bytes) -> bytes | None:
+    """Two one-posting inlined values as the pickle of two postings (what `_dumps` would write), spliced from
+    their opcodes; None if either is not laid out as `indexer.postings` inlines one posting."""
+    ops = []
+    for v in (a, b):
+        p = v[_INFO.size :]
+        d = _OPCODE_SIZE.get(p[0])
+        w = d and _OPCODE_SIZE.get(p[d + 1])
+        if not w or p[d] != 0x85 or p[d + 1 + w] != 0x85 or p[-3:] != b"\x85\x87.":
+            return None
+        ops.append((p[:d], p[d + 1 : d + 1 + w], p[d + 2 + w : -3]))
+    (d1, w1, v1), (d2, w2, v2) = ops
+    return d1 + d2 + b"\x86" + w1 + w2 + b"\x86" + v1 + v2 + b"\x86\x87."
+
+
+def _inlined(values: list[bytes]) -> tuple[tuple, tuple, tuple]:
+    """The postings inlined in term record values, one after another: (doc numbers, weights, encoded values)."""
+    ids, weights, vals = (), (), ()
+    for v in values:
+        i, w, x = pickle.loads(v[_INFO.size :])
+        ids, weights, vals = ids + i, weights + w, vals + x
+    return ids, weights, vals
+
+
+def _block(inlined: tuple[tuple, tuple, tuple], fixed: int | None, lengths: array | None) -> bytes:
+    """Inlined postings as posting blocks (`indexer.postings.encode_blocks`)."""
+    ids, weights, vals = inlined
+    return encode_blocks(array("I", ids), array("f", weights), list(vals), lengths, fixed)[0]
 
 
 def _unlast(blob: bytes) -> bytes:
@@ -307,6 +344,10 @@ def _unlast(blob: bytes) -> bytes:
 
 def _merged_info(infos: list[tuple], inlined: int) -> bytes:
     """The term info of several parts' postings of one term, from theirs (length bytes 0, 0: no non-empty field)."""
+    if len(infos) == 2:  # the commonest case, without the generic passes
+        (_, wa, na, la, ha, ma, first, _), (_, wb, nb, lb, hb, mb, _, last) = infos
+        lo, hi = (lb, hb) if not (la or ha) else (la, ha) if not (lb or hb) else (min(la, lb), max(ha, hb))
+        return _INFO.pack(inlined, wa + wb, na + nb, lo, hi, ma if ma > mb else mb, first, last)
     lens = [(i[3], i[4]) for i in infos if (i[3], i[4]) != (0, 0)] or [(0, 0)]
     return _INFO.pack(inlined, sum(i[1] for i in infos), sum(i[2] for i in infos), min(lo for lo, _ in lens),
                       max(hi for _, hi in lens), max(i[5] for i in infos), infos[0][6], infos[-1][7])

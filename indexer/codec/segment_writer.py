@@ -28,12 +28,11 @@ import gc
 import itertools
 import multiprocessing
 import os
-import signal
 import time
 from array import array
 from collections.abc import Callable
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from whoosh import formats
 from whoosh.system import pack_uint
@@ -45,6 +44,8 @@ from ..merge_policy import plan
 from ..normalize import normalize
 from ..postings import use_fast_term_table, write_field
 from ..testhooks import pause_for_tests
+from .forking import die_with_parent
+from .segment_join import Part, join_segments
 from .stored import StoredCodec
 
 # A segment is written when its postings would take about this much memory by an estimate
@@ -56,7 +57,6 @@ SEGMENT_BUDGET = 760 * 1024 * 1024
 # Below this many documents forking workers costs more than it saves.
 PARALLEL_MIN_DOCS = 400
 SINGLE = 1 << 16  # single-position encodings shared below this position
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 STAGES = ("normalize", "segment", "grams", "keywords", "postings", "commit", "join")
 
 Timings = dict[str, float]
@@ -240,13 +240,6 @@ def _with_keywords(doc: dict, timings: Timings) -> dict:
     return doc
 
 
-class Part(NamedTuple):
-    """A segment built from a run's batch: its own documents are first..segment.doc_count_all() (`_number_from`)."""
-
-    segment: Any
-    first: int
-
-
 Tick = Callable[[int], None]  # told how many more documents were analyzed
 TICK_EVERY = 64
 
@@ -325,24 +318,6 @@ def _split(docs: list[dict], parts: int) -> list[tuple[int, int]]:
     return [b for b in bounds if b[0] < b[1]]
 
 
-def die_with_parent(parent: int) -> None:
-    """Make this forked worker die when the run that forked it does (kill -9 included).
-
-    Linux's PR_SET_PDEATHSIG sends SIGKILL when the parent ends; where it is missing,
-    workers still end when they next talk to the pool. If the parent is already
-    gone (it died between fork and here), exit now.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:
-        os._exit(1)
-
-
 def build_segments(ix, docs: list[dict], procs: int | None = None,
                    progress: Callable[[int], None] | None = None) -> tuple[list, Timings]:
     """One new segment holding `docs` (none if there are none), built on up to `procs` forked processes
@@ -385,8 +360,6 @@ def _joined(ix, parts: list[Part], timings: Timings) -> list:
     """The parts as one segment (a list of it); their files are deleted, and the join's if it fails."""
     if len(parts) < 2:
         return [p.segment for p in parts]
-    from .segment_join import join_segments  # numpy: loaded by the runs that build in parts, not by every run
-
     t0 = time.thread_time()
     try:
         return [join_segments(ix, parts)]
