@@ -14,11 +14,15 @@ differences from what its writer produces:
 * Inlined postings are pickle opcodes written here (`_inline`): the same tuples
   ``pickle.loads`` returns for ``dumps``'s output, without the protocol header
   and the memo entries ``dumps`` adds (17 bytes instead of 27 for one posting).
-* Hash tables keep Whoosh's 2 slots a term (12 bytes a slot). Its reader probes
-  linearly until an empty slot, so fewer slots read back the same: 1.25 saved
-  9 MiB at 12,000 articles, but a missing term then costs ~12 probes (a seek
-  and read each) instead of ~2.5, and queries that look up thousands of
-  candidate terms (a CCTV phrase in the Tainan index: 37,000) got 1.5× slower.
+* Hash tables have 1.5 slots a term (Whoosh writes 2; 12 bytes a slot). The
+  reader probes linearly until an empty slot, so fewer slots read back the same
+  at more probes: for 727,000 terms (12,000 Tainan articles, one segment) 2 / 1.5
+  / 1.25 slots take 16.6 / 12.5 / 10.4 MiB, and a missing term costs 2.5 / 5.0 /
+  12.7 probes on average (a present one 1.5 / 2.0 / 3.0). Through
+  `indexer.codec.arrays.TermTable` a missing term measured ~1.4 / 2.8 / 4.2 µs
+  (the query mix's times did not move beyond noise). A run now writes one
+  segment per batch where it wrote one per core, so a term is looked up in half
+  as many tables: 1.5 slots cost no more probes per lookup than before.
 
 File positions are counted here rather than asked of the OS: ``tell()`` is a
 system call, and Whoosh asks two or three times per term.
@@ -51,7 +55,7 @@ COMPRESSION = 3
 _TERMINFO = W3TermInfo._struct
 _POINTER_SIZE = 12  # a non-inlined term record ends with the blocks' offset (8 bytes) and length (4)
 _SWAP = sys.byteorder != "little"
-SLOTS = 2  # hash table slots per term, as Whoosh writes them (see the module docstring)
+SLOTS = 1.5  # hash table slots per term (Whoosh writes 2; see the module docstring)
 
 Postings = list  # doc number, weight, encoded value, doc number, weight, ... (flat: one extend per posting)
 

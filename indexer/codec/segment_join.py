@@ -13,9 +13,10 @@ makes them one segment without decoding what it need not:
 * Every part's term records are read whole and put in one key order. A term
   one part holds keeps its record bytes (a pointer moved when it has posting
   blocks, which are copied as bytes). A term several parts hold gets their
-  postings inlined together when they fit (unpickled and pickled again in C),
-  their posting blocks one after the other when each has blocks (Whoosh 3
-  blocks are self-contained), else its postings decoded and written again.
+  inlined postings inlined together up to `INLINE_LIMIT` (two one-posting
+  records spliced as pickle opcodes, others unpickled and pickled again in C);
+  otherwise each part's blocks stay bytes, one after another (Whoosh 3 blocks
+  are self-contained), and inlined postings become a block where they stand.
 * The hash tables and ordered index of the joined term table are built in
   bulk (`indexer.postings._write_hashes`).
 * Stored fields keep the first part's zstd dictionary: the other parts' frames
