@@ -182,7 +182,7 @@ def test_cron_runs_keep_big_segments_and_match_a_fresh_build(tmp_path, config):
     write_jsonl(src / "base.jsonl", hans[:400])
     run_index(config, [src])
     big = _segment_sizes(config)
-    assert len(big) == 2  # one per worker
+    assert len(big) == 1  # the workers' parts joined (indexer.codec.segment_join)
     extra = hans[400:] + hant
     folded = []
     for n in range(15):
@@ -198,7 +198,7 @@ def test_cron_runs_keep_big_segments_and_match_a_fresh_build(tmp_path, config):
         for seg in big.keys() - sizes.keys() - set(folded):  # a big segment is rewritten only once an
             assert 8 * (n + 1) * merge.FOLD >= big[seg]  # eighth of it has accumulated in smaller ones
             folded.append(seg)
-    assert folded  # 120 new articles are more than an eighth of a half: the tail was folded in
+    assert folded  # 120 new articles are more than an eighth of it: the tail was folded in
     fresh = type(config).load(tmp_path / "fresh", tmp_path / "no-userdict.txt")
     run_index(fresh, [src])
     a, b = Searcher(config), Searcher(fresh)
