@@ -14,11 +14,15 @@ differences from what its writer produces:
 * Inlined postings are pickle opcodes written here (`_inline`): the same tuples
   ``pickle.loads`` returns for ``dumps``'s output, without the protocol header
   and the memo entries ``dumps`` adds (17 bytes instead of 27 for one posting).
-* Hash tables keep Whoosh's 2 slots a term (12 bytes a slot). Its reader probes
-  linearly until an empty slot, so fewer slots read back the same: 1.25 saved
-  9 MiB at 12,000 articles, but a missing term then costs ~12 probes (a seek
-  and read each) instead of ~2.5, and queries that look up thousands of
-  candidate terms (a CCTV phrase in the Tainan index: 37,000) got 1.5× slower.
+* Hash tables have 1.5 slots a term (Whoosh writes 2; 12 bytes a slot). The
+  reader probes linearly until an empty slot, so fewer slots read back the same
+  at more probes: for 727,000 terms (12,000 Tainan articles, one segment) 2 / 1.5
+  / 1.25 slots take 16.6 / 12.5 / 10.4 MiB, and a missing term costs 2.5 / 5.0 /
+  12.7 probes on average (a present one 1.5 / 2.0 / 3.0). Through
+  `indexer.codec.arrays.TermTable` a missing term measured ~1.4 / 2.8 / 4.2 µs
+  (the query mix's times did not move beyond noise). A run now writes one
+  segment per batch where it wrote one per core, so a term is looked up in half
+  as many tables: 1.5 slots cost no more probes per lookup than before.
 
 File positions are counted here rather than asked of the OS: ``tell()`` is a
 system call, and Whoosh asks two or three times per term.
@@ -45,7 +49,7 @@ from struct import Struct
 from typing import Any, NamedTuple
 
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
-from whoosh.filedb.filetables import _lengths, _pointer, crc_hash
+from whoosh.filedb.filetables import _lengths, crc_hash
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numlists import delta_encode
 
@@ -59,7 +63,7 @@ COMPRESSION = 3
 _TERMINFO = W3TermInfo._struct
 _POINTER_SIZE = 12  # a non-inlined term record ends with the blocks' offset (8 bytes) and length (4)
 _SWAP = sys.byteorder != "little"
-SLOTS = 2  # hash table slots per term, as Whoosh writes them (see the module docstring)
+SLOTS = 1.5  # hash table slots per term (Whoosh writes 2; see the module docstring)
 
 Postings = list  # doc number, weight, encoded value, doc number, weight, ... (flat: one extend per posting)
 
@@ -95,26 +99,55 @@ def use_fast_term_table(fw) -> None:
     f.write_byte(1)
     f.seek(end)
     tindex.hashtype, tindex.hashfn = 1, crc_hash
+    tindex.bulk = []
     tindex._write_hashes = partial(_write_hashes, tindex)
 
 
 def _write_hashes(tindex) -> None:
-    """HashWriter._write_hashes, one write per table instead of one per slot."""
-    dbfile = tindex.dbfile
-    pack = _pointer.pack
-    empty = pack(0, 0)
-    for entries in tindex.buckets:
-        numslots = int(SLOTS * len(entries)) + 1 if entries else 0  # at least one empty slot ends every probe
-        tindex.directory.append((dbfile.tell(), numslots))
-        table = [empty] * numslots
-        taken = [False] * numslots
-        for hashval, position in entries:
-            slot = (hashval >> 8) % numslots
-            while taken[slot]:
-                slot = (slot + 1) % numslots
-            taken[slot] = True
-            table[slot] = pack(hashval, position)
-        dbfile.write(b"".join(table))
+    """HashWriter._write_hashes for all 256 tables at once, with numpy.
+
+    Entries come from the writer's buckets and from `tindex.bulk` (arrays of
+    hashes and record positions a join appends whole). Each table is filled by
+    linear probing, its entries placed in the order of their home slots: a
+    valid table for the same probing reader (at least one slot stays empty).
+    """
+    import numpy as np  # loaded by the runs that write, not by every run
+
+    pairs = np.array([e for entries in tindex.buckets for e in entries], dtype=np.int64).reshape(-1, 2)
+    hashes = np.concatenate([pairs[:, 0], *(h.astype(np.int64) for h, _ in tindex.bulk)])
+    positions = np.concatenate([pairs[:, 1], *(p.astype(np.int64) for _, p in tindex.bulk)])
+    bucket = hashes & 255
+    counts = np.bincount(bucket, minlength=256)
+    slots = np.where(counts > 0, (SLOTS * counts).astype(np.int64) + 1, 0)
+    home = (hashes >> 8) % np.maximum(slots[bucket], 1)
+    order = np.lexsort((home, bucket))
+    starts = np.cumsum(slots) - slots
+    table = np.zeros(int(slots.sum()), dtype=[("h", ">u4"), ("p", ">i8")])
+    lo = 0
+    for b in np.flatnonzero(counts).tolist():
+        idx = order[lo : lo + counts[b]]
+        lo += counts[b]
+        placed = _probe(home[idx], int(slots[b]))
+        table["h"][starts[b] + placed] = hashes[idx]
+        table["p"][starts[b] + placed] = positions[idx]
+    f = tindex.dbfile
+    base = f.tell()
+    tindex.directory.extend(zip((base + 12 * starts).tolist(), slots.tolist(), strict=True))
+    f.write(table.tobytes())
+
+
+def _probe(homes, n: int):
+    """The slots linear probing gives entries inserted in ascending order of their home slots (a table of n)."""
+    import numpy as np
+
+    i = np.arange(len(homes))
+    placed = i + np.maximum.accumulate(homes - i)
+    over = placed >= n
+    if over.any():  # the last run passes the end: those entries wrap to the first free slots
+        taken = np.zeros(n, dtype=bool)
+        taken[placed[~over]] = True
+        placed[over] = np.flatnonzero(~taken)[: int(over.sum())]
+    return placed
 
 
 _TUPLE_END = (b")", b"\x85", b"\x86", b"\x87")  # EMPTY_TUPLE, TUPLE1..TUPLE3
@@ -213,7 +246,7 @@ class Extended(NamedTuple):
         _flags, weight, df, minl, maxl, maxw, minid, _maxid = _TERMINFO.unpack(self.value[: _TERMINFO.size])
         flat = self.flat
         docs, w = flat[0::3], flat[1::3]
-        more, lo, hi = _blocks(array("I", docs), array("f", w), flat[2::3], lengths, fixed)
+        more, lo, hi = encode_blocks(array("I", docs), array("f", w), flat[2::3], lengths, fixed)
         blob = self.blob + more[len(WHOOSH3_HEADER_MAGIC) :]
         offset = pfile.pos
         pfile.write(blob)
@@ -256,7 +289,7 @@ def _term_value(flat: list, lengths: array | None, fixed: int | None, pfile: _Co
         if all(x.is_integer() for x in w):  # frequency × an integral boost: 2 pickled bytes, not 9
             w = tuple(map(int, w))
         return head + _inline(docs, w, (None,) * n if fixed == 0 else values)
-    blob, minl, maxl = _blocks(array("I", docs), array("f", w), values, lengths, fixed)
+    blob, minl, maxl = encode_blocks(array("I", docs), array("f", w), values, lengths, fixed)
     offset = pfile.pos
     pfile.write(blob)
     head = _TERMINFO.pack(0, sum(w), n, minl, maxl, max(w), docs[0], docs[-1])
@@ -365,8 +398,8 @@ def _block_values(values: list | PackedValues, i: int, j: int, fixed: int | None
     return PackedValues.pack(vs) if fixed is None or fixed < 0 else b"".join(vs)
 
 
-def _blocks(docs: array, weights: array, values: list | PackedValues, lengths,
-            fixed: int | None) -> tuple[bytes, int, int]:
+def encode_blocks(docs: array, weights: array, values: list | PackedValues, lengths,
+                  fixed: int | None) -> tuple[bytes, int, int]:
     """One term's postings as Whoosh 3 blocks (W3PostingsWriter._write_block, with arrays for tuples).
 
     Doc number deltas and weights are pickled as arrays (Whoosh's reader
@@ -423,7 +456,7 @@ _CRC_KEY = 24  # keys up to this long are hashed with numpy, longer ones (rare l
 def write_arrays(fw, t: TermArrays, lengths: array | None) -> None:
     """`write_field` for postings held as arrays: the same bytes, built a chunk of terms at a time with numpy.
 
-    Terms with more than INLINE_LIMIT postings get their blocks from `_blocks`
+    Terms with more than INLINE_LIMIT postings get their blocks from `encode_blocks`
     one term at a time (they are few); every term record, inlined postings
     included, is assembled from byte pieces scattered into one buffer per chunk.
     """
@@ -461,7 +494,7 @@ def _pointers(t: TermArrays, big, lengths, fixed, pfile: _Counted) -> dict[int, 
         vo = t.value_offsets[s : e + 1]
         ends = array("I", (vo[1:] - vo[0]).astype(np.uint32).tobytes())
         values = PackedValues(t.values[vo[0] : vo[-1]].tobytes(), ends)
-        blob, minl, maxl = _blocks(docs, weights, values, lengths, fixed)
+        blob, minl, maxl = encode_blocks(docs, weights, values, lengths, fixed)
         out[k] = (pfile.pos, len(blob), minl, maxl)
         pfile.write(blob)
     return out

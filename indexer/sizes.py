@@ -31,7 +31,8 @@ def file_kind(name: str) -> str:
 
 
 def index_sizes(path, leaves: list) -> dict[str, Any]:
-    """{"files": bytes per kind of file in the index directory, "fields": per field its term count and bytes}.
+    """{"files": bytes per kind of file in the index directory, "fields": per field its term count and bytes,
+    "term_table": the live term tables' bytes in records, hash tables and ordered index}.
 
     `path` is the index directory (pathlib.Path), `leaves` the live segments' readers.
     """
@@ -40,12 +41,22 @@ def index_sizes(path, leaves: list) -> dict[str, Any]:
         if p.is_file():
             files[file_kind(p.name)] += p.stat().st_size
     fields: dict[str, Counter] = {}
+    table: Counter[str] = Counter()
     for r in leaves:
         postings_end = r._storage.file_length(r._segment.make_filename(".pst"))
         for name, c in _segment_fields(r._terms, postings_end).items():
             fields.setdefault(name, Counter()).update(c)
+        table.update(_table_parts(r._terms._tindex))
     return {"files": dict(files.most_common()),
-            "fields": {n: dict(c) for n, c in sorted(fields.items(), key=lambda x: -x[1]["term_bytes"])}}
+            "fields": {n: dict(c) for n, c in sorted(fields.items(), key=lambda x: -x[1]["term_bytes"])},
+            "term_table": dict(table)}
+
+
+def _table_parts(tindex) -> dict[str, int]:
+    """A term table's records, hash tables (12 bytes a slot) and ordered index (a position per term)."""
+    records = tindex.tables[0][0] - (_pos(tindex, 0) if tindex.indexlen else tindex.tables[0][0])
+    return {"records": records, "hash tables": 12 * sum(n for _, n in tindex.tables),
+            "ordered index": tindex.indexlen * tindex.indexsize}
 
 
 def _segment_fields(terms, postings_end: int) -> dict[str, dict[str, int]]:

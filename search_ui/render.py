@@ -82,6 +82,8 @@ def print_sizes(sizes: dict, total: int) -> None:
     click.echo("\nsize by kind of file:")
     for kind, n in sizes["files"].items():
         click.echo(f"  {n / mb:>9.2f} MB  {n / (total or 1):>4.0%}  {kind}")
+    parts = sizes.get("term_table") or {}
+    click.echo("term table: " + ", ".join(f"{k} {v / mb:.2f} MB" for k, v in parts.items()))
     click.echo("size by field (term table records, posting blocks; the term table also holds hash tables):")
     click.echo(f"  {'field':<12} {'terms':>10} {'term MB':>9} {'posting MB':>11}")
     for name, f in sizes["fields"].items():

@@ -179,13 +179,13 @@ def _segment_sizes(config) -> dict[str, int]:
 
 
 def test_cron_runs_keep_big_segments_and_match_a_fresh_build(tmp_path, config, monkeypatch):
-    monkeypatch.setattr(vocab, "BASE_MIN", 150)  # the two first segments' word counts are summed once
+    monkeypatch.setattr(vocab, "BASE_MIN", 150)  # segments this big have their word counts summed once
     hans, hant = corpus_records(HANS, 460), corpus_records(HANT, 60)
     src = tmp_path / "src"
     write_jsonl(src / "base.jsonl", hans[:400])
     run_index(config, [src])
     big = _segment_sizes(config)
-    assert len(big) == 2  # one per worker
+    assert len(big) == 1  # the workers' parts joined (indexer.codec.segment_join)
     extra = hans[400:] + hant
     folded = []
     for n in range(15):
@@ -201,7 +201,7 @@ def test_cron_runs_keep_big_segments_and_match_a_fresh_build(tmp_path, config, m
         for seg in big.keys() - sizes.keys() - set(folded):  # a big segment is rewritten only once an
             assert 8 * (n + 1) * merge.FOLD >= big[seg]  # eighth of it has accumulated in smaller ones
             folded.append(seg)
-    assert folded  # 120 new articles are more than an eighth of a half: the tail was folded in
+    assert folded  # 120 new articles are more than an eighth of it: the tail was folded in
     _vocabulary_matches_a_recount(config, tmp_path / "recount")
     fresh = type(config).load(tmp_path / "fresh", tmp_path / "no-userdict.txt")
     run_index(fresh, [src])

@@ -7,6 +7,7 @@ from whoosh import index as windex
 
 from indexer import postings
 from indexer.analysis import KEY_SHIFT, gram_positions, gram_tokens, gram_units, word_counts, word_tokens
+from indexer.codec import segment_join
 from indexer.codec import segment_writer as segments
 from indexer.ingest.article import Article
 from indexer.normalize import normalize
@@ -95,8 +96,10 @@ def test_gram_positions_format_round_trips():
         assert fmt.decode_weight(v) == 3.0 * len(poslist)
 
 
-def test_fast_segments_hold_the_same_postings_as_whoosh(tmp_path, monkeypatch):
+@pytest.mark.parametrize("join_procs", [1, 2])
+def test_fast_segments_hold_the_same_postings_as_whoosh(tmp_path, monkeypatch, join_procs):
     monkeypatch.setattr(segments, "PARALLEL_MIN_DOCS", 50)
+    monkeypatch.setattr(segment_join, "PARALLEL_MIN_KEYS", 0 if join_procs == 2 else 10**9)
     docs = _docs(160)
     (tmp_path / "a").mkdir()
     reference = windex.create_in(str(tmp_path / "a"), make_schema())
@@ -105,11 +108,11 @@ def test_fast_segments_hold_the_same_postings_as_whoosh(tmp_path, monkeypatch):
             w.add_document(**d)
     (tmp_path / "b").mkdir()
     fast = windex.create_in(str(tmp_path / "b"), make_schema())
-    monkeypatch.setattr(segments, "SEGMENT_BUDGET", 1024 * 1024)  # several segments per worker
+    monkeypatch.setattr(segments, "SEGMENT_BUDGET", 1024 * 1024)  # several parts per worker, joined into one
     monkeypatch.setattr(postings, "BLOCK", 32)  # and several blocks per common term
     monkeypatch.setattr(postings, "INLINE_LIMIT", 8)  # and terms of one block
     built, timings = segments.build_segments(fast, docs, procs=2)
-    assert len(built) > 2 and set(timings) == set(segments.STAGES)
+    assert len(built) == 1 and set(timings) == set(segments.STAGES) and timings["join"] > 0
     segments.commit_segments(fast.writer(), built)
     assert fast.doc_count() == len(docs)
 

@@ -23,6 +23,10 @@ def test_stats_sizes_add_up_to_the_files_and_terms(config, tmp_path):
     # every posting block belongs to one field; term records are the term table less its hash tables and index
     assert sum(f["posting_bytes"] for f in fields.values()) == on_disk[".pst"]
     assert 0.5 * on_disk[".trm"] < sum(f["term_bytes"] for f in fields.values()) < on_disk[".trm"]
+    table = st["sizes"]["term_table"]  # what else the term tables hold: a hash slot or more and a position per term
+    assert table["records"] == sum(f["term_bytes"] for f in fields.values())
+    terms = sum(f["terms"] for f in fields.values())
+    assert sum(table.values()) < on_disk[".trm"] and table["hash tables"] > 12 * terms
     ix, _state = IndexDir(config.index).open()
     with ix.searcher() as s:
         leaves = [r for r, _off in s.reader().leaf_readers()]

@@ -14,9 +14,11 @@ time. Fields of other kinds (ids, dates) keep a dict of postings per term. The f
 ordinary Whoosh 3 segments: reading and deleting stay Whoosh's; merging is ours
 (`indexer.merge_policy` decides, `indexer.codec.segment_merge` writes), in this same format.
 
-:func:`build_segments` runs one builder per core on forked processes; the
-parent's writer then adds every new segment in a single TOC commit
-(:func:`commit_segments`), so a run stays atomic.
+:func:`build_segments` runs one builder per core on forked processes, each
+numbering its documents where they stand in the batch, and joins what they
+wrote into one segment (`indexer.codec.segment_join`: a term both hold gets one
+record, not two); the parent's writer then adds the run's new segments in a
+single TOC commit (:func:`commit_segments`), so a run stays atomic.
 
 This relies on internals of whoosh3 3.54.0 (pinned exactly in pyproject.toml):
 ``SegmentWriter.segments/_close_segment/_commit_toc/_finish`` and the postings
@@ -29,7 +31,6 @@ import gc
 import itertools
 import multiprocessing
 import os
-import signal
 import time
 from array import array
 from collections.abc import Callable
@@ -57,6 +58,8 @@ from ..normalize import normalize
 from ..postings import TermArrays, row_bytes, scatter, use_fast_term_table, write_arrays, write_field
 from ..schema import GramPositions
 from ..testhooks import pause_for_tests
+from .forking import die_with_parent
+from .segment_join import Part, join_segments
 from .stored import StoredCodec
 
 # A segment is written when its postings would take about this much memory by an estimate
@@ -75,8 +78,7 @@ SINGLE = 1 << 16  # single-position encodings shared below this position
 GRAM_COST = 72
 WORD_COST = 72
 RUN = 1 << 63  # a letter/digit run's key while a segment grows: RUN | the run's number (SegmentBuilder.runs)
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-STAGES = ("normalize", "segment", "grams", "keywords", "postings", "commit")
+STAGES = ("normalize", "segment", "grams", "keywords", "postings", "commit", "join")
 
 Timings = dict[str, float]
 
@@ -494,32 +496,55 @@ TICK_EVERY = 64
 
 
 def build_range(ix, docs: list[dict], start: int, stop: int, tick: Tick | None = None) -> tuple[list, Timings]:
-    """Build segments from docs[start:stop] in this process; return them with the time per stage."""
+    """Build segments from docs[start:stop] in this process; return them with the time per stage.
+
+    Each segment stands alone (numbers its documents from 0).
+    """
+    parts, timings = _build_parts(ix, docs, start, stop, tick, numbered=False)
+    return [p.segment for p in parts], timings
+
+
+def _build_parts(ix, docs: list[dict], start: int, stop: int, tick: Tick | None,
+                 numbered: bool = True) -> tuple[list[Part], Timings]:
+    """Segments of docs[start:stop], with document k numbered k when `numbered` (see `_number_from`)."""
     timings = _new_timings()
     keywords = "keywords" in ix.schema  # an index made before the field existed has no place for them
-    segments = []
+    parts: list[Part] = []
+    builder, first = None, 0
     gc.freeze()  # the documents and the growing postings are long-lived: don't rescan them
-    builder = SegmentBuilder(ix, timings)
     try:
         for k in range(start, stop):
+            if builder is None:
+                builder = SegmentBuilder(ix, timings)
+                first = _number_from(builder, k) if numbered else 0
             builder.add(_with_keywords(docs[k], timings) if keywords else docs[k])
             if tick and (k - start + 1) % TICK_EVERY == 0:
                 tick(TICK_EVERY)
-            if builder.full():
-                segments.append(builder.finish())
-                builder = SegmentBuilder(ix, timings)
-        seg = builder.finish()
+            if builder.full() or k == stop - 1:
+                parts.append(Part(builder.finish(), first))
+                builder = None
     finally:
         gc.unfreeze()
-    if seg is not None:
-        segments.append(seg)
-    return segments, timings
+    return parts, timings
+
+
+def _number_from(builder: SegmentBuilder, first: int) -> int:
+    """Make a new `builder` number its documents from `first`; return `first`.
+
+    Whoosh's per-document writer then counts `first` empty documents before
+    the builder's own, and every posting carries the number the document has in
+    the run's batch: the segments of one batch join without renumbering a
+    posting (`indexer.codec.segment_join`, which leaves the empty ones out).
+    """
+    builder.docnum = first
+    builder.perdoc._doccount = first
+    return first
 
 
 _shared: tuple[Any, list[dict], Any] | None = None  # what forked workers read instead of unpickling
 
 
-def _work(bounds: tuple[int, int]) -> tuple[list, Timings]:
+def _work(bounds: tuple[int, int]) -> tuple[list[Part], Timings]:
     assert _shared is not None
     ix, docs, done = _shared
 
@@ -527,7 +552,7 @@ def _work(bounds: tuple[int, int]) -> tuple[list, Timings]:
         with done.get_lock():
             done.value += n
 
-    return build_range(ix, docs, *bounds, tick=tick)
+    return _build_parts(ix, docs, *bounds, tick=tick)
 
 
 def _split(docs: list[dict], parts: int) -> list[tuple[int, int]]:
@@ -544,27 +569,10 @@ def _split(docs: list[dict], parts: int) -> list[tuple[int, int]]:
     return [b for b in bounds if b[0] < b[1]]
 
 
-def die_with_parent(parent: int) -> None:
-    """Make this forked worker die when the run that forked it does (kill -9 included).
-
-    Linux's PR_SET_PDEATHSIG sends SIGKILL when the parent ends; where it is missing,
-    workers still end when they next talk to the pool. If the parent is already
-    gone (it died between fork and here), exit now.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:
-        os._exit(1)
-
-
 def build_segments(ix, docs: list[dict], procs: int | None = None,
                    progress: Callable[[int], None] | None = None) -> tuple[list, Timings]:
-    """New segments holding `docs`, built on up to `procs` forked processes (default: every core).
+    """One new segment holding `docs` (none if there are none), built on up to `procs` forked processes
+    (default: every core), each writing a part that `indexer.codec.segment_join` then joins.
 
     `progress` is told, now and then, how many documents have been analyzed so far.
     """
@@ -574,14 +582,15 @@ def build_segments(ix, docs: list[dict], procs: int | None = None,
     if procs < 2 or len(docs) < PARALLEL_MIN_DOCS or not can_fork:
         counted = itertools.count(TICK_EVERY, TICK_EVERY)
         tick = (lambda _n: progress(next(counted))) if progress else None
-        return build_range(ix, docs, 0, len(docs), tick=tick)
-    parts = _split(docs, procs)
+        parts, timings = _build_parts(ix, docs, 0, len(docs), tick)
+        return _joined(ix, parts, timings), timings
+    bounds = _split(docs, procs)
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("q", 0)
     _shared = (ix, docs, counter)
     try:
-        with ctx.Pool(len(parts), initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-            pending = pool.map_async(_work, parts, chunksize=1)
+        with ctx.Pool(len(bounds), initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+            pending = pool.map_async(_work, bounds, chunksize=1)
             while not pending.ready():
                 pending.wait(0.25)
                 if progress:
@@ -590,12 +599,26 @@ def build_segments(ix, docs: list[dict], procs: int | None = None,
     finally:
         _shared = None
     timings = _new_timings()
-    segments = []
-    for segs, t in results:
-        segments.extend(segs)
+    parts = []
+    for ps, t in results:
+        parts.extend(ps)
         for k, v in t.items():
             timings[k] += v
-    return segments, timings
+    return _joined(ix, parts, timings), timings
+
+
+def _joined(ix, parts: list[Part], timings: Timings) -> list:
+    """The parts as one segment (a list of it); their files are deleted, and the join's if it fails."""
+    if len(parts) < 2:
+        return [p.segment for p in parts]
+    t0 = time.thread_time()
+    try:
+        return [join_segments(ix, parts)]
+    except BaseException:
+        discard(ix.storage, [p.segment for p in parts])
+        raise
+    finally:
+        timings["join"] += time.thread_time() - t0
 
 
 def commit_segments(writer, segments: list, optimize: bool = False) -> None:

@@ -151,6 +151,45 @@ class _FrameReader(ColumnReader):
         return (self[d] for d in range(self._doccount))
 
 
+def join_frames(dbfile, parts: list[tuple[_FrameReader | None, int, int]]) -> None:
+    """Write one frame column holding documents first..stop of each (column reader, first, stop), in order.
+
+    The first part's dictionary and frames are copied as bytes; the other parts'
+    frames are decompressed and compressed again with that dictionary (one
+    dictionary a column). A part without the column gives empty frames.
+    """
+    import zstandard
+
+    head = parts[0][0]
+    raw = head._dict if head is not None and head._dict else b""
+    dbfile.write(raw)
+    compress = zstandard.ZstdCompressor(level=LEVEL, dict_data=zstandard.ZstdCompressionDict(raw) if raw else None)
+    offsets, pos = array("Q"), len(raw)
+    for k, (reader, first, stop) in enumerate(parts):
+        if reader is None:
+            offsets.extend([pos] * (stop - first))
+            continue
+        o = reader._offsets
+        if k == 0:
+            data = reader._dbfile.get(reader._basepos + o[first], o[stop] - o[first])
+            dbfile.write(data)
+            offsets.extend(x - o[first] + pos for x in o[first:stop])
+            pos += len(data)
+            continue
+        for d in range(first, stop):
+            offsets.append(pos)
+            if o[d] != o[d + 1]:
+                raw_frame = reader._dbfile.get(reader._basepos + o[d], o[d + 1] - o[d])
+                frame = compress.compress(reader._decompress(raw_frame))
+                dbfile.write(frame)
+                pos += len(frame)
+    offsets.append(pos)
+    if _SWAP:
+        offsets.byteswap()
+    dbfile.write(offsets.tobytes())
+    dbfile.write(_TRAILER.pack(pos, len(raw)))
+
+
 STORED = FrameColumn()
 
 
