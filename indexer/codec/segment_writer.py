@@ -60,6 +60,7 @@ from ..schema import GramPositions
 from ..testhooks import pause_for_tests
 from .forking import die_with_parent
 from .segment_join import Part, join_segments
+from .segment_merge import merge_segments
 from .stored import StoredCodec
 
 # A segment is written when its postings would take about this much memory by an estimate
@@ -637,8 +638,6 @@ def commit_segments(writer, segments: list, optimize: bool = False) -> None:
                 final.append(group.segments[0])
                 continue
             pause_for_tests("merge")
-            from .segment_merge import merge_segments  # numpy: loaded by the runs that merge, not by every run
-
             merged = merge_segments(writer, group.segments, group.purged(optimize))
             if merged is not None:
                 final.append(merged)
