@@ -225,6 +225,12 @@ def _vocabulary_matches_a_recount(config, copy) -> None:
     assert saved == {s.segment_id() for s in ix._segments()}
     with np.load(config.index / f"{state['generation']}.words.npz") as summed:
         assert sorted(summed["ids"]) == sorted(s.segment_id() for s in ix._segments() if s.doc_count_all() >= 150)
+    with ix.reader() as reader:  # the term table read with numpy counts what Whoosh's term walk counts
+        for leaf, _offset in reader.leaf_readers():
+            words, counts = vocab._leaf_frequencies(leaf, "body")
+            walked = [(t.decode(), i.doc_frequency()) for t, i in leaf.iter_field("body")]
+            assert list(zip(words.tolist(), counts.tolist(), strict=True)) == [
+                (w, n) for w, n in walked if vocab._HAN_WORD.fullmatch(w)]
     shutil.copytree(config.index, copy, ignore=shutil.ignore_patterns("*.words.npz"))
     again, _ = IndexDir(copy).open()
     with again.reader() as reader:

@@ -252,6 +252,13 @@ class TermTable:
         for a, v, d in zip(at.tolist(), value.tolist(), datalen.tolist(), strict=True):
             yield m[a + skip : v], W3TermInfo.from_bytes(m[v : v + d])
 
+    def frequencies(self, fieldname: str) -> tuple[list[bytes], np.ndarray]:
+        """Every term of a field and its document frequency, in key order (no term info decoded)."""
+        at, value, _datalen = self._range(fieldname, b"", None)
+        m, skip = self._mapped, len(self._keycoder(fieldname, b"")) + 8
+        terms = [m[a + skip : v] for a, v in zip(at.tolist(), value.tolist(), strict=True)]
+        return terms, self._ints(value + _DOC_FREQUENCY, ">u4")
+
     def grams(self, fieldname: str, lo: bytes, hi: bytes) -> Grams:
         """The terms of a field from `lo` up to `hi` as `Grams`: document ranges read with numpy, each
         term info decoded only when asked for (a prefix such as 个 has ~1,300 grams in every segment)."""
@@ -375,7 +382,8 @@ def common(a: np.ndarray, b: np.ndarray, mask: bool = False) -> np.ndarray:
 
 
 _INFO = W3TermInfo._struct  # flags, weight, doc frequency, min/max length, max weight, first doc, last doc
-_FIRST = 15  # where the first doc is in a term info
+_DOC_FREQUENCY = 5  # where the document frequency is in a term info
+_FIRST = 15  # ... and the first doc
 _FOUR = np.arange(4)
 
 
