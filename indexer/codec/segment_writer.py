@@ -145,21 +145,16 @@ class SegmentBuilder:
         names = [n for n in self.names if self.fast[n] == "arrays" and fields.get(n) is not None]
         if not names:
             return {}
-        t = self.t
-        t0 = time.thread_time()
-        for n in names:
-            if fields[n] not in norms:
-                norms[fields[n]] = normalize(fields[n])
+        texts = [self._normalized(fields[n], norms) for n in names]
         t1 = time.thread_time()
-        t["normalize"] += t1 - t0
-        units = gram_units([norms[fields[n]] for n in names])
+        units = gram_units(texts)
         keys, positions = units.keys, units.positions
         if units.runs:
             runs = self.runs
             ids = [runs.setdefault(r, len(runs)) for r in units.runs]
             keys[units.run_at] = np.array(ids, dtype=np.uint64) | np.uint64(RUN)
         ends = np.cumsum(units.counts).tolist()
-        t["grams"] += time.thread_time() - t1
+        self.t["grams"] += time.thread_time() - t1
         return {n: (keys[e - c : e], positions[e - c : e]) for n, e, c in zip(names, ends, units.counts.tolist(),
                                                                              strict=True)}
 
@@ -171,15 +166,10 @@ class SegmentBuilder:
             self.cost += GRAM_COST * length
             return length
         if kind == "words":
-            t = self.t
-            t0 = time.thread_time()
-            norm = norms.get(value)
-            if norm is None:
-                norm = norms[value] = normalize(value)
+            norm = self._normalized(value, norms)
             t1 = time.thread_time()
             counts = word_counts(norm)
-            t["normalize"] += t1 - t0
-            t["segment"] += time.thread_time() - t1
+            self.t["segment"] += time.thread_time() - t1
             words = self.words.setdefault(name, _Words())
             before = len(words.vocab)
             length = words.add(doc, counts)
@@ -195,18 +185,23 @@ class SegmentBuilder:
         self.cost += 60 * count + 300 * new_terms
         return length
 
+    def _normalized(self, value: str, norms: dict[str, str]) -> str:
+        """`value` normalized once per document (a title or body feeds several fields), timed as normalize."""
+        norm = norms.get(value)
+        if norm is None:
+            t0 = time.thread_time()
+            norm = norms[value] = normalize(value)
+            self.t["normalize"] += time.thread_time() - t0
+        return norm
+
     def _add_text(self, field, value: str, norms: dict[str, str], terms: dict, doc: int):
         """Analyze a gram field of an older index (no GramPositions) into `terms`; return (length, postings, new terms).
 
         Terms are kept as str: str sorts like its UTF-8 encoding, which is written later.
         """
         t = self.t
-        t0 = time.thread_time()
-        norm = norms.get(value)
-        if norm is None:
-            norm = norms[value] = normalize(value)
+        norm = self._normalized(value, norms)
         t1 = time.thread_time()
-        t["normalize"] += t1 - t0
         fmt = field.format
         boost = fmt.field_boost
         grams = gram_positions(norm)
