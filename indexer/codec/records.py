@@ -1,0 +1,464 @@
+"""Term record values: a term's statistics and its inlined postings, or a pointer to its posting blocks.
+
+Every encode and decode of a term record's value is here (the key and the
+record's length header are Whoosh's hash-file layout, `indexer.postings`).
+A value's first byte tells its layout:
+
+* 0: Whoosh 3's term info (`W3TermInfo`, 23 bytes: flags, total weight, document
+  frequency, smallest and largest length byte, largest weight, first and last
+  document), then the blocks' offset (8 bytes) and length (4). Terms with more
+  than `indexer.postings.INLINE_LIMIT` postings, old and new segments alike.
+* 1: that term info, then the inlined postings as a pickle of (ids, weights,
+  values). Segments written before the compact layout (and their records that a
+  merge copies byte for byte) keep it.
+* 0x80 and up (*compact*): inlined postings of new segments, ~10 bytes for a
+  one-posting gram where the pickled layout takes ~38. The statistics the term
+  info held are derived from the postings, except the length bytes::
+
+      tag | smallest length byte | largest (absent with ONE_LENGTH) | n | first doc
+          | last - first (n > 1) | the n - 2 doc deltas between them
+          | weights (one with SAME_WEIGHT, else n: varints, or 8-byte floats with FLOAT)
+          | values: nothing (NO_VALUES), n varints of 4-byte big-endian numbers
+            (UINT_VALUES: `Frequency`'s), or n varint lengths then the bytes
+
+  Numbers are unsigned LEB128 varints. Decoded, a compact value is the same
+  `W3TermInfo` (with the same inlined tuples) the pickled layout gives.
+
+The writer's side comes scalar (`inline_value`, `pair`: merges and joins) and
+as numpy over a chunk of terms (`inline_plan`, `put_inline`: fresh segments).
+`doc_frequencies`, `doc_ranges` read a run of values' statistics with numpy.
+"""
+
+from __future__ import annotations
+
+from struct import Struct
+
+import numpy as np
+from whoosh.codec.whoosh3 import W3FieldCursor, W3TermInfo, W3TermsReader
+from whoosh.reading import CorruptIndexError, TermNotFound
+from whoosh.util.numeric import byte_to_length
+
+INFO = W3TermInfo._struct  # the pickled and pointer layouts' term info
+EXTENT = Struct("!qi")  # a pointer value ends with its blocks' offset and length
+POINTER_SIZE = INFO.size + EXTENT.size
+INFO_DTYPE = [("flags", "u1"), ("weight", ">f4"), ("df", ">u4"), ("minl", "u1"), ("maxl", "u1"), ("maxw", ">f4"),
+              ("minid", ">u4"), ("maxid", ">u4")]  # INFO as a numpy record
+COMPACT = 0x80
+ONE_LENGTH, SAME_WEIGHT, FLOAT, NO_VALUES, UINT_VALUES = 1, 2, 4, 8, 16
+_F4 = Struct("!f")
+_F8 = Struct("!d")
+_UINT = Struct("!I")
+_BYTE = [bytes((n,)) for n in range(128)]
+MIN_SIZE = 5  # the shortest value: a compact one of one posting without values
+
+
+def is_inlined(value: bytes) -> bool:
+    return value[0] != 0
+
+
+def is_compact(value: bytes) -> bool:
+    return value[0] >= COMPACT
+
+
+def extent(value: bytes) -> tuple[int, int]:
+    """A pointer value's blocks: offset and length in the postings file."""
+    return EXTENT.unpack_from(value, INFO.size)
+
+
+def pointer_value(info: tuple, offset: int, length: int) -> bytes:
+    """A pointer value: `info` as the term info's fields (flags 0), then the extent."""
+    return INFO.pack(*info) + EXTENT.pack(offset, length)
+
+
+def with_extent(value: bytes, offset: int, length: int) -> bytes:
+    """A pointer value with its blocks moved."""
+    return value[: -EXTENT.size] + EXTENT.pack(offset, length)
+
+
+def pointer_rows(ti: np.ndarray, offset: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Pointer values as rows of a byte matrix: term infos (an `INFO_DTYPE` array, flags 0) and extents."""
+    head = np.zeros(len(ti), dtype=[("info", INFO_DTYPE), ("offset", ">i8"), ("length", ">i4")])
+    head["info"], head["offset"], head["length"] = ti, offset, length
+    head["info"]["flags"] = 0
+    return head.view(np.uint8).reshape(-1, POINTER_SIZE)
+
+
+def varint(n: int) -> bytes:
+    if n < 0x80:
+        return _BYTE[n]
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _read(v: bytes, i: int) -> tuple[int, int]:
+    """The varint at v[i:] and where it ends."""
+    b = v[i]
+    if b < 0x80:
+        return b, i + 1
+    n, shift = b & 0x7F, 7
+    while True:
+        i += 1
+        b = v[i]
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            return n, i + 1
+        shift += 7
+
+
+def _f4(x: float) -> float:
+    """`x` as the 4-byte float a term info holds."""
+    return _F4.unpack(_F4.pack(x))[0]
+
+
+def decode(value: bytes) -> tuple[tuple, tuple | None]:
+    """(term info fields as `INFO` unpacks them, inlined (ids, weights, values) or None) of either layout.
+
+    A compact value's fields are those the pickled layout would hold: flags 1,
+    weights summed and their largest as 4-byte floats.
+    """
+    if value[0] < COMPACT:
+        info = INFO.unpack_from(value)
+        if not value[0]:
+            return info, None
+        from pickle import loads
+
+        return info, loads(value[INFO.size :])
+    minl, maxl, postings = _compact(value)
+    ids, weights, _ = postings
+    return (1, _f4(sum(weights)), len(ids), minl, maxl, _f4(max(weights)), ids[0], ids[-1]), postings
+
+
+def info(value: bytes) -> tuple:
+    """The term info fields of a value (as `INFO` unpacks them)."""
+    return INFO.unpack_from(value) if value[0] < COMPACT else decode(value)[0]
+
+
+def inlined(value: bytes) -> tuple[tuple, tuple, tuple]:
+    """The inlined postings of an inlined value of either layout: (ids, weights, values)."""
+    if value[0] < COMPACT:
+        from pickle import loads
+
+        return loads(value[INFO.size :])
+    return _compact(value)[2]
+
+
+def _compact(v: bytes) -> tuple[int, int, tuple[tuple, tuple, tuple]]:
+    """A compact value's length bytes and postings."""
+    tag, minl = v[0], v[1]
+    if tag & ONE_LENGTH:
+        maxl, i = minl, 2
+    else:
+        maxl, i = v[2], 3
+    n, i = _read(v, i)
+    d, i = _read(v, i)
+    ids = [d]
+    if n > 1:
+        span, i = _read(v, i)
+        for _ in range(n - 2):
+            x, i = _read(v, i)
+            d += x
+            ids.append(d)
+        ids.append(ids[0] + span)
+    weights, i = _weights(v, i, n, tag)
+    return minl, maxl, (tuple(ids), weights, _values(v, i, n, tag))
+
+
+def _weights(v: bytes, i: int, n: int, tag: int) -> tuple[tuple, int]:
+    count = 1 if tag & SAME_WEIGHT else n
+    if tag & FLOAT:
+        ws = tuple(_F8.unpack_from(v, i + 8 * k)[0] for k in range(count))
+        i += 8 * count
+    else:
+        ws = []
+        for _ in range(count):
+            w, i = _read(v, i)
+            ws.append(w)
+        ws = tuple(ws)
+    return (ws * n if count == 1 else ws), i
+
+
+def _values(v: bytes, i: int, n: int, tag: int) -> tuple:
+    if tag & NO_VALUES:
+        return (None,) * n
+    lens = []
+    for _ in range(n):
+        x, i = _read(v, i)
+        lens.append(x)
+    if tag & UINT_VALUES:
+        return tuple(map(_UINT.pack, lens))
+    out = []
+    for x in lens:
+        out.append(v[i : i + x])
+        i += x
+    return tuple(out)
+
+
+def term_info(value: bytes) -> W3TermInfo:
+    """The `W3TermInfo` of a value of any layout (what `W3TermInfo.from_bytes` reads from the others)."""
+    if value[0] < COMPACT:
+        return W3TermInfo.from_bytes(value)
+    (_, weight, df, minl, maxl, maxw, first, last), postings = decode(value)
+    ti = W3TermInfo()
+    ti._weight, ti._df, ti._maxweight = weight, df, maxw
+    ti._minlength, ti._maxlength = byte_to_length(minl), byte_to_length(maxl)
+    ti._minid, ti._maxid = first, last
+    ti._inlined = postings
+    return ti
+
+
+def doc_frequency(value: bytes) -> int:
+    if value[0] < COMPACT:
+        return int.from_bytes(value[5:9], "big")
+    return _read(value, 2 if value[0] & ONE_LENGTH else 3)[0]
+
+
+def _mode(fixed: int | None) -> int:
+    """The values' flag for a format's fixed value size (None: variable, 0: no values)."""
+    return NO_VALUES if fixed == 0 else UINT_VALUES if fixed == 4 else 0
+
+
+def inline_value(minl: int, maxl: int, ids, weights, values, fixed: int | None) -> bytes:
+    """The compact value of inlined postings (ascending ids; weights ints or floats; values bytes or None)."""
+    n = len(ids)
+    tag = COMPACT | _mode(fixed)
+    head = [bytes((minl,))]
+    if minl == maxl:
+        tag |= ONE_LENGTH
+    else:
+        head.append(bytes((maxl,)))
+    head += (varint(n), varint(ids[0]))
+    if n > 1:
+        head.append(varint(ids[-1] - ids[0]))
+        head += [varint(b - a) for a, b in zip(ids[:-2], ids[1:-1], strict=True)]
+    w0 = weights[0]
+    ws = [w0] if weights.count(w0) == n else weights
+    if len(ws) == 1:
+        tag |= SAME_WEIGHT
+    if all(float(w).is_integer() and w >= 0 for w in ws):
+        head += [varint(int(w)) for w in ws]
+    else:
+        tag |= FLOAT
+        head += [_F8.pack(w) for w in ws]
+    if not tag & NO_VALUES:
+        if tag & UINT_VALUES:
+            head += [varint(_UINT.unpack(x)[0]) for x in values]
+        else:
+            head += [varint(len(x)) for x in values]
+            head += values
+    return bytes((tag,)) + b"".join(head)
+
+
+def one_value(minl: int, doc: int, weight: float, value: bytes | None, fixed: int | None) -> bytes:
+    """`inline_value` of one posting, the commonest record (most gram terms occur in one document)."""
+    mode = _mode(fixed)
+    if weight.is_integer() and weight >= 0:
+        tag, w = COMPACT | ONE_LENGTH | SAME_WEIGHT | mode, varint(int(weight))
+    else:
+        tag, w = COMPACT | ONE_LENGTH | SAME_WEIGHT | FLOAT | mode, _F8.pack(weight)
+    head = bytes((tag, minl, 1)) + varint(doc) + w
+    if mode == NO_VALUES:
+        return head
+    if mode == UINT_VALUES:
+        return head + varint(_UINT.unpack(value)[0])
+    return head + varint(len(value)) + value
+
+
+def pair(a: bytes, b: bytes, fixed: int | None) -> bytes | None:
+    """Two one-posting values (the first's doc before the second's) as one value of two postings;
+    None unless both are compact."""
+    if a[0] < COMPACT or b[0] < COMPACT:
+        return None
+    la, _, (ia, wa, va) = _compact(a)
+    lb, _, (ib, wb, vb) = _compact(b)
+    lo, hi = (lb, lb) if not la else (la, la) if not lb else (min(la, lb), max(la, lb))  # 0: an empty field
+    return inline_value(lo, hi, ia + ib, wa + wb, va + vb, fixed)
+
+
+class TermsReader(W3TermsReader):
+    """Whoosh 3's terms reader for values of every layout (`StoredCodec.terms_reader`)."""
+
+    def items(self):
+        decoder = self._keydecoder
+        return ((decoder(k), term_info(v)) for k, v in self._tindex.items())
+
+    def items_from(self, fieldname, prefix):
+        decoder = self._keydecoder
+        return ((decoder(k), term_info(v)) for k, v in self._tindex.items_from(self._keycoder(fieldname, prefix)))
+
+    def term_info(self, fieldname, tbytes):
+        try:
+            return term_info(self._tindex[self._keycoder(fieldname, tbytes)])
+        except KeyError:
+            raise TermNotFound(f"No term {fieldname}:{tbytes!r}") from None
+
+    def _value(self, fieldname, tbytes) -> bytes:
+        return self._dbfile.get(*self._range_for_key(fieldname, tbytes))  # KeyError when missing, as Whoosh's
+
+    def frequency(self, fieldname, tbytes):
+        return info(self._value(fieldname, tbytes))[1]
+
+    def doc_frequency(self, fieldname, tbytes):
+        return doc_frequency(self._value(fieldname, tbytes))
+
+    def cursor(self, fieldname, fieldobj):
+        return _FieldCursor(self._tindex, fieldname, self._keycoder, self._keydecoder, fieldobj)
+
+
+class _FieldCursor(W3FieldCursor):
+    def term_info(self):
+        if self._pos is None:
+            return None
+        return term_info(self._tindex.dbfile.get(self._datapos, self._datalen))
+
+
+# Reading statistics of many values at once (a term table's run of records, memory-mapped).
+
+def varints_at(u8: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The varints of byte array `u8` at positions `at` (int64), and where each ends."""
+    val = np.zeros(len(at), dtype=np.int64)
+    size = np.zeros(len(at), dtype=np.int64)
+    more = np.ones(len(at), dtype=bool)
+    last = len(u8) - 1
+    for k in range(5):
+        b = u8[np.minimum(at + k, last)].astype(np.int64)
+        val += np.where(more, (b & 0x7F) << (7 * k), 0)
+        size += more
+        more &= b >= 0x80
+        if not more.any():
+            break
+    if more.any():
+        raise CorruptIndexError("bad varint in a term record")
+    return val, at + size
+
+
+def _compact_starts(u8: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Where the document count of compact values starting at `value` is."""
+    return value + 3 - (u8[value] & ONE_LENGTH).astype(np.int64)
+
+
+def doc_frequencies(u8: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """The document frequency of the values of either layout starting at positions `value` of `u8`."""
+    old = _be32(u8, value + 5)
+    compact = u8[value] >= COMPACT
+    if not compact.any():
+        return old
+    n, _ = varints_at(u8, _compact_starts(u8, value[compact]))
+    old[compact] = n
+    return old
+
+
+def doc_ranges(u8: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first and last documents of the values of either layout starting at positions `value` of `u8`."""
+    first, last = _be32(u8, value + 15), _be32(u8, value + 19)
+    compact = u8[value] >= COMPACT
+    if compact.any():
+        n, at = varints_at(u8, _compact_starts(u8, value[compact]))
+        d, at = varints_at(u8, at)
+        span, _ = varints_at(u8, at)
+        first[compact] = d
+        last[compact] = d + np.where(n > 1, span, 0)
+    return first, last
+
+
+def _be32(u8: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Big-endian 32-bit numbers at byte offsets `at` (0 past the end: compact values are short)."""
+    last = len(u8) - 1
+    b = [u8[np.minimum(at + i, last)].astype(np.int64) for i in range(4)]
+    return (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
+
+
+# Writing a chunk of terms' compact values at once (`indexer.postings.write_arrays`).
+
+def inline_plan(ni: np.ndarray, minl: np.ndarray, maxl: np.ndarray, docs: np.ndarray, weights: np.ndarray,
+                vlens: np.ndarray, vbytes: np.ndarray, fixed: int | None) -> dict:
+    """The compact values of inlined terms as byte pieces: `size` each value's length, for `put_inline`.
+
+    Term k has ni[k] >= 1 postings and length bytes minl[k], maxl[k]; per posting, terms one after
+    another: its doc, weight (float64) and value length, the values joined in `vbytes`.
+    """
+    t = len(ni)
+    if not t:
+        return {"pieces": [], "size": np.zeros(0, dtype=np.int64)}
+    first = np.cumsum(ni) - ni
+    term = np.repeat(np.arange(t), ni)
+    docs = docs.astype(np.int64)
+    integral = np.logical_and.reduceat((weights == np.floor(weights)) & (weights >= 0), first)
+    same = np.logical_and.reduceat(weights == weights[first][term], first)
+    one = minl == maxl
+    tag = COMPACT | _mode(fixed) | np.where(one, ONE_LENGTH, 0) | np.where(same, SAME_WEIGHT, 0) \
+        | np.where(integral, 0, FLOAT)
+    every = np.arange(t)
+    span = docs[first + ni - 1] - docs[first]
+    pieces = [_bytes_piece(every, tag), _bytes_piece(every, minl), _bytes_piece(every[~one], maxl[~one]),
+              _varint_piece(every, ni), _varint_piece(every, docs[first]), _varint_piece(every[ni > 1], span[ni > 1])]
+    middle = np.ones(len(docs), dtype=bool)
+    middle[first] = False
+    middle[first + ni - 1] = False
+    pieces.append(_varint_piece(term[middle], np.diff(docs, prepend=0)[middle]))
+    kept = ~same[term]
+    kept[first] = True
+    pieces.append(_weight_piece(term[kept], weights[kept], integral[term[kept]]))
+    if fixed == 4:
+        pieces.append(_varint_piece(term, vbytes.reshape(-1, 4).view(">u4")[:, 0]))
+    elif fixed != 0:
+        pieces.append(_varint_piece(term, vlens))
+        pieces.append((term, vlens.astype(np.int64), vbytes))
+    size = np.zeros(t, dtype=np.int64)
+    for owner, lens, _src in pieces:
+        size += np.bincount(owner, weights=lens, minlength=t).astype(np.int64)
+    return {"pieces": pieces, "size": size}
+
+
+def put_inline(out: np.ndarray, base: np.ndarray, plan: dict) -> None:
+    """Write the values of `inline_plan` into byte buffer `out`, value k from out[base[k]]."""
+    at = base.astype(np.int64)
+    for owner, lens, src in plan["pieces"]:
+        total = np.bincount(owner, weights=lens, minlength=len(at)).astype(np.int64)
+        start = np.cumsum(total) - total
+        cum = np.cumsum(lens) - lens
+        scatter(out, at[owner] + cum - start[owner], lens, src)
+        at += total
+
+
+def _bytes_piece(owner: np.ndarray, x: np.ndarray) -> tuple:
+    return owner, np.ones(len(owner), dtype=np.int64), np.asarray(x).astype(np.uint8)
+
+
+def _varint_piece(owner: np.ndarray, x: np.ndarray) -> tuple:
+    m, lens = varint_rows(x)
+    return owner, lens, row_bytes(m, lens)
+
+
+def _weight_piece(owner: np.ndarray, w: np.ndarray, integral: np.ndarray) -> tuple:
+    """Weights as varints where their term's are all integral, else as 8-byte floats."""
+    m = np.zeros((len(w), 8), dtype=np.uint8)
+    m[:, :5], lens = varint_rows(np.where(integral, w, 0))
+    floats = ~integral
+    if floats.any():
+        m[floats] = w[floats].astype(">f8").view(np.uint8).reshape(-1, 8)
+        lens[floats] = 8
+    return owner, lens, row_bytes(m, lens)
+
+
+def varint_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`varint` of non-negative numbers below 2**35 as a 5-column byte matrix and the lengths."""
+    x = np.asarray(x).astype(np.int64)
+    lens = 1 + sum((x >= 1 << (7 * k)).astype(np.int64) for k in range(1, 5))
+    m = ((x[:, None] >> (7 * np.arange(5))) & 0x7F).astype(np.uint8)
+    m |= (np.arange(5) < (lens - 1)[:, None]).astype(np.uint8) << 7
+    return m, lens
+
+
+def scatter(out: np.ndarray, dest: np.ndarray, lens: np.ndarray, src: np.ndarray) -> None:
+    """Copy the pieces of `src` (one after another, lens[i] bytes each) to out[dest[i]:]."""
+    if len(src):
+        out[np.repeat(dest - (np.cumsum(lens) - lens), lens) + np.arange(len(src))] = src
+
+
+def row_bytes(m: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """The first lens[i] bytes of each row i of a byte matrix, one after another."""
+    return m[np.arange(m.shape[1]) < lens[:, None]]
