@@ -45,13 +45,15 @@ from collections.abc import Iterable
 from functools import cache, partial
 from itertools import accumulate
 from pickle import dumps
-from struct import Struct
 from typing import Any, NamedTuple
 
-from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC
 from whoosh.filedb.filetables import _lengths, crc_hash
-from whoosh.system import pack_int, pack_long, pack_ushort
+from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numlists import delta_encode
+
+from .codec import records
+from .codec.records import scatter
 
 # Terms with at most this many postings are stored inside their term record: up to ~50 postings
 # that is smaller than a block of their own (~150 bytes of headers and pickled arrays) and a pointer.
@@ -60,8 +62,6 @@ INLINE_LIMIT = 32
 _NUMPY_MIN = 48  # from this many postings numpy finds their length bytes faster than a Python loop
 BLOCK = 2048
 COMPRESSION = 3
-_TERMINFO = W3TermInfo._struct
-_POINTER_SIZE = 12  # a non-inlined term record ends with the blocks' offset (8 bytes) and length (4)
 _SWAP = sys.byteorder != "little"
 SLOTS = 1.5  # hash table slots per term (Whoosh writes 2; see the module docstring)
 
@@ -150,47 +150,6 @@ def _probe(homes, n: int):
     return placed
 
 
-_TUPLE_END = (b")", b"\x85", b"\x86", b"\x87")  # EMPTY_TUPLE, TUPLE1..TUPLE3
-_INT4 = Struct("<i")
-_FLOAT = Struct(">d")
-_BYTE_INTS = [b"K" + bytes((n,)) for n in range(256)]
-
-
-def _p_int(n: int) -> bytes:
-    if 0 <= n < 256:
-        return _BYTE_INTS[n]
-    if 0 <= n < 65536:
-        return b"M" + n.to_bytes(2, "little")
-    if -(1 << 31) <= n < 1 << 31:
-        return b"J" + _INT4.pack(n)
-    return dumps(n, 2)[2:-1]  # LONG1: past what a segment's doc numbers and frequencies reach
-
-
-def _p_weight(w) -> bytes:
-    return _p_int(w) if type(w) is int else b"G" + _FLOAT.pack(w)
-
-
-def _p_value(v: bytes | None) -> bytes:
-    if v is None:
-        return b"N"
-    n = len(v)
-    return b"C" + bytes((n,)) + v if n < 256 else b"B" + _INT4.pack(n) + v
-
-
-def _p_tuple(items: list[bytes]) -> bytes:
-    n = len(items)
-    return b"".join(items) + _TUPLE_END[n] if n <= 3 else b"(" + b"".join(items) + b"t"
-
-
-def _inline(docs, weights, values) -> bytes:
-    """What ``pickle.loads`` reads back as (tuple(docs), tuple(weights), tuple(values)) (see module docstring).
-
-    Weights are ints or floats, values bytes or None.
-    """
-    return (_p_tuple(list(map(_p_int, docs))) + _p_tuple(list(map(_p_weight, weights)))
-            + _p_tuple(list(map(_p_value, values))) + b"\x87.")
-
-
 def write_field(fw, terms: dict[str | bytes, Postings], lengths: array | None) -> None:
     """Write every term of the field `fw` has started.
 
@@ -225,7 +184,7 @@ class Copied(NamedTuple):
     def moved(self, pfile: _Counted) -> bytes:
         offset = pfile.pos
         pfile.write(self.blob)
-        return self.value[:-_POINTER_SIZE] + pack_long(offset) + pack_int(len(self.blob))
+        return records.with_extent(self.value, offset, len(self.blob))
 
 
 class Extended(NamedTuple):
@@ -243,16 +202,15 @@ class Extended(NamedTuple):
     carried: int
 
     def moved(self, pfile: _Counted, lengths: array | None, fixed: int | None) -> bytes:
-        _flags, weight, df, minl, maxl, maxw, minid, _maxid = _TERMINFO.unpack(self.value[: _TERMINFO.size])
+        _flags, weight, df, minl, maxl, maxw, minid, _maxid = records.info(self.value)
         flat = self.flat
         docs, w = flat[0::3], flat[1::3]
         more, lo, hi = encode_blocks(array("I", docs), array("f", w), flat[2::3], lengths, fixed)
         blob = self.blob + more[len(WHOOSH3_HEADER_MAGIC) :]
         offset = pfile.pos
         pfile.write(blob)
-        head = _TERMINFO.pack(0, weight + sum(w[self.carried :]), df + len(docs) - self.carried, min(minl, lo),
-                              max(maxl, hi), max(maxw, *w), minid, docs[-1])
-        return head + pack_long(offset) + pack_int(len(blob))
+        return records.pointer_value((0, weight + sum(w[self.carried :]), df + len(docs) - self.carried,
+                                      min(minl, lo), max(maxl, hi), max(maxw, *w), minid, docs[-1]), offset, len(blob))
 
 
 def _length_bytes(lengths: array | None, docs) -> tuple[int, int]:
@@ -284,23 +242,18 @@ def _term_value(flat: list, lengths: array | None, fixed: int | None, pfile: _Co
     w = tuple(flat[1::3])
     n = len(docs)
     if n <= INLINE_LIMIT:
-        minl, maxl = _length_bytes(lengths, docs)
-        head = _TERMINFO.pack(1, sum(w), n, minl, maxl, max(w), docs[0], docs[-1])
-        if all(x.is_integer() for x in w):  # frequency × an integral boost: 2 pickled bytes, not 9
-            w = tuple(map(int, w))
-        return head + _inline(docs, w, (None,) * n if fixed == 0 else values)
+        return records.inline_value(*_length_bytes(lengths, docs), docs, w, values, fixed)
     blob, minl, maxl = encode_blocks(array("I", docs), array("f", w), values, lengths, fixed)
     offset = pfile.pos
     pfile.write(blob)
-    head = _TERMINFO.pack(0, sum(w), n, minl, maxl, max(w), docs[0], docs[-1])
-    return head + pack_long(offset) + pack_int(len(blob))
+    return records.pointer_value((0, sum(w), n, minl, maxl, max(w), docs[0], docs[-1]), offset, len(blob))
 
 
 def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, items: Iterable, lengths) -> None:
     prefix = pack_ushort(fw._fieldid)
     buckets, index, hashfn = tindex.buckets, tindex.index, tindex.hashfn
     fixed = fw._format.fixed_value_size()  # None: variable, 0: no values (ids, dates), n: n bytes each
-    records: list[bytes] = []
+    written: list[bytes] = []
     pos = tfile.pos
     key = tindex.lastkey
     for tb, flat in items:
@@ -311,9 +264,7 @@ def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, items: Iterable, 
         elif len(flat) == 3:  # one posting (most gram terms): no arrays, no loops
             doc, w, v = flat
             b = lengths[doc] - 1 if lengths is not None and lengths[doc] else 0
-            pw = _p_int(int(w)) if w.is_integer() else _p_weight(w)
-            value = (_TERMINFO.pack(1, w, 1, b, b, w, doc, doc) + _p_int(doc) + b"\x85" + pw + b"\x85"
-                     + (b"N" if fixed == 0 else _p_value(v)) + b"\x85\x87.")
+            value = records.one_value(b, doc, w, v, fixed)
         else:
             value = _term_value(flat, lengths, fixed, pfile)
         key = prefix + (tb.encode() if isinstance(tb, str) else tb)
@@ -322,11 +273,11 @@ def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, items: Iterable, 
         h = hashfn(key)
         buckets[h & 255].append((h, pos))
         pos += len(record)
-        records.append(record)
-        if len(records) >= 4096:
-            tfile.write(b"".join(records))
-            records.clear()
-    tfile.write(b"".join(records))
+        written.append(record)
+        if len(written) >= 4096:
+            tfile.write(b"".join(written))
+            written.clear()
+    tfile.write(b"".join(written))
     tindex.lastkey = key
 
 
@@ -448,8 +399,6 @@ class TermArrays(NamedTuple):
 
 
 _CHUNK = 1 << 15  # terms assembled at once (bounds the temporary arrays)
-_TI = [("flags", "u1"), ("weight", ">f4"), ("df", ">u4"), ("minl", "u1"), ("maxl", "u1"), ("maxw", ">f4"),
-       ("minid", ">u4"), ("maxid", ">u4")]  # W3TermInfo's struct as a numpy record
 _CRC_KEY = 24  # keys up to this long are hashed with numpy, longer ones (rare letter runs) with zlib
 
 
@@ -501,36 +450,45 @@ def _pointers(t: TermArrays, big, lengths, fixed, pfile: _Counted) -> dict[int, 
 
 
 def _records(np, t: TermArrays, a: int, b: int, lb, ptr: dict, fixed: int | None, prefix):
-    """The records of terms a..b in one buffer; returns it, each record's start in it and each term's UTF-8 length."""
+    """The records of terms a..b in one buffer; returns it, each record's start in it and each term's UTF-8 length.
+
+    Inlined terms get compact values, the others pointer values (`indexer.codec.records`).
+    """
     s0, s1 = t.starts[a], t.starts[b]
     n = np.diff(t.starts[a : b + 1])
     klen = np.diff(t.term_offsets[a : b + 1])
     inline = n <= INLINE_LIMIT
     ti = _term_infos(np, t, s0, s1, n, lb[s0:s1])
-    ti["flags"] = inline
-    body = np.full(b - a, 12, dtype=np.int64)  # a pointer to the blocks: offset and size
-    parts = _inline_parts(np, t, s0, s1, n, inline, fixed)
-    body[inline] = parts["size"]
-    vallen = _TERMINFO.size + body
+    plan = _inline_plan(np, t, s0, s1, n, inline, ti, fixed)
+    vallen = np.full(b - a, records.POINTER_SIZE, dtype=np.int64)
+    vallen[inline] = plan["size"]
     reclen = 10 + klen + vallen
     rec = np.cumsum(reclen) - reclen
     out = np.empty(int(reclen.sum()), dtype=np.uint8)
     out[rec[:, None] + np.arange(8)] = np.stack([klen + 2, vallen], axis=1).astype(">i4").view(np.uint8)
     out[rec[:, None] + np.arange(8, 10)] = prefix
-    scatter(np, out, rec + 10, klen, t.terms[t.term_offsets[a] : t.term_offsets[b]])
+    scatter(out, rec + 10, klen, t.terms[t.term_offsets[a] : t.term_offsets[b]])
+    at = rec + 10 + klen
     big = np.flatnonzero(~inline)
     if len(big):
         pointers = [ptr[a + k] for k in big.tolist()]
         ti["minl"][big] = [p[2] for p in pointers]
         ti["maxl"][big] = [p[3] for p in pointers]
         pt = np.array([p[:2] for p in pointers], dtype=np.int64)
-        head = np.zeros(len(big), dtype=[("offset", ">i8"), ("size", ">i4")])
-        head["offset"], head["size"] = pt[:, 0], pt[:, 1]
-        out[(rec + 10 + _TERMINFO.size + klen)[big][:, None] + np.arange(12)] = head.view(np.uint8).reshape(-1, 12)
-    out[(rec + 10 + klen)[:, None] + np.arange(_TERMINFO.size)] = ti.view(np.uint8).reshape(-1, _TERMINFO.size)
+        out[at[big][:, None] + np.arange(records.POINTER_SIZE)] = records.pointer_rows(ti[big], pt[:, 0], pt[:, 1])
     if inline.any():
-        _put_inline(np, out, (rec + 10 + _TERMINFO.size + klen)[inline], parts)
+        records.put_inline(out, at[inline], plan)
     return out, rec, klen
+
+
+def _inline_plan(np, t: TermArrays, s0: int, s1: int, n, inline, ti, fixed) -> dict:
+    """`indexer.codec.records.inline_plan` of the inlined terms among postings s0..s1."""
+    keep = np.repeat(inline, n)
+    vo = t.value_offsets[s0 : s1 + 1]
+    vlens = np.diff(vo)
+    vbytes = t.values[vo[0] : vo[-1]][np.repeat(keep, vlens)] if fixed != 0 else t.values[:0]
+    return records.inline_plan(n[inline], ti["minl"][inline], ti["maxl"][inline], t.docs[s0:s1][keep],
+                               t.weights[s0:s1][keep], vlens[keep], vbytes, fixed)
 
 
 def _term_infos(np, t: TermArrays, s0: int, s1: int, n, lbs):
@@ -538,7 +496,7 @@ def _term_infos(np, t: TermArrays, s0: int, s1: int, n, lbs):
     first = np.cumsum(n) - n
     w = t.weights[s0:s1]
     docs = t.docs[s0:s1]
-    ti = np.zeros(len(n), dtype=_TI)
+    ti = np.zeros(len(n), dtype=records.INFO_DTYPE)
     ti["weight"] = np.add.reduceat(w, first)
     ti["df"] = n
     ti["maxw"] = np.maximum.reduceat(w, first)
@@ -549,100 +507,6 @@ def _term_infos(np, t: TermArrays, s0: int, s1: int, n, lbs):
     ti["minl"] = np.where(hi > 0, lo - 1, 0)
     ti["maxl"] = np.where(hi > 0, hi - 1, 0)
     return ti
-
-
-def _inline_parts(np, t: TermArrays, s0: int, s1: int, n, inline, fixed) -> dict:
-    """The pickle pieces of the inlined terms' postings (see `_inline`): byte matrices and lengths."""
-    keep = np.repeat(inline, n)
-    ni = n[inline]
-    first = np.cumsum(ni) - ni
-    w = t.weights[s0:s1][keep]
-    vo = t.value_offsets[s0 : s1 + 1]
-    vlens = np.diff(vo)
-    integral = np.repeat(np.logical_and.reduceat(w == np.floor(w), first), ni) if len(ni) else w > 0
-    docs = _p_ints(np, t.docs[s0:s1][keep])
-    weights = _p_weights(np, w, integral)
-    heads = _value_heads(np, vlens[keep], fixed)
-    vlen = vlens[keep] if fixed != 0 else np.zeros(len(w), dtype=np.int64)
-    vbytes = t.values[vo[0] : vo[-1]][np.repeat(keep, vlens)] if fixed != 0 else t.values[:0]
-    sizes = [np.add.reduceat(docs[1], first), np.add.reduceat(weights[1], first),
-             np.add.reduceat(heads[1] + vlen, first)] if len(ni) else [ni, ni, ni]
-    opened = (ni > 3).astype(np.int64)
-    return {"ni": ni, "first": first, "pieces": (docs, weights, heads), "sizes": sizes, "opened": opened,
-            "vlen": vlen, "vbytes": vbytes, "size": 3 * opened + sum(sizes) + 5}
-
-
-_CLOSE = (ord(")"), 0x85, 0x86, 0x87)  # EMPTY_TUPLE, TUPLE1..TUPLE3 (as _TUPLE_END)
-
-
-def _put_inline(np, out, base, parts: dict) -> None:
-    """Write the inlined postings, (docs, weights, values) pickled as `_inline` does, at `base`."""
-    ni, first, opened = parts["ni"], parts["first"], parts["opened"]
-    close = np.where(ni > 3, ord("t"), np.array(_CLOSE, dtype=np.uint8)[np.minimum(ni, 3)])
-    at = base
-    for k, ((m, lens), total) in enumerate(zip(parts["pieces"], parts["sizes"], strict=True)):
-        out[at[opened > 0]] = ord("(")
-        size = lens + parts["vlen"] if k == 2 else lens
-        dest = np.repeat(at + opened, ni) + _within(np, size, first, ni)
-        scatter(np, out, dest, lens, row_bytes(np, m, lens))
-        if k == 2:
-            scatter(np, out, dest + lens, parts["vlen"], parts["vbytes"])
-        out[at + opened + total] = close
-        at = at + opened + total + 1
-    out[at] = 0x87
-    out[at + 1] = ord(".")
-
-
-def _within(np, lens, first, counts):
-    """Each piece's offset from its term's first piece (a cumulative sum restarting at every term)."""
-    c = np.cumsum(lens) - lens
-    return c - np.repeat(c[first], counts)
-
-
-def scatter(np, out, dest, lens, src) -> None:
-    """Copy the pieces of `src` (one after another, lens[i] bytes each) to out[dest[i]:]."""
-    if len(src):
-        out[np.repeat(dest - (np.cumsum(lens) - lens), lens) + np.arange(len(src))] = src
-
-
-def row_bytes(np, m, lens):
-    """The first lens[i] bytes of each row i of a byte matrix, one after another."""
-    return m[np.arange(m.shape[1]) < lens[:, None]]
-
-
-def _p_ints(np, x):
-    """`_p_int` of non-negative ints below 2**31 as a 5-column byte matrix and the lengths."""
-    x = np.asarray(x, dtype=np.int64)
-    assert not len(x) or (x.min() >= 0 and x.max() < 1 << 31)
-    m = np.empty((len(x), 5), dtype=np.uint8)
-    m[:, 1:] = x.astype("<u4").view(np.uint8).reshape(-1, 4)
-    small, mid = x < 256, x < 65536
-    m[:, 0] = np.where(small, ord("K"), np.where(mid, ord("M"), ord("J")))
-    return m, np.where(small, 2, np.where(mid, 3, 5))
-
-
-def _p_weights(np, w, integral):
-    """`_p_weight` of weights: ints where their term's weights all are, else pickled doubles."""
-    m = np.zeros((len(w), 9), dtype=np.uint8)
-    m[:, :5], lens = _p_ints(np, np.where(integral, w, 0))
-    floats = ~integral
-    if floats.any():
-        m[floats, 0] = ord("G")
-        m[floats, 1:] = w[floats].astype(">f8").view(np.uint8).reshape(-1, 8)
-        lens[floats] = 9
-    return m, lens
-
-
-def _value_heads(np, vlen, fixed):
-    """The opcode starting each `_p_value`: N (no value), C and a length byte, or B and a 4-byte length."""
-    m = np.empty((len(vlen), 5), dtype=np.uint8)
-    if fixed == 0:
-        m[:, 0] = ord("N")
-        return m, np.ones(len(vlen), dtype=np.int64)
-    short = vlen < 256
-    m[:, 0] = np.where(short, ord("C"), ord("B"))
-    m[:, 1:] = vlen.astype("<u4").view(np.uint8).reshape(-1, 4)
-    return m, np.where(short, 2, 5)
 
 
 @cache

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from whoosh.codec.whoosh3 import W3TermInfo
 from whoosh.system import pack_ushort
+
+from .codec import records
 
 # File kinds by how a segment file's name ends (the first that matches).
 KINDS = (
@@ -103,7 +104,6 @@ def _first_block(tindex, lo: int, hi: int) -> int | None:
         if lo == hi:
             break
         lo += 1
-        if not tindex.dbfile.get_byte(datapos):  # the term info's first byte: 1 when inlined
-            value = tindex.dbfile.get(datapos, datalen)
-            return W3TermInfo.from_bytes(value).extent()[0]
+        if not tindex.dbfile.get_byte(datapos):  # a value starting with 0 points to blocks (`codec.records`)
+            return records.extent(tindex.dbfile.get(datapos, datalen))[0]
     return None

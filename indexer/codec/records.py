@@ -269,8 +269,8 @@ def one_value(minl: int, doc: int, weight: float, value: bytes | None, fixed: in
 
 def pair(a: bytes, b: bytes, fixed: int | None) -> bytes | None:
     """Two one-posting values (the first's doc before the second's) as one value of two postings;
-    None unless both are compact."""
-    if a[0] < COMPACT or b[0] < COMPACT:
+    None unless both are compact values of one posting."""
+    if not (_one(a) and _one(b)):
         return None
     la, _, (ia, wa, va) = _compact(a)
     lb, _, (ib, wb, vb) = _compact(b)
@@ -313,6 +313,11 @@ class _FieldCursor(W3FieldCursor):
         if self._pos is None:
             return None
         return term_info(self._tindex.dbfile.get(self._datapos, self._datalen))
+
+
+def _one(v: bytes) -> bool:
+    """Whether `v` is a compact value of one posting (one posting has one length byte)."""
+    return v[0] & (COMPACT | ONE_LENGTH) == COMPACT | ONE_LENGTH and v[2] == 1
 
 
 # Reading statistics of many values at once (a term table's run of records, memory-mapped).

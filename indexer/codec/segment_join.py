@@ -33,31 +33,27 @@ The joined segment is in no TOC yet, like the parts; the caller commits it
 from __future__ import annotations
 
 import gc
-import io
 import multiprocessing
 import os
-import pickle
 from array import array
 from collections import defaultdict
 from collections.abc import Callable
-from struct import Struct
 from typing import Any, NamedTuple
 from zlib import crc32
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec
 from whoosh.filedb.filetables import _lengths as _lengths_struct
 from whoosh.reading import SegmentReader
 from whoosh.system import pack_int, pack_ushort, unpack_int
 
 from .. import postings
 from ..postings import Copied, encode_blocks, use_fast_term_table
-from . import stored
+from . import records, stored
 from .arrays import length_bytes
 from .forking import die_with_parent
 from .stored import StoredCodec
 
-_INFO = W3TermInfo._struct
 # Parts' inlined postings of a term stay inlined together up to this many (with indexer.postings' limit of 32):
 # up to ~50 postings a term record holds them in fewer bytes than a block and its pointer, and
 # pickling them costs far less than a block (zlib).
@@ -122,11 +118,8 @@ class _Records:
         return self.buf[self.vstarts[k] : self.ends[k]]
 
     def blob(self, value: bytes) -> bytes:
-        offset, length = _EXTENT.unpack_from(value, len(value) - _EXTENT.size)
+        offset, length = records.extent(value)
         return self.pst[offset : offset + length]
-
-
-_EXTENT = Struct("!qi")  # a non-inlined term record ends with its blocks' offset and length
 
 
 class _Sink:
@@ -279,14 +272,15 @@ def _combined(group: list[tuple[_Records, int]], fixed: int | None, lengths: arr
     kept as bytes, and inlined postings become a block of their own where they stand.
     """
     values = [t.buf[t.vstarts[k] : t.ends[k]] for t, k in group]
-    infos = [_INFO.unpack_from(v) for v in values]
-    if len(values) == 2 and infos[0][0] and infos[1][0] and infos[0][2] == 1 == infos[1][2]:
-        pair = _pair(*values)  # the commonest case by far: a term in one document of each part
+    if len(values) == 2:
+        pair = records.pair(*values, fixed)  # the commonest case by far: a term in one document of each part
         if pair is not None:
-            return _merged_info(infos, 1) + pair
+            return pair
+    infos = [records.info(v) for v in values]
     inlined = [i[0] for i in infos]
     if all(inlined) and sum(i[2] for i in infos) <= INLINE_LIMIT * postings.INLINE_LIMIT // 32:
-        return _merged_info(infos, 1) + _dumps(_inlined(values))
+        merged = _merged_info(infos, 1)
+        return records.inline_value(merged[3], merged[4], *_inlined(values), fixed)
     blobs, pending = [], []
     for (t, _), v, flag in zip(group, values, inlined, strict=True):
         if flag:
@@ -299,32 +293,14 @@ def _combined(group: list[tuple[_Records, int]], fixed: int | None, lengths: arr
     if pending:
         blobs.append(_block(_inlined(pending), fixed, lengths))
     blob = blobs[0][:_MAGIC] + b"".join(b[_MAGIC:] for b in [*map(_unlast, blobs[:-1]), blobs[-1]])
-    return Copied(_merged_info(infos, 0) + _EXTENT.pack(0, len(blob)), blob).moved(sink)
-
-
-_OPCODE_SIZE = {ord("K"): 2, ord("M"): 3, ord("J"): 5, ord("G"): 9}  # BININT1, BININT2, BININT, BINFLOAT
-
-
-def _pair(a: bytes, b: bytes) -> bytes | None:
-    """Two one-posting inlined values as the pickle of two postings (what `_dumps` would write), spliced from
-    their opcodes; None if either is not laid out as `indexer.postings` inlines one posting."""
-    ops = []
-    for v in (a, b):
-        p = v[_INFO.size :]
-        d = _OPCODE_SIZE.get(p[0])
-        w = d and _OPCODE_SIZE.get(p[d + 1])
-        if not w or p[d] != 0x85 or p[d + 1 + w] != 0x85 or p[-3:] != b"\x85\x87.":
-            return None
-        ops.append((p[:d], p[d + 1 : d + 1 + w], p[d + 2 + w : -3]))
-    (d1, w1, v1), (d2, w2, v2) = ops
-    return d1 + d2 + b"\x86" + w1 + w2 + b"\x86" + v1 + v2 + b"\x86\x87."
+    return Copied(records.pointer_value(_merged_info(infos, 0), 0, len(blob)), blob).moved(sink)
 
 
 def _inlined(values: list[bytes]) -> tuple[tuple, tuple, tuple]:
     """The postings inlined in term record values, one after another: (doc numbers, weights, encoded values)."""
     ids, weights, vals = (), (), ()
     for v in values:
-        i, w, x = pickle.loads(v[_INFO.size :])
+        i, w, x = records.inlined(v)
         ids, weights, vals = ids + i, weights + w, vals + x
     return ids, weights, vals
 
@@ -343,34 +319,12 @@ def _unlast(blob: bytes) -> bytes:
     return blob[:pos] + pack_int(-size) + blob[pos + 4 :]
 
 
-def _merged_info(infos: list[tuple], inlined: int) -> bytes:
-    """The term info of several parts' postings of one term, from theirs (length bytes 0, 0: no non-empty field)."""
-    if len(infos) == 2:  # the commonest case, without the generic passes
-        (_, wa, na, la, ha, ma, first, _), (_, wb, nb, lb, hb, mb, _, last) = infos
-        lo, hi = (lb, hb) if not (la or ha) else (la, ha) if not (lb or hb) else (min(la, lb), max(ha, hb))
-        return _INFO.pack(inlined, wa + wb, na + nb, lo, hi, ma if ma > mb else mb, first, last)
+def _merged_info(infos: list[tuple], inlined: int) -> tuple:
+    """The term info fields of several parts' postings of one term, from theirs (length bytes 0, 0: no
+    non-empty field)."""
     lens = [(i[3], i[4]) for i in infos if (i[3], i[4]) != (0, 0)] or [(0, 0)]
-    return _INFO.pack(inlined, sum(i[1] for i in infos), sum(i[2] for i in infos), min(lo for lo, _ in lens),
-                      max(hi for _, hi in lens), max(i[5] for i in infos), infos[0][6], infos[-1][7])
-
-
-class _Dumps:
-    """What `indexer.postings` inlines for postings: pickle opcodes without header or memo, at C speed."""
-
-    def __init__(self) -> None:
-        self.f = io.BytesIO()
-        self.p = pickle.Pickler(self.f, 3)
-        self.p.fast = True  # no memo: each small tuple and bytes object written where it occurs
-
-    def __call__(self, postings: tuple) -> bytes:
-        f = self.f
-        f.seek(0)
-        f.truncate()
-        self.p.dump(postings)
-        return f.getvalue()[2:]
-
-
-_dumps = _Dumps()
+    return (inlined, sum(i[1] for i in infos), sum(i[2] for i in infos), min(lo for lo, _ in lens),
+            max(hi for _, hi in lens), max(i[5] for i in infos), infos[0][6], infos[-1][7])
 
 
 def _be32(u8: np.ndarray, at: np.ndarray) -> np.ndarray:
