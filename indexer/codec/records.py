@@ -24,13 +24,16 @@ A value's first byte tells its layout:
   Numbers are unsigned LEB128 varints. Decoded, a compact value is the same
   `W3TermInfo` (with the same inlined tuples) the pickled layout gives.
 
-The writer's side comes scalar (`inline_value`, `pair`: merges and joins) and
-as numpy over a chunk of terms (`inline_plan`, `put_inline`: fresh segments).
+The writer's side comes scalar (`inline_value`, `one_value`: merges) and
+as numpy over many terms (`inline_plan`, `put_inline`: fresh segments; `join_values`: joins).
 `doc_frequencies`, `doc_ranges` read a run of values' statistics with numpy.
 """
 
 from __future__ import annotations
 
+import sys
+from array import array
+from itertools import accumulate, pairwise
 from struct import Struct
 
 import numpy as np
@@ -46,7 +49,10 @@ INFO_DTYPE = [("flags", "u1"), ("weight", ">f4"), ("df", ">u4"), ("minl", "u1"),
 COMPACT = 0x80
 ONE_LENGTH, SAME_WEIGHT, FLOAT, NO_VALUES, UINT_VALUES = 1, 2, 4, 8, 16
 _F4 = Struct("!f")
-_F8 = Struct("!d")
+_F8 = Struct("<d")
+_CODES = "BHId"  # fixed widths of a compact value's numbers: 1, 2, 4 bytes (codes 0-2), floats (3)
+_FLOATS = 3
+_SWAP = sys.byteorder != "little"
 _UINT = Struct("!I")
 _BYTE = [bytes((n,)) for n in range(128)]
 MIN_SIZE = 5  # the shortest value: a compact one of one posting without values
@@ -155,46 +161,52 @@ def _compact(v: bytes) -> tuple[int, int, tuple[tuple, tuple, tuple]]:
         maxl, i = v[2], 3
     n, i = _read(v, i)
     d, i = _read(v, i)
-    ids = [d]
-    if n > 1:
-        span, i = _read(v, i)
-        for _ in range(n - 2):
-            x, i = _read(v, i)
-            d += x
-            ids.append(d)
-        ids.append(ids[0] + span)
-    weights, i = _weights(v, i, n, tag)
-    return minl, maxl, (tuple(ids), weights, _values(v, i, n, tag))
-
-
-def _weights(v: bytes, i: int, n: int, tag: int) -> tuple[tuple, int]:
-    count = 1 if tag & SAME_WEIGHT else n
-    if tag & FLOAT:
-        ws = tuple(_F8.unpack_from(v, i + 8 * k)[0] for k in range(count))
-        i += 8 * count
-    else:
-        ws = []
-        for _ in range(count):
+    if n == 1:
+        if tag & FLOAT:
+            w, i = _F8.unpack_from(v, i)[0], i + 8
+        else:
             w, i = _read(v, i)
-            ws.append(w)
-        ws = tuple(ws)
-    return (ws * n if count == 1 else ws), i
-
-
-def _values(v: bytes, i: int, n: int, tag: int) -> tuple:
-    if tag & NO_VALUES:
-        return (None,) * n
-    lens = []
-    for _ in range(n):
+        if tag & NO_VALUES:
+            return minl, maxl, ((d,), (w,), (None,))
         x, i = _read(v, i)
-        lens.append(x)
+        return minl, maxl, ((d,), (w,), (_UINT.pack(x),) if tag & UINT_VALUES else (v[i : i + x],))
+    span, i = _read(v, i)
+    widths = v[i]
+    deltas, i = _numbers(v, i + 1, widths & 3, n - 2)
+    ids = (*accumulate(deltas, initial=d), d + span)
+    count = 1 if tag & SAME_WEIGHT else n
+    weights, i = _numbers(v, i, _FLOATS if tag & FLOAT else widths >> 2 & 3, count)
+    if count == 1:
+        weights = weights * n
+    if tag & NO_VALUES:
+        return minl, maxl, (ids, weights, (None,) * n)
+    numbers, i = _numbers(v, i, widths >> 4 & 3, n)
     if tag & UINT_VALUES:
-        return tuple(map(_UINT.pack, lens))
-    out = []
-    for x in lens:
-        out.append(v[i : i + x])
-        i += x
-    return tuple(out)
+        return minl, maxl, (ids, weights, tuple(map(_UINT.pack, numbers)))
+    ends = tuple(accumulate(numbers, initial=i))
+    return minl, maxl, (ids, weights, tuple(v[a:b] for a, b in pairwise(ends)))
+
+
+def _numbers(v: bytes, i: int, code: int, count: int) -> tuple[tuple, int]:
+    """`count` fixed-width little-endian numbers at v[i:] (width by `code`, see `_CODES`) and where they end."""
+    a = array(_CODES[code])
+    end = i + a.itemsize * count
+    a.frombytes(v[i:end])
+    if _SWAP:
+        a.byteswap()
+    return tuple(a), end
+
+
+def _code(top: int) -> int:
+    """The smallest width code (`_CODES`) that holds numbers up to `top`."""
+    return 0 if top < 256 else 1 if top < 65536 else 2
+
+
+def _packed(code: int, numbers) -> bytes:
+    a = array(_CODES[code], numbers)
+    if _SWAP:
+        a.byteswap()
+    return a.tobytes()
 
 
 def term_info(value: bytes) -> W3TermInfo:
@@ -222,40 +234,45 @@ def _mode(fixed: int | None) -> int:
 
 
 def inline_value(minl: int, maxl: int, ids, weights, values, fixed: int | None) -> bytes:
-    """The compact value of inlined postings (ascending ids; weights ints or floats; values bytes or None)."""
+    """The compact value of inlined postings (ascending ids; weights ints or floats; values bytes or None;
+    one posting has one length byte: minl == maxl)."""
     n = len(ids)
+    if n == 1:
+        return one_value(minl, ids[0], weights[0], values[0], fixed)
     tag = COMPACT | _mode(fixed)
     head = [bytes((minl,))]
     if minl == maxl:
         tag |= ONE_LENGTH
     else:
         head.append(bytes((maxl,)))
-    head += (varint(n), varint(ids[0]))
-    if n > 1:
-        head.append(varint(ids[-1] - ids[0]))
-        head += [varint(b - a) for a, b in zip(ids[:-2], ids[1:-1], strict=True)]
-    w0 = weights[0]
-    ws = [w0] if weights.count(w0) == n else weights
+    first = ids[0]
+    head += (varint(n), varint(first), varint(ids[-1] - first))
+    deltas = [b - a for a, b in pairwise(ids[:-1])]
+    dc = _code(max(deltas, default=0))
+    ws = [weights[0]] if weights.count(weights[0]) == n else weights
     if len(ws) == 1:
         tag |= SAME_WEIGHT
     if all(float(w).is_integer() and w >= 0 for w in ws):
-        head += [varint(int(w)) for w in ws]
+        ws = [int(w) for w in ws]
+        wc = _code(max(ws))
     else:
         tag |= FLOAT
-        head += [_F8.pack(w) for w in ws]
+        wc = 0
+    tail = [_packed(dc, deltas), _packed(_FLOATS, ws) if tag & FLOAT else _packed(wc, ws)]
+    vc = 0
     if not tag & NO_VALUES:
-        if tag & UINT_VALUES:
-            head += [varint(_UINT.unpack(x)[0]) for x in values]
-        else:
-            head += [varint(len(x)) for x in values]
-            head += values
-    return bytes((tag,)) + b"".join(head)
+        numbers = [_UINT.unpack(x)[0] for x in values] if tag & UINT_VALUES else list(map(len, values))
+        vc = _code(max(numbers))
+        tail.append(_packed(vc, numbers))
+        if not tag & UINT_VALUES:
+            tail += values
+    return bytes((tag,)) + b"".join(head) + bytes((dc | wc << 2 | vc << 4,)) + b"".join(tail)
 
 
 def one_value(minl: int, doc: int, weight: float, value: bytes | None, fixed: int | None) -> bytes:
     """`inline_value` of one posting, the commonest record (most gram terms occur in one document)."""
     mode = _mode(fixed)
-    if weight.is_integer() and weight >= 0:
+    if float(weight).is_integer() and weight >= 0:
         tag, w = COMPACT | ONE_LENGTH | SAME_WEIGHT | mode, varint(int(weight))
     else:
         tag, w = COMPACT | ONE_LENGTH | SAME_WEIGHT | FLOAT | mode, _F8.pack(weight)
@@ -265,17 +282,6 @@ def one_value(minl: int, doc: int, weight: float, value: bytes | None, fixed: in
     if mode == UINT_VALUES:
         return head + varint(_UINT.unpack(value)[0])
     return head + varint(len(value)) + value
-
-
-def pair(a: bytes, b: bytes, fixed: int | None) -> bytes | None:
-    """Two one-posting values (the first's doc before the second's) as one value of two postings;
-    None unless both are compact values of one posting."""
-    if not (_one(a) and _one(b)):
-        return None
-    la, _, (ia, wa, va) = _compact(a)
-    lb, _, (ib, wb, vb) = _compact(b)
-    lo, hi = (lb, lb) if not la else (la, la) if not lb else (min(la, lb), max(la, lb))  # 0: an empty field
-    return inline_value(lo, hi, ia + ib, wa + wb, va + vb, fixed)
 
 
 class TermsReader(W3TermsReader):
@@ -313,11 +319,6 @@ class _FieldCursor(W3FieldCursor):
         if self._pos is None:
             return None
         return term_info(self._tindex.dbfile.get(self._datapos, self._datalen))
-
-
-def _one(v: bytes) -> bool:
-    """Whether `v` is a compact value of one posting (one posting has one length byte)."""
-    return v[0] & (COMPACT | ONE_LENGTH) == COMPACT | ONE_LENGTH and v[2] == 1
 
 
 # Reading statistics of many values at once (a term table's run of records, memory-mapped).
@@ -396,26 +397,41 @@ def inline_plan(ni: np.ndarray, minl: np.ndarray, maxl: np.ndarray, docs: np.nda
     one = minl == maxl
     tag = COMPACT | _mode(fixed) | np.where(one, ONE_LENGTH, 0) | np.where(same, SAME_WEIGHT, 0) \
         | np.where(integral, 0, FLOAT)
-    every = np.arange(t)
-    span = docs[first + ni - 1] - docs[first]
-    pieces = [_bytes_piece(every, tag), _bytes_piece(every, minl), _bytes_piece(every[~one], maxl[~one]),
-              _varint_piece(every, ni), _varint_piece(every, docs[first]), _varint_piece(every[ni > 1], span[ni > 1])]
+    every, many = np.arange(t), ni > 1
     middle = np.ones(len(docs), dtype=bool)
     middle[first] = False
     middle[first + ni - 1] = False
-    pieces.append(_varint_piece(term[middle], np.diff(docs, prepend=0)[middle]))
+    deltas = np.where(middle, np.diff(docs, prepend=0), 0)
+    numbers = vlens if fixed != 4 else vbytes.reshape(-1, 4).view(">u4")[:, 0].astype(np.int64)
+    dc = _codes(np.maximum.reduceat(deltas, first))
+    wc = np.where(integral, _codes(np.maximum.reduceat(weights, first)), 0)
+    vc = _codes(np.maximum.reduceat(numbers, first)) if fixed != 0 else np.zeros(t, dtype=np.int64)
+    span = docs[first + ni - 1] - docs[first]
+    pieces = [_bytes_piece(every, tag), _bytes_piece(every, minl), _bytes_piece(every[~one], maxl[~one]),
+              _number_piece(every, ni), _number_piece(every, docs[first]), _number_piece(every[many], span[many]),
+              _bytes_piece(every[many], (dc | wc << 2 | vc << 4)[many]),
+              _number_piece(term[middle], deltas[middle], _WIDTHS[dc][term[middle]])]
     kept = ~same[term]
     kept[first] = True
-    pieces.append(_weight_piece(term[kept], weights[kept], integral[term[kept]]))
-    if fixed == 4:
-        pieces.append(_varint_piece(term, vbytes.reshape(-1, 4).view(">u4")[:, 0]))
-    elif fixed != 0:
-        pieces.append(_varint_piece(term, vlens))
+    owner = term[kept]
+    width = np.where(many, np.where(integral, _WIDTHS[wc], 8), 0)[owner]
+    pieces.append(_number_piece(owner, weights[kept], width, ~integral[owner]))
+    if fixed != 0:
+        pieces.append(_number_piece(term, numbers, np.where(many, _WIDTHS[vc], 0)[term]))
+    if fixed not in (0, 4):
         pieces.append((term, vlens.astype(np.int64), vbytes))
     size = np.zeros(t, dtype=np.int64)
     for owner, lens, _src in pieces:
         size += np.bincount(owner, weights=lens, minlength=t).astype(np.int64)
     return {"pieces": pieces, "size": size}
+
+
+_WIDTHS = np.array([1, 2, 4], dtype=np.int64)
+
+
+def _codes(top: np.ndarray) -> np.ndarray:
+    """`_code` of an array."""
+    return (top >= 256).astype(np.int64) + (top >= 65536)
 
 
 def put_inline(out: np.ndarray, base: np.ndarray, plan: dict) -> None:
@@ -433,18 +449,18 @@ def _bytes_piece(owner: np.ndarray, x: np.ndarray) -> tuple:
     return owner, np.ones(len(owner), dtype=np.int64), np.asarray(x).astype(np.uint8)
 
 
-def _varint_piece(owner: np.ndarray, x: np.ndarray) -> tuple:
-    m, lens = varint_rows(x)
-    return owner, lens, row_bytes(m, lens)
-
-
-def _weight_piece(owner: np.ndarray, w: np.ndarray, integral: np.ndarray) -> tuple:
-    """Weights as varints where their term's are all integral, else as 8-byte floats."""
-    m = np.zeros((len(w), 8), dtype=np.uint8)
-    m[:, :5], lens = varint_rows(np.where(integral, w, 0))
-    floats = ~integral
-    if floats.any():
-        m[floats] = w[floats].astype(">f8").view(np.uint8).reshape(-1, 8)
+def _number_piece(owner: np.ndarray, x: np.ndarray, width: np.ndarray | None = None,
+                  floats: np.ndarray | None = None) -> tuple:
+    """Numbers as varints, or (where width > 0) little-endian in that many bytes; `floats`: 8-byte floats."""
+    m = np.zeros((len(x), 8), dtype=np.uint8)
+    whole = np.ones(len(x), dtype=bool) if floats is None else ~floats
+    m[:, :5], lens = varint_rows(np.where(whole, x, 0))
+    if width is not None:
+        fixed = (width > 0) & whole
+        m[fixed, :4] = x[fixed].astype("<u4").view(np.uint8).reshape(-1, 4)
+        lens[fixed] = width[fixed]
+    if floats is not None and floats.any():
+        m[floats] = x[floats].astype("<f8").view(np.uint8).reshape(-1, 8)
         lens[floats] = 8
     return owner, lens, row_bytes(m, lens)
 
@@ -467,3 +483,111 @@ def scatter(out: np.ndarray, dest: np.ndarray, lens: np.ndarray, src: np.ndarray
 def row_bytes(m: np.ndarray, lens: np.ndarray) -> np.ndarray:
     """The first lens[i] bytes of each row i of a byte matrix, one after another."""
     return m[np.arange(m.shape[1]) < lens[:, None]]
+
+
+# Joining compact values with numpy (`indexer.codec.segment_join`: terms several parts hold).
+
+def decode_arrays(u8: np.ndarray, starts: np.ndarray) -> dict:
+    """The compact values starting at `starts` of byte array `u8` as arrays: per value n, minl, maxl; per
+    posting (values one after another) docs, weights (float64) and numbers (value lengths, or the
+    values of UINT_VALUES); the values' bytes joined (`vbytes`)."""
+    tag = u8[starts].astype(np.int64)
+    one = tag & ONE_LENGTH
+    minl = u8[starts + 1].astype(np.int64)
+    maxl = np.where(one > 0, minl, u8[starts + 2 - one])
+    n, at = varints_at(u8, starts + 3 - one)
+    first, at = varints_at(u8, at)
+    many = n > 1
+    span = np.zeros(len(n), dtype=np.int64)
+    span[many], at[many] = varints_at(u8, at[many])
+    widths = np.zeros(len(n), dtype=np.int64)
+    widths[many] = u8[at[many]]
+    at[many] += 1
+    floats = (tag & FLOAT) > 0
+    deltas, at = _read_items(u8, at, np.where(many, n - 2, 0), _WIDTHS[widths & 3])
+    wcount = np.where(tag & SAME_WEIGHT, 1, n)
+    wwidth = np.where(floats, 8, np.where(many, _WIDTHS[widths >> 2 & 3], 0))
+    weights, at = _read_items(u8, at, wcount, wwidth)
+    valued = (tag & NO_VALUES) == 0
+    numbers, at = _read_items(u8, at, np.where(valued, n, 0), np.where(many, _WIDTHS[widths >> 4 & 3], 0))
+    post = np.cumsum(n) - n
+    owner = np.repeat(np.arange(len(n)), n)
+    k = np.arange(len(owner)) - post[owner]
+    docs = first[owner].copy()
+    inner = (k > 0) & (k < n[owner] - 1)
+    cum = np.cumsum(deltas.astype(np.int64))
+    mid = np.where(many, n - 2, 0)
+    before = np.cumsum(mid) - mid  # each value's first delta among all
+    within = cum - np.repeat(np.concatenate(([0], cum))[before], mid)
+    docs[inner] += within
+    last = many[owner] & (k == n[owner] - 1)
+    docs[last] += span[owner[last]]
+    wfirst = np.cumsum(wcount) - wcount
+    w = weights[wfirst[owner] + np.where(wcount[owner] > 1, k, 0)]
+    nums = numbers.astype(np.int64) if valued.all() else np.zeros(len(owner), dtype=np.int64)
+    if len(tag) and valued.all() and not tag[0] & UINT_VALUES:  # a field's values are of one kind
+        total = np.add.reduceat(nums, post) if len(nums) else nums
+        vbytes = u8[np.repeat(at - (np.cumsum(total) - total), total) + np.arange(int(total.sum()))]
+    else:
+        vbytes = u8[:0]
+    return {"n": n, "minl": minl, "maxl": maxl, "docs": docs, "weights": w, "numbers": nums, "vbytes": vbytes}
+
+
+def _read_items(u8: np.ndarray, at: np.ndarray, count: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`count[k]` numbers of `width[k]` bytes (0: one varint, 8: a float, else little-endian) at each at[k],
+    one value after another (float64), and where each value's end."""
+    owner = np.repeat(np.arange(len(at)), count)
+    k = np.arange(len(owner)) - np.repeat(np.cumsum(count) - count, count)
+    w = width[owner]
+    pos = at[owner] + k * w
+    out = np.zeros(len(owner), dtype=np.float64)
+    ends = at + count * width
+    var = w == 0
+    if var.any():
+        out[var], end = varints_at(u8, pos[var])
+        ends[owner[var]] = end
+    last = len(u8) - 1
+    f = w == 8
+    if f.any():
+        out[f] = u8[np.minimum(pos[f][:, None] + np.arange(8), last)].copy().view("<f8")[:, 0]
+    i = (w > 0) & (w < 8)
+    if i.any():
+        b = u8[np.minimum(pos[i][:, None] + np.arange(4), last)].astype(np.int64)
+        out[i] = (b * np.where(np.arange(4) < w[i][:, None], 256 ** np.arange(4), 0)).sum(axis=1)
+    return out, ends
+
+
+def join_values(parts: list[tuple[np.ndarray, np.ndarray]], which: np.ndarray, at: np.ndarray,
+                counts: np.ndarray, fixed: int | None) -> list[bytes]:
+    """Groups of compact values joined, each group's postings one value's after another (what `inline_value`
+    writes for them). `parts` are byte arrays and the starts of the values read from each; value j of the
+    groups (counts[g] values each, in order) is part which[j]'s value at[j]."""
+    decoded = [decode_arrays(u8, starts) for u8, starts in parts]
+    n = np.concatenate([d["n"] for d in decoded])
+    base = np.cumsum([0] + [len(d["n"]) for d in decoded])[:-1]
+    v = base[which] + at
+    post = np.cumsum(n) - n
+    sizes = n[v]
+    idx = np.repeat(post[v] - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
+    docs, weights, numbers = (np.concatenate([d[f] for d in decoded])[idx] for f in ("docs", "weights", "numbers"))
+    gfirst = np.cumsum(counts) - counts
+    lo, hi = np.concatenate([d["minl"] for d in decoded])[v], np.concatenate([d["maxl"] for d in decoded])[v]
+    empty = (lo == 0) & (hi == 0)  # no non-empty field
+    lo, hi = np.minimum.reduceat(np.where(empty, 256, lo), gfirst), np.maximum.reduceat(np.where(empty, -1, hi), gfirst)
+    lo, hi = np.where(lo == 256, 0, lo), np.maximum(hi, 0)
+    if fixed == 4:
+        vlens, vbytes = np.full(len(docs), 4), numbers.astype(">u4").view(np.uint8)
+    elif fixed == 0:
+        vlens, vbytes = np.zeros(len(docs), dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    else:
+        vlens = numbers
+        vb = [d["vbytes"] for d in decoded]
+        vstart = np.concatenate([np.cumsum(d["numbers"]) - d["numbers"] + sum(map(len, vb[:p]))
+                                 for p, d in enumerate(decoded)])[idx]
+        vbytes = np.concatenate(vb)[np.repeat(vstart - (np.cumsum(vlens) - vlens), vlens) + np.arange(int(vlens.sum()))]
+    plan = inline_plan(np.add.reduceat(sizes, gfirst), lo, hi, docs, weights, vlens, vbytes, fixed)
+    out = np.zeros(int(plan["size"].sum()), dtype=np.uint8)
+    ends = np.cumsum(plan["size"])
+    put_inline(out, ends - plan["size"], plan)
+    data = out.tobytes()
+    return [data[a:b] for a, b in zip([0, *ends[:-1].tolist()], ends.tolist(), strict=True)]

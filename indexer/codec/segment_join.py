@@ -13,10 +13,11 @@ makes them one segment without decoding what it need not:
 * Every part's term records are read whole and put in one key order. A term
   one part holds keeps its record bytes (a pointer moved when it has posting
   blocks, which are copied as bytes). A term several parts hold gets their
-  inlined postings inlined together up to `INLINE_LIMIT` (two one-posting
-  records spliced as pickle opcodes, others unpickled and pickled again in C);
-  otherwise each part's blocks stay bytes, one after another (Whoosh 3 blocks
-  are self-contained), and inlined postings become a block where they stand.
+  inlined postings inlined together up to `INLINE_LIMIT`: compact values
+  (`indexer.codec.records`) are decoded and encoded again with numpy, all such
+  terms of a field at once (older layouts one term at a time); otherwise each
+  part's blocks stay bytes, one after another (Whoosh 3 blocks are
+  self-contained), and inlined postings become a block where they stand.
 * The hash tables and ordered index of the joined term table are built in
   bulk (`indexer.postings._write_hashes`).
 * Stored fields keep the first part's zstd dictionary: the other parts' frames
@@ -107,6 +108,9 @@ class _Records:
         vstart = rel + 8 + keylen
         self.starts, self.vstarts, self.ends = rel.tolist(), vstart.tolist(), (vstart + datalen).tolist()
         self.inlined = u8[vstart].tolist() if n else []
+        self.u8, self.vstart = u8, vstart
+        self.compact = u8[vstart] >= records.COMPACT
+        self.df = records.doc_frequencies(u8, vstart)
         buf = self.buf
         self.keys = [buf[a + 8 : b] for a, b in zip(self.starts, self.vstarts, strict=True)]
         if not self.same:
@@ -176,6 +180,7 @@ def _emit(m: _Merged, g0: int, g1: int, pst_start: int) -> _Half:
     tables, ordered, src, local, same = m.tables, m.ordered, m.src, m.local, m.same
     sink = _Sink(pst_start)
     records, keys, pointers = [], [], []
+    inline = _joined_inline(m, g0, g1)
     g = g0
     while g < g1:
         key, t, k = ordered[g], tables[src[g]], local[g]
@@ -192,9 +197,11 @@ def _emit(m: _Merged, g0: int, g1: int, pst_start: int) -> _Half:
             while same[g]:
                 g += 1
             g += 1
-            name = m.names[int.from_bytes(key[:2], "big")]
-            value = _combined([(tables[src[i]], local[i]) for i in range(h, g)],
-                              m.schema[name].format.fixed_value_size(), m.lengths.get(name), sink)
+            value = inline.get(h)
+            if value is None:
+                name = m.names[int.from_bytes(key[:2], "big")]
+                value = _combined([(tables[src[i]], local[i]) for i in range(h, g)],
+                                  m.schema[name].format.fixed_value_size(), m.lengths.get(name), sink)
             record = _record(key, value)
             if not value[0]:
                 pointers.append(len(records))
@@ -203,6 +210,44 @@ def _emit(m: _Merged, g0: int, g1: int, pst_start: int) -> _Half:
     return _Half(pst_start, b"".join(records), np.fromiter(map(len, records), dtype=np.int64, count=len(records)),
                  np.array(pointers, dtype=np.int64), np.fromiter(map(crc32, keys), dtype=np.uint32, count=len(keys)),
                  b"".join(sink.parts), keys[-1] if keys else b"")
+
+
+def _inline_max() -> int:
+    """Postings a joined term keeps inlined: scales with `indexer.postings.INLINE_LIMIT` (tests lower it)."""
+    return INLINE_LIMIT * postings.INLINE_LIMIT // 32
+
+
+def _joined_inline(m: _Merged, g0: int, g1: int) -> dict[int, bytes]:
+    """The values of the terms among records g0..g1 that several parts hold in compact values and whose
+    postings stay inlined together, joined with numpy (`records.join_values`), by the term's first record."""
+    same = np.array(m.same[g0:g1], dtype=bool)
+    prev = np.concatenate(([False], same[:-1]))
+    member = np.flatnonzero(same | prev)  # records of terms several parts hold, a term's one after another
+    if not len(member):
+        return {}
+    src, local = np.array(m.src[g0:g1])[member], np.array(m.local[g0:g1])[member]
+    compact, df = np.zeros(len(member), dtype=bool), np.zeros(len(member), dtype=np.int64)
+    for p, t in enumerate(m.tables):
+        mine = src == p
+        compact[mine], df[mine] = t.compact[local[mine]], t.df[local[mine]]
+    first = np.flatnonzero(~prev[member])
+    counts = np.diff(np.append(first, len(member)))
+    ok = np.logical_and.reduceat(compact, first) & (np.add.reduceat(df, first) <= _inline_max())
+    field = np.array([int.from_bytes(m.ordered[g0 + g][:2], "big") for g in member[first].tolist()])
+    out = {}
+    for num in np.unique(field[ok]).tolist():
+        groups = ok & (field == num)
+        take = np.repeat(groups, counts)
+        s, loc, at = src[take], local[take], np.zeros(int(take.sum()), dtype=np.int64)
+        parts = []
+        for p, t in enumerate(m.tables):
+            mine = s == p
+            at[mine] = np.arange(int(mine.sum()))
+            parts.append((t.u8, t.vstart[loc[mine]]))
+        fixed = m.schema[m.names[num]].format.fixed_value_size()
+        values = records.join_values(parts, s, at, counts[groups], fixed)
+        out.update(zip((g0 + member[first[groups]]).tolist(), values, strict=True))
+    return out
 
 
 def _write_half(tindex, postfile, half: _Half) -> None:
@@ -272,13 +317,9 @@ def _combined(group: list[tuple[_Records, int]], fixed: int | None, lengths: arr
     kept as bytes, and inlined postings become a block of their own where they stand.
     """
     values = [t.buf[t.vstarts[k] : t.ends[k]] for t, k in group]
-    if len(values) == 2:
-        pair = records.pair(*values, fixed)  # the commonest case by far: a term in one document of each part
-        if pair is not None:
-            return pair
     infos = [records.info(v) for v in values]
     inlined = [i[0] for i in infos]
-    if all(inlined) and sum(i[2] for i in infos) <= INLINE_LIMIT * postings.INLINE_LIMIT // 32:
+    if all(inlined) and sum(i[2] for i in infos) <= _inline_max():
         merged = _merged_info(infos, 1)
         return records.inline_value(merged[3], merged[4], *_inlined(values), fixed)
     blobs, pending = [], []
