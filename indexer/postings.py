@@ -1,7 +1,8 @@
 """Writing one field's postings into a Whoosh 3 segment, a term at a time instead of a posting at a time.
 
-The files are in Whoosh 3's format (its readers read them unchanged) with two
-differences from what its writer produces:
+The files are in Whoosh 3's format with these differences from what its writer
+produces (its readers read the first two unchanged; the others through
+`indexer.codec.records.TermsReader`, the codec's terms reader):
 
 * Terms with few postings are *inlined* into their term record, a layout the
   reader supports but whoosh3 3.54.0's writer cannot produce (it calls a
@@ -11,18 +12,13 @@ differences from what its writer produces:
   protocol 2 (Whoosh's) spells each as a latin-1 string plus a ``_codecs.encode``
   call, ~60 bytes for a 3-byte posting. The readers unpickle any protocol. Block
   headers stay protocol 2.
-* Inlined postings are pickle opcodes written here (`_inline`): the same tuples
-  ``pickle.loads`` returns for ``dumps``'s output, without the protocol header
-  and the memo entries ``dumps`` adds (17 bytes instead of 27 for one posting).
-* Hash tables have 1.5 slots a term (Whoosh writes 2; 12 bytes a slot). The
-  reader probes linearly until an empty slot, so fewer slots read back the same
-  at more probes: for 727,000 terms (12,000 Tainan articles, one segment) 2 / 1.5
-  / 1.25 slots take 16.6 / 12.5 / 10.4 MiB, and a missing term costs 2.5 / 5.0 /
-  12.7 probes on average (a present one 1.5 / 2.0 / 3.0). Through
-  `indexer.codec.arrays.TermTable` a missing term measured ~1.4 / 2.8 / 4.2 µs
-  (the query mix's times did not move beyond noise). A run now writes one
-  segment per batch where it wrote one per core, so a term is looked up in half
-  as many tables: 1.5 slots cost no more probes per lookup than before.
+* Inlined postings are in the compact layout of `indexer.codec.records`
+  (~10 bytes for a one-posting gram; the pickled term info and tuples took ~38),
+  which Whoosh's reader reads through `indexer.codec.records.TermsReader`.
+* Terms are found through one hash table of record numbers (4 bytes a slot,
+  1.5 slots a term, `SLOTS_KEY` in the file's extras) instead of Whoosh's 256
+  tables of hash and position (12 bytes a slot), which are written empty.
+  Readers: `indexer.codec.arrays.TermTable` (and through it Whoosh's reader).
 
 File positions are counted here rather than asked of the OS: ``tell()`` is a
 system call, and Whoosh asks two or three times per term.
@@ -53,7 +49,7 @@ from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numlists import delta_encode
 
 from .codec import records
-from .codec.records import scatter
+from .codec.records import SLOTS_KEY, scatter
 
 # Terms with at most this many postings are stored inside their term record: up to ~50 postings
 # that is smaller than a block of their own (~150 bytes of headers and pickled arrays) and a pointer.
@@ -63,7 +59,7 @@ _NUMPY_MIN = 48  # from this many postings numpy finds their length bytes faster
 BLOCK = 2048
 COMPRESSION = 3
 _SWAP = sys.byteorder != "little"
-SLOTS = 1.5  # hash table slots per term (Whoosh writes 2; see the module docstring)
+SLOTS = 1.5  # slots of the term table's hash per term (see the module docstring)
 
 Postings = list  # doc number, weight, encoded value, doc number, weight, ... (flat: one extend per posting)
 
@@ -104,35 +100,30 @@ def use_fast_term_table(fw) -> None:
 
 
 def _write_hashes(tindex) -> None:
-    """HashWriter._write_hashes for all 256 tables at once, with numpy.
+    """In place of HashWriter._write_hashes: one table of record numbers (`SLOTS_KEY`), built with numpy.
 
     Entries come from the writer's buckets and from `tindex.bulk` (arrays of
-    hashes and record positions a join appends whole). Each table is filled by
-    linear probing, its entries placed in the order of their home slots: a
-    valid table for the same probing reader (at least one slot stays empty).
+    hashes and record positions a join appends whole). Whoosh's 256 tables are
+    written empty (a lookup through Whoosh's own reader finds nothing:
+    `indexer.codec.records.TermsReader` looks terms up in this table). The
+    table is filled by linear probing, entries placed in the order of their home
+    slots (at least one slot stays empty).
     """
     import numpy as np  # loaded by the runs that write, not by every run
 
     pairs = np.array([e for entries in tindex.buckets for e in entries], dtype=np.int64).reshape(-1, 2)
     hashes = np.concatenate([pairs[:, 0], *(h.astype(np.int64) for h, _ in tindex.bulk)])
     positions = np.concatenate([pairs[:, 1], *(p.astype(np.int64) for _, p in tindex.bulk)])
-    bucket = hashes & 255
-    counts = np.bincount(bucket, minlength=256)
-    slots = np.where(counts > 0, (SLOTS * counts).astype(np.int64) + 1, 0)
-    home = (hashes >> 8) % np.maximum(slots[bucket], 1)
-    order = np.lexsort((home, bucket))
-    starts = np.cumsum(slots) - slots
-    table = np.zeros(int(slots.sum()), dtype=[("h", ">u4"), ("p", ">i8")])
-    lo = 0
-    for b in np.flatnonzero(counts).tolist():
-        idx = order[lo : lo + counts[b]]
-        lo += counts[b]
-        placed = _probe(home[idx], int(slots[b]))
-        table["h"][starts[b] + placed] = hashes[idx]
-        table["p"][starts[b] + placed] = positions[idx]
+    numbers = np.searchsorted(np.asarray(tindex.index.array, dtype=np.int64), positions)  # records are in key order
+    n = int(SLOTS * len(hashes)) + 1
+    home = hashes % n
+    order = np.argsort(home, kind="stable")
+    table = np.zeros(n, dtype="<u4")
+    table[_probe(home[order], n)] = numbers[order] + 1
     f = tindex.dbfile
     base = f.tell()
-    tindex.directory.extend(zip((base + 12 * starts).tolist(), slots.tolist(), strict=True))
+    tindex.directory.extend([(base, 0)] * 256)
+    tindex.extras[SLOTS_KEY] = (base, n)
     f.write(table.tobytes())
 
 

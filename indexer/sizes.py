@@ -54,9 +54,11 @@ def index_sizes(path, leaves: list) -> dict[str, Any]:
 
 
 def _table_parts(tindex) -> dict[str, int]:
-    """A term table's records, hash tables (12 bytes a slot) and ordered index (a position per term)."""
-    records = tindex.tables[0][0] - (_pos(tindex, 0) if tindex.indexlen else tindex.tables[0][0])
-    return {"records": records, "hash tables": 12 * sum(n for _, n in tindex.tables),
+    """A term table's records, hash tables (12 bytes a slot; newer segments' 4-byte record numbers instead) and
+    ordered index (a position per term)."""
+    size = tindex.tables[0][0] - (_pos(tindex, 0) if tindex.indexlen else tindex.tables[0][0])
+    slots = tindex.extras.get(records.SLOTS_KEY, (0, 0))[1]
+    return {"records": size, "hash tables": 12 * sum(n for _, n in tindex.tables) + 4 * slots,
             "ordered index": tindex.indexlen * tindex.indexsize}
 
 

@@ -14,6 +14,7 @@ import io
 import mmap
 import pickle
 import struct
+import sys
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,12 +30,13 @@ from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
 
 from ..normalize import is_han
-from ..postings import PackedValues
+from ..postings import SLOTS_KEY, PackedValues
 from ..schema import GramPositions
 from . import records
 
 _LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _DTYPES = {"B": np.uint8, "H": np.uint16, "I": np.uint32}
+_SWAP = sys.byteorder != "little"
 
 
 class DocTable:
@@ -193,7 +195,10 @@ class TermTable:
     The same lookup as whoosh's ``HashReader.ranges_for_key`` (crc32 of the key, then
     the slot chain of its table), with ``struct.unpack_from`` on the mapped file instead
     of a seek and a read per slot: did-you-mean weighs hundreds of candidate words,
-    and every term of a query is looked up in every segment.
+    and every term of a query is looked up in every segment. Newer segments have one
+    table of record numbers instead of Whoosh's (`indexer.postings._write_hashes`),
+    probed the same way; Whoosh's reader finds their terms through here
+    (`indexer.codec.records.TermsReader`).
     """
 
     _POINTER = struct.Struct("!Iq")  # a slot: key hash, position of the key/value record
@@ -209,6 +214,11 @@ class TermTable:
         self._sorted = np.frombuffer(mapped, dtype=np.dtype(tindex.extras["indextype"]).newbyteorder(">"),
                                      count=tindex.indexlen, offset=tindex.indexbase)  # record positions, key order
         self._bytes = np.frombuffer(mapped, dtype=np.uint8)
+        self._slots = None  # newer segments: one table of record numbers + 1 (`indexer.postings._write_hashes`)
+        if SLOTS_KEY in tindex.extras:
+            base, n = tindex.extras[SLOTS_KEY]
+            self._slots = (np.frombuffer(mapped, dtype="<u4", count=n, offset=base) if _SWAP
+                           else memoryview(mapped)[base : base + 4 * n].cast("I"))  # 4-byte ints, little-endian
 
     @classmethod
     def of(cls, terms) -> TermTable | None:
@@ -222,8 +232,10 @@ class TermTable:
         except (OSError, ValueError):
             return None
 
-    def _find(self, key: bytes) -> tuple[int, int] | None:
-        """Where the value (a W3TermInfo) of `key` starts and its length, or None."""
+    def find(self, key: bytes) -> tuple[int, int] | None:
+        """Where the value of `key` starts and its length, or None."""
+        if self._slots is not None:
+            return self._find_slot(key)
         h = crc32(key)
         start, slots = self._dir[h & 255]
         m = self._mapped
@@ -239,8 +251,20 @@ class TermTable:
             slot = (slot + 1) % slots
         return None
 
+    def _find_slot(self, key: bytes) -> tuple[int, int] | None:
+        slots, m = self._slots, self._mapped
+        n = len(slots)
+        i = crc32(key) % n
+        while e := slots[i]:
+            at = int(self._sorted[e - 1])
+            keylen, datalen = self._LENGTHS.unpack_from(m, at)
+            if keylen == len(key) and m[at + 8 : at + 8 + keylen] == key:
+                return at + 8 + keylen, datalen
+            i = i + 1 if i + 1 < n else 0
+        return None
+
     def term_info(self, fieldname: str, term: bytes) -> W3TermInfo:
-        found = self._find(self._keycoder(fieldname, term)) if fieldname in self._fields else None
+        found = self.find(self._keycoder(fieldname, term)) if fieldname in self._fields else None
         if found is None:
             raise TermNotFound(f"No term {fieldname}:{term!r}")
         at, length = found
@@ -308,7 +332,7 @@ class TermTable:
         field, m = self._keycoder(fieldname, b""), self._mapped
         out = []
         for t in terms:
-            found = self._find(field + t)
+            found = self.find(field + t)
             out.append(0 if found is None else records.doc_frequency(m[found[0] : found[0] + found[1]]))
         return out
 

@@ -55,6 +55,7 @@ _FLOATS = 3
 _SWAP = sys.byteorder != "little"
 _UINT = Struct("!I")
 _BYTE = [bytes((n,)) for n in range(128)]
+SLOTS_KEY = "slots"  # in a term table's extras: where its table of record numbers is and its slots (`postings`)
 MIN_SIZE = 5  # the shortest value: a compact one of one posting without values
 
 
@@ -285,7 +286,10 @@ def one_value(minl: int, doc: int, weight: float, value: bytes | None, fixed: in
 
 
 class TermsReader(W3TermsReader):
-    """Whoosh 3's terms reader for values of every layout (`StoredCodec.terms_reader`)."""
+    """Whoosh 3's terms reader for values of every layout and term tables of either kind of hash
+    (`StoredCodec.terms_reader`)."""
+
+    _table = None  # the segment's memory-mapped `TermTable` once looked up through (False: none)
 
     def items(self):
         decoder = self._keydecoder
@@ -297,12 +301,41 @@ class TermsReader(W3TermsReader):
 
     def term_info(self, fieldname, tbytes):
         try:
-            return term_info(self._tindex[self._keycoder(fieldname, tbytes)])
+            return term_info(self._value(fieldname, tbytes))
         except KeyError:
             raise TermNotFound(f"No term {fieldname}:{tbytes!r}") from None
 
+    def __contains__(self, term) -> bool:
+        try:
+            self._range_for_key(*term)
+        except KeyError:
+            return False
+        return True
+
+    def _range_for_key(self, fieldname, tbytes) -> tuple[int, int]:
+        """Where a term's value is and its length; KeyError when missing, as Whoosh's. Segments whose terms
+        are in a table of record numbers (`SLOTS_KEY`) are looked up through it."""
+        key = self._keycoder(fieldname, tbytes)
+        tindex = self._tindex
+        if SLOTS_KEY not in tindex.extras:
+            return tindex.range_for_key(key)
+        if self._table is None:
+            from .arrays import TermTable
+
+            self._table = TermTable.of(self) or False
+        found = self._table.find(key) if self._table else self._ordered(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def _ordered(self, key: bytes) -> tuple[int, int] | None:
+        """`_range_for_key` by binary search of the key-order index (a file that cannot be memory-mapped)."""
+        pos = self._tindex.closest_key_pos(key)
+        found = pos is not None and self._tindex.key_and_range_at(pos)
+        return found[1:] if found and found[0] == key else None
+
     def _value(self, fieldname, tbytes) -> bytes:
-        return self._dbfile.get(*self._range_for_key(fieldname, tbytes))  # KeyError when missing, as Whoosh's
+        return self._dbfile.get(*self._range_for_key(fieldname, tbytes))
 
     def frequency(self, fieldname, tbytes):
         return info(self._value(fieldname, tbytes))[1]
