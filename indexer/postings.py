@@ -15,9 +15,9 @@ produces (its readers read the first two unchanged; the others through
 * Inlined postings are in the compact layout of `indexer.codec.records`
   (~10 bytes for a one-posting gram; the pickled term info and tuples took ~38),
   which Whoosh's reader reads through `indexer.codec.records.TermsReader`.
-* Terms are found through one hash table of record numbers (4 bytes a slot,
-  1.5 slots a term, `SLOTS_KEY` in the file's extras) instead of Whoosh's 256
-  tables of hash and position (12 bytes a slot), which are written empty.
+* Terms are found through one hash table of record positions (4 bytes a slot
+  below 4 GiB, 1.5 slots a term, `SLOTS_KEY` in the file's extras) instead of
+  Whoosh's 256 tables of hash and position (12 bytes a slot), written empty.
   Readers: `indexer.codec.arrays.TermTable` (and through it Whoosh's reader).
 
 File positions are counted here rather than asked of the OS: ``tell()`` is a
@@ -100,7 +100,7 @@ def use_fast_term_table(fw) -> None:
 
 
 def _write_hashes(tindex) -> None:
-    """In place of HashWriter._write_hashes: one table of record numbers (`SLOTS_KEY`), built with numpy.
+    """In place of HashWriter._write_hashes: one table of record positions (`SLOTS_KEY`), built with numpy.
 
     Entries come from the writer's buckets and from `tindex.bulk` (arrays of
     hashes and record positions a join appends whole). Whoosh's 256 tables are
@@ -114,16 +114,16 @@ def _write_hashes(tindex) -> None:
     pairs = np.array([e for entries in tindex.buckets for e in entries], dtype=np.int64).reshape(-1, 2)
     hashes = np.concatenate([pairs[:, 0], *(h.astype(np.int64) for h, _ in tindex.bulk)])
     positions = np.concatenate([pairs[:, 1], *(p.astype(np.int64) for _, p in tindex.bulk)])
-    numbers = np.searchsorted(np.asarray(tindex.index.array, dtype=np.int64), positions)  # records are in key order
     n = int(SLOTS * len(hashes)) + 1
     home = hashes % n
     order = np.argsort(home, kind="stable")
-    table = np.zeros(n, dtype="<u4")
-    table[_probe(home[order], n)] = numbers[order] + 1
+    code = "I" if not len(positions) or positions.max() < 1 << 32 else "Q"
+    table = np.zeros(n, dtype="<u4" if code == "I" else "<u8")
+    table[_probe(home[order], n)] = positions[order]
     f = tindex.dbfile
     base = f.tell()
     tindex.directory.extend([(base, 0)] * 256)
-    tindex.extras[SLOTS_KEY] = (base, n)
+    tindex.extras[SLOTS_KEY] = (base, n, code)
     f.write(table.tobytes())
 
 

@@ -9,6 +9,7 @@ postings file.
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from typing import Any
 
@@ -54,11 +55,11 @@ def index_sizes(path, leaves: list) -> dict[str, Any]:
 
 
 def _table_parts(tindex) -> dict[str, int]:
-    """A term table's records, hash tables (12 bytes a slot; newer segments' 4-byte record numbers instead) and
+    """A term table's records, hash tables (12 bytes a slot; newer segments' record positions instead) and
     ordered index (a position per term)."""
     size = tindex.tables[0][0] - (_pos(tindex, 0) if tindex.indexlen else tindex.tables[0][0])
-    slots = tindex.extras.get(records.SLOTS_KEY, (0, 0))[1]
-    return {"records": size, "hash tables": 12 * sum(n for _, n in tindex.tables) + 4 * slots,
+    _base, slots, code = tindex.extras.get(records.SLOTS_KEY, (0, 0, "I"))
+    return {"records": size, "hash tables": 12 * sum(n for _, n in tindex.tables) + struct.calcsize(code) * slots,
             "ordered index": tindex.indexlen * tindex.indexsize}
 
 

@@ -196,7 +196,7 @@ class TermTable:
     the slot chain of its table), with ``struct.unpack_from`` on the mapped file instead
     of a seek and a read per slot: did-you-mean weighs hundreds of candidate words,
     and every term of a query is looked up in every segment. Newer segments have one
-    table of record numbers instead of Whoosh's (`indexer.postings._write_hashes`),
+    table of record positions instead of Whoosh's (`indexer.postings._write_hashes`),
     probed the same way; Whoosh's reader finds their terms through here
     (`indexer.codec.records.TermsReader`).
     """
@@ -214,11 +214,12 @@ class TermTable:
         self._sorted = np.frombuffer(mapped, dtype=np.dtype(tindex.extras["indextype"]).newbyteorder(">"),
                                      count=tindex.indexlen, offset=tindex.indexbase)  # record positions, key order
         self._bytes = np.frombuffer(mapped, dtype=np.uint8)
-        self._slots = None  # newer segments: one table of record numbers + 1 (`indexer.postings._write_hashes`)
+        self._slots = None  # newer segments: one table of record positions (`indexer.postings._write_hashes`)
         if SLOTS_KEY in tindex.extras:
-            base, n = tindex.extras[SLOTS_KEY]
-            self._slots = (np.frombuffer(mapped, dtype="<u4", count=n, offset=base) if _SWAP
-                           else memoryview(mapped)[base : base + 4 * n].cast("I"))  # 4-byte ints, little-endian
+            base, n, code = tindex.extras[SLOTS_KEY]
+            size = struct.calcsize(code)
+            self._slots = (np.frombuffer(mapped, dtype=f"<u{size}", count=n, offset=base).tolist() if _SWAP
+                           else memoryview(mapped)[base : base + size * n].cast(code))  # little-endian
 
     @classmethod
     def of(cls, terms) -> TermTable | None:
@@ -255,8 +256,7 @@ class TermTable:
         slots, m = self._slots, self._mapped
         n = len(slots)
         i = crc32(key) % n
-        while e := slots[i]:
-            at = int(self._sorted[e - 1])
+        while at := slots[i]:
             keylen, datalen = self._LENGTHS.unpack_from(m, at)
             if keylen == len(key) and m[at + 8 : at + 8 + keylen] == key:
                 return at + 8 + keylen, datalen

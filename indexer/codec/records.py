@@ -55,7 +55,7 @@ _FLOATS = 3
 _SWAP = sys.byteorder != "little"
 _UINT = Struct("!I")
 _BYTE = [bytes((n,)) for n in range(128)]
-SLOTS_KEY = "slots"  # in a term table's extras: where its table of record numbers is and its slots (`postings`)
+SLOTS_KEY = "slots"  # in a term table's extras: where its table of record positions is, its slots, their typecode
 MIN_SIZE = 5  # the shortest value: a compact one of one posting without values
 
 
@@ -314,7 +314,7 @@ class TermsReader(W3TermsReader):
 
     def _range_for_key(self, fieldname, tbytes) -> tuple[int, int]:
         """Where a term's value is and its length; KeyError when missing, as Whoosh's. Segments whose terms
-        are in a table of record numbers (`SLOTS_KEY`) are looked up through it."""
+        are in a table of record positions (`SLOTS_KEY`) are looked up through it."""
         key = self._keycoder(fieldname, tbytes)
         tindex = self._tindex
         if SLOTS_KEY not in tindex.extras:
