@@ -1,13 +1,23 @@
 """Term record values (`indexer.codec.records`): every layout decodes to the postings written, and the
 numpy writer writes what the scalar one does."""
 
+import json
 import random
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from whoosh.codec.whoosh3 import W3TermInfo
 
 from indexer.codec import records
+from indexer.config import Config
+from indexer.search import Searcher
+from indexer.store import IndexDir
+from indexer.writer import run_index
+
+from .conftest import HANS, HANT, corpus_records, write_jsonl
+from .test_segments import _postings
 
 
 def _term(rng: random.Random, fixed, n: int, big: bool) -> tuple:
@@ -123,3 +133,63 @@ def test_groups_of_values_join_with_numpy_as_one_value_each(fixed, big):
         parts.append((np.frombuffer(b"".join(vs), dtype=np.uint8), starts))
     got = records.join_values(parts, np.array(which), np.array(at), np.array(counts), fixed)
     assert got == groups
+
+
+PRIOR = Path(__file__).parent / "fixtures" / "prior_index"
+QUERIES = ["防汛演练", "整改落实", '"整改落实"', "测试 -整改", "title:無日期", "臺南", "市政府 活動", '"衛生局"',
+           "第7场"]
+
+
+def _answers(index: Path) -> dict:
+    s = Searcher(Config.load(index, index.parent / "no-userdict.txt"))
+    try:
+        out = {}
+        for q in QUERIES:
+            r = s.search(q, limit=0)
+            out[q] = (r.total, sorted((h.id, round(h.score, 6), h.snippet) for h in r.hits))
+        return out
+    finally:
+        s.close()
+
+
+def _layouts(index: Path) -> list[bool]:
+    """For each segment of the index: whether its term table is of the newer kind (compact values, slots)."""
+    ix, _state = IndexDir(index).open()
+    with ix.searcher() as s:
+        return [records.SLOTS_KEY in r._terms._tindex.extras for r, _off in s.reader().leaf_readers()]
+
+
+def test_an_older_index_with_new_segments_and_merged_answers_as_a_fresh_build(tmp_path):
+    """The prior index (pickled values, Whoosh's hash tables), a run adding articles in new segments, then
+    --optimize merging them (the old segment's records copied as they are beside compact ones): postings,
+    statistics and answers as a build of the same articles by this code."""
+    shutil.copytree(PRIOR / "index", tmp_path / "mixed")
+    more = write_jsonl(tmp_path / "more" / "m.jsonl", corpus_records(HANT, 60) + corpus_records(HANS, 60))
+    write_jsonl(tmp_path / "prior" / "p.jsonl",
+                [json.loads(line) for line in (PRIOR / "records.jsonl").read_text(encoding="utf-8").splitlines()])
+    fresh = tmp_path / "fresh"
+    run_index(Config.load(fresh, tmp_path / "no-userdict.txt"), [tmp_path / "prior", more.parent])
+    mixed = Config.load(tmp_path / "mixed", tmp_path / "no-userdict.txt")
+    run_index(mixed, [more.parent])
+    assert sorted(_layouts(mixed.index)) == [False, True] and _layouts(fresh) == [True]
+    want_postings, want = _by_id(fresh), _answers(fresh)
+    assert _by_id(mixed.index) == want_postings
+    assert _answers(mixed.index) == want
+    run_index(mixed, [more.parent], optimize=True)
+    assert len(_layouts(mixed.index)) == 1
+    assert _by_id(mixed.index) == want_postings
+    # a merged segment's field length totals are summed from the length bytes (approximate lengths), as
+    # before compact records (main gives the same scores): its BM25 average lengths, so scores, move by ~1 %
+    got = _answers(mixed.index)
+    assert {q: (n, [(i, s) for i, _, s in hits]) for q, (n, hits) in got.items()} == \
+        {q: (n, [(i, s) for i, _, s in hits]) for q, (n, hits) in want.items()}
+    moved = [x / y - 1 for q in want for (_, x, _), (_, y, _) in zip(got[q][1], want[q][1], strict=True)]
+    assert max(map(abs, moved)) < 0.02, moved
+
+
+def _by_id(index: Path) -> dict:
+    """`tests.test_segments._postings` of an index directory (postings by article id, with statistics) in the
+    fields both builds index alike (not `added`, the run's time, nor fields older schemas indexed)."""
+    ix, _state = IndexDir(index).open()
+    got = _postings(ix)
+    return {f: got[f] for f in ("title", "body", "title_g", "body_g", "source_g", "id", "date", "source")}
