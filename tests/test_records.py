@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from whoosh.codec.whoosh3 import W3TermInfo
+from whoosh.reading import TermNotFound
 
 from indexer.codec import records
 from indexer.config import Config
@@ -193,3 +194,23 @@ def _by_id(index: Path) -> dict:
     ix, _state = IndexDir(index).open()
     got = _postings(ix)
     return {f: got[f] for f in ("title", "body", "title_g", "body_g", "source_g", "id", "date", "source")}
+
+
+def test_whoosh_reader_finds_terms_through_the_table_of_positions_or_the_key_order(config, tmp_path):
+    """New segments have no Whoosh hash tables: their terms reader probes the table of record positions, or
+    (a file that cannot be memory-mapped) searches the key-order index; both find every term, and no other."""
+    write_jsonl(tmp_path / "src" / "a.jsonl", corpus_records(HANT, 30))
+    run_index(config, [tmp_path / "src"])
+    ix, _state = IndexDir(config.index).open()
+    with ix.searcher() as s:
+        (terms,) = [r._terms for r, _off in s.reader().leaf_readers()]
+        assert isinstance(terms, records.TermsReader) and all(n == 0 for _, n in terms._tindex.tables)
+        items = [(f, t, info.doc_frequency()) for (f, t), info in terms.items() if f in ("body_g", "title", "id")]
+        assert len(items) > 1000
+        for slots in (None, False):  # False: as if the file could not be mapped
+            terms._slots = slots
+            assert [terms.doc_frequency(f, t) for f, t, _ in items] == [df for _, _, df in items]
+            assert all((f, t) in terms for f, t, _ in items[::7])
+            assert not any((f, t + b"\x00") in terms or (f, b"\x00" + t) in terms for f, t, _ in items[::7])
+            with pytest.raises(TermNotFound):
+                terms.term_info("body_g", "不在".encode() * 9)

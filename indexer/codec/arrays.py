@@ -14,7 +14,6 @@ import io
 import mmap
 import pickle
 import struct
-import sys
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,13 +29,12 @@ from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
 
 from ..normalize import is_han
-from ..postings import SLOTS_KEY, PackedValues
+from ..postings import PackedValues
 from ..schema import GramPositions
 from . import records
 
 _LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _DTYPES = {"B": np.uint8, "H": np.uint16, "I": np.uint32}
-_SWAP = sys.byteorder != "little"
 
 
 class DocTable:
@@ -214,12 +212,7 @@ class TermTable:
         self._sorted = np.frombuffer(mapped, dtype=np.dtype(tindex.extras["indextype"]).newbyteorder(">"),
                                      count=tindex.indexlen, offset=tindex.indexbase)  # record positions, key order
         self._bytes = np.frombuffer(mapped, dtype=np.uint8)
-        self._slots = None  # newer segments: one table of record positions (`indexer.postings._write_hashes`)
-        if SLOTS_KEY in tindex.extras:
-            base, n, code = tindex.extras[SLOTS_KEY]
-            size = struct.calcsize(code)
-            self._slots = (np.frombuffer(mapped, dtype=f"<u{size}", count=n, offset=base).tolist() if _SWAP
-                           else memoryview(mapped)[base : base + size * n].cast(code))  # little-endian
+        self._slots = records.slot_table(tindex, mapped)  # newer segments' table of record positions, or None
 
     @classmethod
     def of(cls, terms) -> TermTable | None:
@@ -236,7 +229,7 @@ class TermTable:
     def find(self, key: bytes) -> tuple[int, int] | None:
         """Where the value of `key` starts and its length, or None."""
         if self._slots is not None:
-            return self._find_slot(key)
+            return records.find_slot(self._slots, self._mapped, key)
         h = crc32(key)
         start, slots = self._dir[h & 255]
         m = self._mapped
@@ -250,17 +243,6 @@ class TermTable:
                 if keylen == len(key) and m[item + 8 : item + 8 + keylen] == key:
                     return item + 8 + keylen, datalen
             slot = (slot + 1) % slots
-        return None
-
-    def _find_slot(self, key: bytes) -> tuple[int, int] | None:
-        slots, m = self._slots, self._mapped
-        n = len(slots)
-        i = crc32(key) % n
-        while at := slots[i]:
-            keylen, datalen = self._LENGTHS.unpack_from(m, at)
-            if keylen == len(key) and m[at + 8 : at + 8 + keylen] == key:
-                return at + 8 + keylen, datalen
-            i = i + 1 if i + 1 < n else 0
         return None
 
     def term_info(self, fieldname: str, term: bytes) -> W3TermInfo:

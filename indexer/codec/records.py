@@ -31,10 +31,14 @@ as numpy over many terms (`inline_plan`, `put_inline`: fresh segments; `join_val
 
 from __future__ import annotations
 
+import io
+import mmap
 import sys
 from array import array
+from collections.abc import Sequence
 from itertools import accumulate, pairwise
-from struct import Struct
+from struct import Struct, calcsize
+from zlib import crc32
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3FieldCursor, W3TermInfo, W3TermsReader
@@ -54,6 +58,7 @@ _CODES = "BHId"  # fixed widths of a compact value's numbers: 1, 2, 4 bytes (cod
 _FLOATS = 3
 _SWAP = sys.byteorder != "little"
 _UINT = Struct("!I")
+_LENGTHS = Struct("!ii")  # a record: key length, value length
 _BYTE = [bytes((n,)) for n in range(128)]
 SLOTS_KEY = "slots"  # in a term table's extras: where its table of record positions is, its slots, their typecode
 MIN_SIZE = 5  # the shortest value: a compact one of one posting without values
@@ -285,11 +290,48 @@ def one_value(minl: int, doc: int, weight: float, value: bytes | None, fixed: in
     return head + varint(len(value)) + value
 
 
+def slot_table(tindex, mapped: mmap.mmap) -> Sequence[int] | None:
+    """A term table's table of record positions (`SLOTS_KEY`, little-endian) in its mapped file; None if it
+    has Whoosh's hash tables."""
+    if SLOTS_KEY not in tindex.extras:
+        return None
+    base, n, code = tindex.extras[SLOTS_KEY]
+    size = calcsize(code)
+    if _SWAP:
+        return np.frombuffer(mapped, dtype=f"<u{size}", count=n, offset=base).tolist()
+    return memoryview(mapped)[base : base + size * n].cast(code)
+
+
+def mapped_slots(tindex) -> tuple[Sequence[int], mmap.mmap] | None:
+    """`slot_table` of a term table's file, memory-mapped (None when it cannot be)."""
+    f = getattr(tindex.dbfile, "file", None)
+    if not isinstance(f, io.BufferedReader):
+        return None
+    try:
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
+    return slot_table(tindex, mapped), mapped
+
+
+def find_slot(slots: Sequence[int], mapped: mmap.mmap, key: bytes) -> tuple[int, int] | None:
+    """Where the value of `key` starts and its length, probing a table of record positions (linearly from
+    the key's CRC32 modulo the slots, as `indexer.postings._write_hashes` placed them), or None."""
+    n = len(slots)
+    i = crc32(key) % n
+    while at := slots[i]:
+        keylen, datalen = _LENGTHS.unpack_from(mapped, at)
+        if keylen == len(key) and mapped[at + 8 : at + 8 + keylen] == key:
+            return at + 8 + keylen, datalen
+        i = i + 1 if i + 1 < n else 0
+    return None
+
+
 class TermsReader(W3TermsReader):
     """Whoosh 3's terms reader for values of every layout and term tables of either kind of hash
     (`StoredCodec.terms_reader`)."""
 
-    _table = None  # the segment's memory-mapped `TermTable` once looked up through (False: none)
+    _slots = None  # (its table of record positions, the memory-mapped file) once looked up (False: not mapped)
 
     def items(self):
         decoder = self._keydecoder
@@ -319,11 +361,9 @@ class TermsReader(W3TermsReader):
         tindex = self._tindex
         if SLOTS_KEY not in tindex.extras:
             return tindex.range_for_key(key)
-        if self._table is None:
-            from .arrays import TermTable
-
-            self._table = TermTable.of(self) or False
-        found = self._table.find(key) if self._table else self._ordered(key)
+        if self._slots is None:
+            self._slots = mapped_slots(tindex) or False
+        found = find_slot(*self._slots, key) if self._slots else self._ordered(key)
         if found is None:
             raise KeyError(key)
         return found
