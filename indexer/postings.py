@@ -26,8 +26,8 @@ system call, and Whoosh asks two or three times per term.
 A new segment's fields arrive as arrays (`TermArrays`, from
 `indexer.codec.segment_writer`). `write_arrays` writes the same bytes as
 `write_field` would, but builds the records of a chunk of terms at once with
-numpy: term infos, keys and pickle opcodes are byte pieces scattered into one
-buffer, and the keys' CRC32 is computed a byte column at a time. Only terms
+numpy: keys, term infos and compact values (`indexer.codec.records.inline_plan`)
+are byte pieces scattered into one buffer, and the keys' CRC32 is computed a byte column at a time. Only terms
 with blocks of their own (more than INLINE_LIMIT postings, a few percent)
 take a Python step each.
 """

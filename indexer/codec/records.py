@@ -16,13 +16,18 @@ A value's first byte tells its layout:
   info held are derived from the postings, except the length bytes::
 
       tag | smallest length byte | largest (absent with ONE_LENGTH) | n | first doc
-          | last - first (n > 1) | the n - 2 doc deltas between them
-          | weights (one with SAME_WEIGHT, else n: varints, or 8-byte floats with FLOAT)
-          | values: nothing (NO_VALUES), n varints of 4-byte big-endian numbers
-            (UINT_VALUES: `Frequency`'s), or n varint lengths then the bytes
+      one posting:  | weight | its value: nothing (NO_VALUES), the number its 4 big-endian
+                      bytes hold (UINT_VALUES: `Frequency`'s), or its length and bytes
+      n > 1:        | last - first | widths | the n - 2 doc deltas between the two
+                    | weights (one with SAME_WEIGHT, else n) | the values' numbers or
+                      lengths (none with NO_VALUES) | the values' bytes
 
-  Numbers are unsigned LEB128 varints. Decoded, a compact value is the same
-  `W3TermInfo` (with the same inlined tuples) the pickled layout gives.
+  n, the first doc, last - first and a single posting's numbers are unsigned
+  LEB128 varints; the arrays of more postings are little-endian numbers of 1, 2
+  or 4 bytes, as the widths byte says (2 bits each for deltas, weights, value
+  numbers: decoded by `array` in C). Weights are 8-byte floats with FLOAT.
+  Decoded, a compact value is the same `W3TermInfo` (with the same inlined
+  tuples) the pickled layout gives.
 
 The writer's side comes scalar (`inline_value`, `one_value`: merges) and
 as numpy over many terms (`inline_plan`, `put_inline`: fresh segments; `join_values`: joins).
@@ -37,6 +42,7 @@ import sys
 from array import array
 from collections.abc import Sequence
 from itertools import accumulate, pairwise
+from pickle import loads
 from struct import Struct, calcsize
 from zlib import crc32
 
@@ -136,8 +142,6 @@ def decode(value: bytes) -> tuple[tuple, tuple | None]:
         info = INFO.unpack_from(value)
         if not value[0]:
             return info, None
-        from pickle import loads
-
         return info, loads(value[INFO.size :])
     minl, maxl, postings = _compact(value)
     ids, weights, _ = postings
@@ -152,8 +156,6 @@ def info(value: bytes) -> tuple:
 def inlined(value: bytes) -> tuple[tuple, tuple, tuple]:
     """The inlined postings of an inlined value of either layout: (ids, weights, values)."""
     if value[0] < COMPACT:
-        from pickle import loads
-
         return loads(value[INFO.size :])
     return _compact(value)[2]
 
