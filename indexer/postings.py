@@ -1,7 +1,8 @@
 """Writing one field's postings into a Whoosh 3 segment, a term at a time instead of a posting at a time.
 
-The files are in Whoosh 3's format (its readers read them unchanged) with two
-differences from what its writer produces:
+The files are in Whoosh 3's format with these differences from what its writer
+produces (its readers read the first two unchanged; the others through
+`indexer.codec.records.TermsReader`, the codec's terms reader):
 
 * Terms with few postings are *inlined* into their term record, a layout the
   reader supports but whoosh3 3.54.0's writer cannot produce (it calls a
@@ -11,18 +12,13 @@ differences from what its writer produces:
   protocol 2 (Whoosh's) spells each as a latin-1 string plus a ``_codecs.encode``
   call, ~60 bytes for a 3-byte posting. The readers unpickle any protocol. Block
   headers stay protocol 2.
-* Inlined postings are pickle opcodes written here (`_inline`): the same tuples
-  ``pickle.loads`` returns for ``dumps``'s output, without the protocol header
-  and the memo entries ``dumps`` adds (17 bytes instead of 27 for one posting).
-* Hash tables have 1.5 slots a term (Whoosh writes 2; 12 bytes a slot). The
-  reader probes linearly until an empty slot, so fewer slots read back the same
-  at more probes: for 727,000 terms (12,000 Tainan articles, one segment) 2 / 1.5
-  / 1.25 slots take 16.6 / 12.5 / 10.4 MiB, and a missing term costs 2.5 / 5.0 /
-  12.7 probes on average (a present one 1.5 / 2.0 / 3.0). Through
-  `indexer.codec.arrays.TermTable` a missing term measured ~1.4 / 2.8 / 4.2 µs
-  (the query mix's times did not move beyond noise). A run now writes one
-  segment per batch where it wrote one per core, so a term is looked up in half
-  as many tables: 1.5 slots cost no more probes per lookup than before.
+* Inlined postings are in the compact layout of `indexer.codec.records`
+  (~10 bytes for a one-posting gram; the pickled term info and tuples took ~38),
+  which Whoosh's reader reads through `indexer.codec.records.TermsReader`.
+* Terms are found through one hash table of record positions (4 bytes a slot
+  below 4 GiB, 1.5 slots a term, `SLOTS_KEY` in the file's extras) instead of
+  Whoosh's 256 tables of hash and position (12 bytes a slot), written empty.
+  Readers: `indexer.codec.arrays.TermTable` (and through it Whoosh's reader).
 
 File positions are counted here rather than asked of the OS: ``tell()`` is a
 system call, and Whoosh asks two or three times per term.
@@ -30,8 +26,8 @@ system call, and Whoosh asks two or three times per term.
 A new segment's fields arrive as arrays (`TermArrays`, from
 `indexer.codec.segment_writer`). `write_arrays` writes the same bytes as
 `write_field` would, but builds the records of a chunk of terms at once with
-numpy: term infos, keys and pickle opcodes are byte pieces scattered into one
-buffer, and the keys' CRC32 is computed a byte column at a time. Only terms
+numpy: keys, term infos and compact values (`indexer.codec.records.inline_plan`)
+are byte pieces scattered into one buffer, and the keys' CRC32 is computed a byte column at a time. Only terms
 with blocks of their own (more than INLINE_LIMIT postings, a few percent)
 take a Python step each.
 """
@@ -45,13 +41,15 @@ from collections.abc import Iterable
 from functools import cache, partial
 from itertools import accumulate
 from pickle import dumps
-from struct import Struct
 from typing import Any, NamedTuple
 
-from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC
 from whoosh.filedb.filetables import _lengths, crc_hash
-from whoosh.system import pack_int, pack_long, pack_ushort
+from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numlists import delta_encode
+
+from .codec import records
+from .codec.records import SLOTS_KEY, scatter
 
 # Terms with at most this many postings are stored inside their term record: up to ~50 postings
 # that is smaller than a block of their own (~150 bytes of headers and pickled arrays) and a pointer.
@@ -60,10 +58,8 @@ INLINE_LIMIT = 32
 _NUMPY_MIN = 48  # from this many postings numpy finds their length bytes faster than a Python loop
 BLOCK = 2048
 COMPRESSION = 3
-_TERMINFO = W3TermInfo._struct
-_POINTER_SIZE = 12  # a non-inlined term record ends with the blocks' offset (8 bytes) and length (4)
 _SWAP = sys.byteorder != "little"
-SLOTS = 1.5  # hash table slots per term (Whoosh writes 2; see the module docstring)
+SLOTS = 1.5  # slots of the term table's hash per term (see the module docstring)
 
 Postings = list  # doc number, weight, encoded value, doc number, weight, ... (flat: one extend per posting)
 
@@ -104,35 +100,30 @@ def use_fast_term_table(fw) -> None:
 
 
 def _write_hashes(tindex) -> None:
-    """HashWriter._write_hashes for all 256 tables at once, with numpy.
+    """In place of HashWriter._write_hashes: one table of record positions (`SLOTS_KEY`), built with numpy.
 
     Entries come from the writer's buckets and from `tindex.bulk` (arrays of
-    hashes and record positions a join appends whole). Each table is filled by
-    linear probing, its entries placed in the order of their home slots: a
-    valid table for the same probing reader (at least one slot stays empty).
+    hashes and record positions a join appends whole). Whoosh's 256 tables are
+    written empty (a lookup through Whoosh's own reader finds nothing:
+    `indexer.codec.records.TermsReader` looks terms up in this table). The
+    table is filled by linear probing, entries placed in the order of their home
+    slots (at least one slot stays empty).
     """
     import numpy as np  # loaded by the runs that write, not by every run
 
     pairs = np.array([e for entries in tindex.buckets for e in entries], dtype=np.int64).reshape(-1, 2)
     hashes = np.concatenate([pairs[:, 0], *(h.astype(np.int64) for h, _ in tindex.bulk)])
     positions = np.concatenate([pairs[:, 1], *(p.astype(np.int64) for _, p in tindex.bulk)])
-    bucket = hashes & 255
-    counts = np.bincount(bucket, minlength=256)
-    slots = np.where(counts > 0, (SLOTS * counts).astype(np.int64) + 1, 0)
-    home = (hashes >> 8) % np.maximum(slots[bucket], 1)
-    order = np.lexsort((home, bucket))
-    starts = np.cumsum(slots) - slots
-    table = np.zeros(int(slots.sum()), dtype=[("h", ">u4"), ("p", ">i8")])
-    lo = 0
-    for b in np.flatnonzero(counts).tolist():
-        idx = order[lo : lo + counts[b]]
-        lo += counts[b]
-        placed = _probe(home[idx], int(slots[b]))
-        table["h"][starts[b] + placed] = hashes[idx]
-        table["p"][starts[b] + placed] = positions[idx]
+    n = int(SLOTS * len(hashes)) + 1
+    home = hashes % n
+    order = np.argsort(home, kind="stable")
+    code = "I" if not len(positions) or positions.max() < 1 << 32 else "Q"
+    table = np.zeros(n, dtype="<u4" if code == "I" else "<u8")
+    table[_probe(home[order], n)] = positions[order]
     f = tindex.dbfile
     base = f.tell()
-    tindex.directory.extend(zip((base + 12 * starts).tolist(), slots.tolist(), strict=True))
+    tindex.directory.extend([(base, 0)] * 256)
+    tindex.extras[SLOTS_KEY] = (base, n, code)
     f.write(table.tobytes())
 
 
@@ -148,47 +139,6 @@ def _probe(homes, n: int):
         taken[placed[~over]] = True
         placed[over] = np.flatnonzero(~taken)[: int(over.sum())]
     return placed
-
-
-_TUPLE_END = (b")", b"\x85", b"\x86", b"\x87")  # EMPTY_TUPLE, TUPLE1..TUPLE3
-_INT4 = Struct("<i")
-_FLOAT = Struct(">d")
-_BYTE_INTS = [b"K" + bytes((n,)) for n in range(256)]
-
-
-def _p_int(n: int) -> bytes:
-    if 0 <= n < 256:
-        return _BYTE_INTS[n]
-    if 0 <= n < 65536:
-        return b"M" + n.to_bytes(2, "little")
-    if -(1 << 31) <= n < 1 << 31:
-        return b"J" + _INT4.pack(n)
-    return dumps(n, 2)[2:-1]  # LONG1: past what a segment's doc numbers and frequencies reach
-
-
-def _p_weight(w) -> bytes:
-    return _p_int(w) if type(w) is int else b"G" + _FLOAT.pack(w)
-
-
-def _p_value(v: bytes | None) -> bytes:
-    if v is None:
-        return b"N"
-    n = len(v)
-    return b"C" + bytes((n,)) + v if n < 256 else b"B" + _INT4.pack(n) + v
-
-
-def _p_tuple(items: list[bytes]) -> bytes:
-    n = len(items)
-    return b"".join(items) + _TUPLE_END[n] if n <= 3 else b"(" + b"".join(items) + b"t"
-
-
-def _inline(docs, weights, values) -> bytes:
-    """What ``pickle.loads`` reads back as (tuple(docs), tuple(weights), tuple(values)) (see module docstring).
-
-    Weights are ints or floats, values bytes or None.
-    """
-    return (_p_tuple(list(map(_p_int, docs))) + _p_tuple(list(map(_p_weight, weights)))
-            + _p_tuple(list(map(_p_value, values))) + b"\x87.")
 
 
 def write_field(fw, terms: dict[str | bytes, Postings], lengths: array | None) -> None:
@@ -225,7 +175,7 @@ class Copied(NamedTuple):
     def moved(self, pfile: _Counted) -> bytes:
         offset = pfile.pos
         pfile.write(self.blob)
-        return self.value[:-_POINTER_SIZE] + pack_long(offset) + pack_int(len(self.blob))
+        return records.with_extent(self.value, offset, len(self.blob))
 
 
 class Extended(NamedTuple):
@@ -243,16 +193,15 @@ class Extended(NamedTuple):
     carried: int
 
     def moved(self, pfile: _Counted, lengths: array | None, fixed: int | None) -> bytes:
-        _flags, weight, df, minl, maxl, maxw, minid, _maxid = _TERMINFO.unpack(self.value[: _TERMINFO.size])
+        _flags, weight, df, minl, maxl, maxw, minid, _maxid = records.info(self.value)
         flat = self.flat
         docs, w = flat[0::3], flat[1::3]
         more, lo, hi = encode_blocks(array("I", docs), array("f", w), flat[2::3], lengths, fixed)
         blob = self.blob + more[len(WHOOSH3_HEADER_MAGIC) :]
         offset = pfile.pos
         pfile.write(blob)
-        head = _TERMINFO.pack(0, weight + sum(w[self.carried :]), df + len(docs) - self.carried, min(minl, lo),
-                              max(maxl, hi), max(maxw, *w), minid, docs[-1])
-        return head + pack_long(offset) + pack_int(len(blob))
+        return records.pointer_value((0, weight + sum(w[self.carried :]), df + len(docs) - self.carried,
+                                      min(minl, lo), max(maxl, hi), max(maxw, *w), minid, docs[-1]), offset, len(blob))
 
 
 def _length_bytes(lengths: array | None, docs) -> tuple[int, int]:
@@ -284,23 +233,18 @@ def _term_value(flat: list, lengths: array | None, fixed: int | None, pfile: _Co
     w = tuple(flat[1::3])
     n = len(docs)
     if n <= INLINE_LIMIT:
-        minl, maxl = _length_bytes(lengths, docs)
-        head = _TERMINFO.pack(1, sum(w), n, minl, maxl, max(w), docs[0], docs[-1])
-        if all(x.is_integer() for x in w):  # frequency × an integral boost: 2 pickled bytes, not 9
-            w = tuple(map(int, w))
-        return head + _inline(docs, w, (None,) * n if fixed == 0 else values)
+        return records.inline_value(*_length_bytes(lengths, docs), docs, w, values, fixed)
     blob, minl, maxl = encode_blocks(array("I", docs), array("f", w), values, lengths, fixed)
     offset = pfile.pos
     pfile.write(blob)
-    head = _TERMINFO.pack(0, sum(w), n, minl, maxl, max(w), docs[0], docs[-1])
-    return head + pack_long(offset) + pack_int(len(blob))
+    return records.pointer_value((0, sum(w), n, minl, maxl, max(w), docs[0], docs[-1]), offset, len(blob))
 
 
 def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, items: Iterable, lengths) -> None:
     prefix = pack_ushort(fw._fieldid)
     buckets, index, hashfn = tindex.buckets, tindex.index, tindex.hashfn
     fixed = fw._format.fixed_value_size()  # None: variable, 0: no values (ids, dates), n: n bytes each
-    records: list[bytes] = []
+    written: list[bytes] = []
     pos = tfile.pos
     key = tindex.lastkey
     for tb, flat in items:
@@ -311,9 +255,7 @@ def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, items: Iterable, 
         elif len(flat) == 3:  # one posting (most gram terms): no arrays, no loops
             doc, w, v = flat
             b = lengths[doc] - 1 if lengths is not None and lengths[doc] else 0
-            pw = _p_int(int(w)) if w.is_integer() else _p_weight(w)
-            value = (_TERMINFO.pack(1, w, 1, b, b, w, doc, doc) + _p_int(doc) + b"\x85" + pw + b"\x85"
-                     + (b"N" if fixed == 0 else _p_value(v)) + b"\x85\x87.")
+            value = records.one_value(b, doc, w, v, fixed)
         else:
             value = _term_value(flat, lengths, fixed, pfile)
         key = prefix + (tb.encode() if isinstance(tb, str) else tb)
@@ -322,11 +264,11 @@ def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, items: Iterable, 
         h = hashfn(key)
         buckets[h & 255].append((h, pos))
         pos += len(record)
-        records.append(record)
-        if len(records) >= 4096:
-            tfile.write(b"".join(records))
-            records.clear()
-    tfile.write(b"".join(records))
+        written.append(record)
+        if len(written) >= 4096:
+            tfile.write(b"".join(written))
+            written.clear()
+    tfile.write(b"".join(written))
     tindex.lastkey = key
 
 
@@ -448,8 +390,6 @@ class TermArrays(NamedTuple):
 
 
 _CHUNK = 1 << 15  # terms assembled at once (bounds the temporary arrays)
-_TI = [("flags", "u1"), ("weight", ">f4"), ("df", ">u4"), ("minl", "u1"), ("maxl", "u1"), ("maxw", ">f4"),
-       ("minid", ">u4"), ("maxid", ">u4")]  # W3TermInfo's struct as a numpy record
 _CRC_KEY = 24  # keys up to this long are hashed with numpy, longer ones (rare letter runs) with zlib
 
 
@@ -501,36 +441,45 @@ def _pointers(t: TermArrays, big, lengths, fixed, pfile: _Counted) -> dict[int, 
 
 
 def _records(np, t: TermArrays, a: int, b: int, lb, ptr: dict, fixed: int | None, prefix):
-    """The records of terms a..b in one buffer; returns it, each record's start in it and each term's UTF-8 length."""
+    """The records of terms a..b in one buffer; returns it, each record's start in it and each term's UTF-8 length.
+
+    Inlined terms get compact values, the others pointer values (`indexer.codec.records`).
+    """
     s0, s1 = t.starts[a], t.starts[b]
     n = np.diff(t.starts[a : b + 1])
     klen = np.diff(t.term_offsets[a : b + 1])
     inline = n <= INLINE_LIMIT
     ti = _term_infos(np, t, s0, s1, n, lb[s0:s1])
-    ti["flags"] = inline
-    body = np.full(b - a, 12, dtype=np.int64)  # a pointer to the blocks: offset and size
-    parts = _inline_parts(np, t, s0, s1, n, inline, fixed)
-    body[inline] = parts["size"]
-    vallen = _TERMINFO.size + body
+    plan = _inline_plan(np, t, s0, s1, n, inline, ti, fixed)
+    vallen = np.full(b - a, records.POINTER_SIZE, dtype=np.int64)
+    vallen[inline] = plan["size"]
     reclen = 10 + klen + vallen
     rec = np.cumsum(reclen) - reclen
     out = np.empty(int(reclen.sum()), dtype=np.uint8)
     out[rec[:, None] + np.arange(8)] = np.stack([klen + 2, vallen], axis=1).astype(">i4").view(np.uint8)
     out[rec[:, None] + np.arange(8, 10)] = prefix
-    scatter(np, out, rec + 10, klen, t.terms[t.term_offsets[a] : t.term_offsets[b]])
+    scatter(out, rec + 10, klen, t.terms[t.term_offsets[a] : t.term_offsets[b]])
+    at = rec + 10 + klen
     big = np.flatnonzero(~inline)
     if len(big):
         pointers = [ptr[a + k] for k in big.tolist()]
         ti["minl"][big] = [p[2] for p in pointers]
         ti["maxl"][big] = [p[3] for p in pointers]
         pt = np.array([p[:2] for p in pointers], dtype=np.int64)
-        head = np.zeros(len(big), dtype=[("offset", ">i8"), ("size", ">i4")])
-        head["offset"], head["size"] = pt[:, 0], pt[:, 1]
-        out[(rec + 10 + _TERMINFO.size + klen)[big][:, None] + np.arange(12)] = head.view(np.uint8).reshape(-1, 12)
-    out[(rec + 10 + klen)[:, None] + np.arange(_TERMINFO.size)] = ti.view(np.uint8).reshape(-1, _TERMINFO.size)
+        out[at[big][:, None] + np.arange(records.POINTER_SIZE)] = records.pointer_rows(ti[big], pt[:, 0], pt[:, 1])
     if inline.any():
-        _put_inline(np, out, (rec + 10 + _TERMINFO.size + klen)[inline], parts)
+        records.put_inline(out, at[inline], plan)
     return out, rec, klen
+
+
+def _inline_plan(np, t: TermArrays, s0: int, s1: int, n, inline, ti, fixed) -> dict:
+    """`indexer.codec.records.inline_plan` of the inlined terms among postings s0..s1."""
+    keep = np.repeat(inline, n)
+    vo = t.value_offsets[s0 : s1 + 1]
+    vlens = np.diff(vo)
+    vbytes = t.values[vo[0] : vo[-1]][np.repeat(keep, vlens)] if fixed != 0 else t.values[:0]
+    return records.inline_plan(n[inline], ti["minl"][inline], ti["maxl"][inline], t.docs[s0:s1][keep],
+                               t.weights[s0:s1][keep], vlens[keep], vbytes, fixed)
 
 
 def _term_infos(np, t: TermArrays, s0: int, s1: int, n, lbs):
@@ -538,7 +487,7 @@ def _term_infos(np, t: TermArrays, s0: int, s1: int, n, lbs):
     first = np.cumsum(n) - n
     w = t.weights[s0:s1]
     docs = t.docs[s0:s1]
-    ti = np.zeros(len(n), dtype=_TI)
+    ti = np.zeros(len(n), dtype=records.INFO_DTYPE)
     ti["weight"] = np.add.reduceat(w, first)
     ti["df"] = n
     ti["maxw"] = np.maximum.reduceat(w, first)
@@ -549,100 +498,6 @@ def _term_infos(np, t: TermArrays, s0: int, s1: int, n, lbs):
     ti["minl"] = np.where(hi > 0, lo - 1, 0)
     ti["maxl"] = np.where(hi > 0, hi - 1, 0)
     return ti
-
-
-def _inline_parts(np, t: TermArrays, s0: int, s1: int, n, inline, fixed) -> dict:
-    """The pickle pieces of the inlined terms' postings (see `_inline`): byte matrices and lengths."""
-    keep = np.repeat(inline, n)
-    ni = n[inline]
-    first = np.cumsum(ni) - ni
-    w = t.weights[s0:s1][keep]
-    vo = t.value_offsets[s0 : s1 + 1]
-    vlens = np.diff(vo)
-    integral = np.repeat(np.logical_and.reduceat(w == np.floor(w), first), ni) if len(ni) else w > 0
-    docs = _p_ints(np, t.docs[s0:s1][keep])
-    weights = _p_weights(np, w, integral)
-    heads = _value_heads(np, vlens[keep], fixed)
-    vlen = vlens[keep] if fixed != 0 else np.zeros(len(w), dtype=np.int64)
-    vbytes = t.values[vo[0] : vo[-1]][np.repeat(keep, vlens)] if fixed != 0 else t.values[:0]
-    sizes = [np.add.reduceat(docs[1], first), np.add.reduceat(weights[1], first),
-             np.add.reduceat(heads[1] + vlen, first)] if len(ni) else [ni, ni, ni]
-    opened = (ni > 3).astype(np.int64)
-    return {"ni": ni, "first": first, "pieces": (docs, weights, heads), "sizes": sizes, "opened": opened,
-            "vlen": vlen, "vbytes": vbytes, "size": 3 * opened + sum(sizes) + 5}
-
-
-_CLOSE = (ord(")"), 0x85, 0x86, 0x87)  # EMPTY_TUPLE, TUPLE1..TUPLE3 (as _TUPLE_END)
-
-
-def _put_inline(np, out, base, parts: dict) -> None:
-    """Write the inlined postings, (docs, weights, values) pickled as `_inline` does, at `base`."""
-    ni, first, opened = parts["ni"], parts["first"], parts["opened"]
-    close = np.where(ni > 3, ord("t"), np.array(_CLOSE, dtype=np.uint8)[np.minimum(ni, 3)])
-    at = base
-    for k, ((m, lens), total) in enumerate(zip(parts["pieces"], parts["sizes"], strict=True)):
-        out[at[opened > 0]] = ord("(")
-        size = lens + parts["vlen"] if k == 2 else lens
-        dest = np.repeat(at + opened, ni) + _within(np, size, first, ni)
-        scatter(np, out, dest, lens, row_bytes(np, m, lens))
-        if k == 2:
-            scatter(np, out, dest + lens, parts["vlen"], parts["vbytes"])
-        out[at + opened + total] = close
-        at = at + opened + total + 1
-    out[at] = 0x87
-    out[at + 1] = ord(".")
-
-
-def _within(np, lens, first, counts):
-    """Each piece's offset from its term's first piece (a cumulative sum restarting at every term)."""
-    c = np.cumsum(lens) - lens
-    return c - np.repeat(c[first], counts)
-
-
-def scatter(np, out, dest, lens, src) -> None:
-    """Copy the pieces of `src` (one after another, lens[i] bytes each) to out[dest[i]:]."""
-    if len(src):
-        out[np.repeat(dest - (np.cumsum(lens) - lens), lens) + np.arange(len(src))] = src
-
-
-def row_bytes(np, m, lens):
-    """The first lens[i] bytes of each row i of a byte matrix, one after another."""
-    return m[np.arange(m.shape[1]) < lens[:, None]]
-
-
-def _p_ints(np, x):
-    """`_p_int` of non-negative ints below 2**31 as a 5-column byte matrix and the lengths."""
-    x = np.asarray(x, dtype=np.int64)
-    assert not len(x) or (x.min() >= 0 and x.max() < 1 << 31)
-    m = np.empty((len(x), 5), dtype=np.uint8)
-    m[:, 1:] = x.astype("<u4").view(np.uint8).reshape(-1, 4)
-    small, mid = x < 256, x < 65536
-    m[:, 0] = np.where(small, ord("K"), np.where(mid, ord("M"), ord("J")))
-    return m, np.where(small, 2, np.where(mid, 3, 5))
-
-
-def _p_weights(np, w, integral):
-    """`_p_weight` of weights: ints where their term's weights all are, else pickled doubles."""
-    m = np.zeros((len(w), 9), dtype=np.uint8)
-    m[:, :5], lens = _p_ints(np, np.where(integral, w, 0))
-    floats = ~integral
-    if floats.any():
-        m[floats, 0] = ord("G")
-        m[floats, 1:] = w[floats].astype(">f8").view(np.uint8).reshape(-1, 8)
-        lens[floats] = 9
-    return m, lens
-
-
-def _value_heads(np, vlen, fixed):
-    """The opcode starting each `_p_value`: N (no value), C and a length byte, or B and a 4-byte length."""
-    m = np.empty((len(vlen), 5), dtype=np.uint8)
-    if fixed == 0:
-        m[:, 0] = ord("N")
-        return m, np.ones(len(vlen), dtype=np.int64)
-    short = vlen < 256
-    m[:, 0] = np.where(short, ord("C"), ord("B"))
-    m[:, 1:] = vlen.astype("<u4").view(np.uint8).reshape(-1, 4)
-    return m, np.where(short, 2, 5)
 
 
 @cache

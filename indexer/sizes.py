@@ -9,11 +9,13 @@ postings file.
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from typing import Any
 
-from whoosh.codec.whoosh3 import W3TermInfo
 from whoosh.system import pack_ushort
+
+from .codec import records
 
 # File kinds by how a segment file's name ends (the first that matches).
 KINDS = (
@@ -53,9 +55,11 @@ def index_sizes(path, leaves: list) -> dict[str, Any]:
 
 
 def _table_parts(tindex) -> dict[str, int]:
-    """A term table's records, hash tables (12 bytes a slot) and ordered index (a position per term)."""
-    records = tindex.tables[0][0] - (_pos(tindex, 0) if tindex.indexlen else tindex.tables[0][0])
-    return {"records": records, "hash tables": 12 * sum(n for _, n in tindex.tables),
+    """A term table's records, hash tables (12 bytes a slot; newer segments' record positions instead) and
+    ordered index (a position per term)."""
+    size = tindex.tables[0][0] - (_pos(tindex, 0) if tindex.indexlen else tindex.tables[0][0])
+    _base, slots, code = tindex.extras.get(records.SLOTS_KEY, (0, 0, "I"))
+    return {"records": size, "hash tables": 12 * sum(n for _, n in tindex.tables) + struct.calcsize(code) * slots,
             "ordered index": tindex.indexlen * tindex.indexsize}
 
 
@@ -103,7 +107,6 @@ def _first_block(tindex, lo: int, hi: int) -> int | None:
         if lo == hi:
             break
         lo += 1
-        if not tindex.dbfile.get_byte(datapos):  # the term info's first byte: 1 when inlined
-            value = tindex.dbfile.get(datapos, datalen)
-            return W3TermInfo.from_bytes(value).extent()[0]
+        if not tindex.dbfile.get_byte(datapos):  # a value starting with 0 points to blocks (`codec.records`)
+            return records.extent(tindex.dbfile.get(datapos, datalen))[0]
     return None

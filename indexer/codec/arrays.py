@@ -31,6 +31,7 @@ from whoosh.util.numeric import byte_to_length
 from ..normalize import is_han
 from ..postings import PackedValues
 from ..schema import GramPositions
+from . import records
 
 _LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _DTYPES = {"B": np.uint8, "H": np.uint16, "I": np.uint32}
@@ -192,7 +193,10 @@ class TermTable:
     The same lookup as whoosh's ``HashReader.ranges_for_key`` (crc32 of the key, then
     the slot chain of its table), with ``struct.unpack_from`` on the mapped file instead
     of a seek and a read per slot: did-you-mean weighs hundreds of candidate words,
-    and every term of a query is looked up in every segment.
+    and every term of a query is looked up in every segment. Newer segments have one
+    table of record positions instead of Whoosh's (`indexer.postings._write_hashes`),
+    probed the same way; Whoosh's reader finds their terms through here
+    (`indexer.codec.records.TermsReader`).
     """
 
     _POINTER = struct.Struct("!Iq")  # a slot: key hash, position of the key/value record
@@ -208,6 +212,7 @@ class TermTable:
         self._sorted = np.frombuffer(mapped, dtype=np.dtype(tindex.extras["indextype"]).newbyteorder(">"),
                                      count=tindex.indexlen, offset=tindex.indexbase)  # record positions, key order
         self._bytes = np.frombuffer(mapped, dtype=np.uint8)
+        self._slots = records.slot_table(tindex, mapped)  # newer segments' table of record positions, or None
 
     @classmethod
     def of(cls, terms) -> TermTable | None:
@@ -221,8 +226,10 @@ class TermTable:
         except (OSError, ValueError):
             return None
 
-    def _find(self, key: bytes) -> tuple[int, int] | None:
-        """Where the value (a W3TermInfo) of `key` starts and its length, or None."""
+    def find(self, key: bytes) -> tuple[int, int] | None:
+        """Where the value of `key` starts and its length, or None."""
+        if self._slots is not None:
+            return records.find_slot(self._slots, self._mapped, key)
         h = crc32(key)
         start, slots = self._dir[h & 255]
         m = self._mapped
@@ -239,25 +246,25 @@ class TermTable:
         return None
 
     def term_info(self, fieldname: str, term: bytes) -> W3TermInfo:
-        found = self._find(self._keycoder(fieldname, term)) if fieldname in self._fields else None
+        found = self.find(self._keycoder(fieldname, term)) if fieldname in self._fields else None
         if found is None:
             raise TermNotFound(f"No term {fieldname}:{term!r}")
         at, length = found
-        return W3TermInfo.from_bytes(self._mapped[at : at + length])
+        return records.term_info(self._mapped[at : at + length])
 
     def items(self, fieldname: str, lo: bytes, hi: bytes | None) -> Iterator[tuple[bytes, W3TermInfo]]:
         """(term, term info) of a field's terms from `lo` up to `hi` (excluded; None: the field's last), in order."""
         at, value, datalen = self._range(fieldname, lo, hi)
         m, skip = self._mapped, len(self._keycoder(fieldname, b"")) + 8
         for a, v, d in zip(at.tolist(), value.tolist(), datalen.tolist(), strict=True):
-            yield m[a + skip : v], W3TermInfo.from_bytes(m[v : v + d])
+            yield m[a + skip : v], records.term_info(m[v : v + d])
 
     def frequencies(self, fieldname: str) -> tuple[list[bytes], np.ndarray]:
         """Every term of a field and its document frequency, in key order (no term info decoded)."""
         at, value, _datalen = self._range(fieldname, b"", None)
         m, skip = self._mapped, len(self._keycoder(fieldname, b"")) + 8
         terms = [m[a + skip : v] for a, v in zip(at.tolist(), value.tolist(), strict=True)]
-        return terms, self._ints(value + _DOC_FREQUENCY, ">u4")
+        return terms, records.doc_frequencies(self._bytes, value)
 
     def grams(self, fieldname: str, lo: bytes, hi: bytes) -> Grams:
         """The terms of a field from `lo` up to `hi` as `Grams`: document ranges read with numpy, each
@@ -266,9 +273,9 @@ class TermTable:
         m = self._mapped
 
         def info(i: int) -> W3TermInfo:
-            return W3TermInfo.from_bytes(m[value[i] : value[i] + datalen[i]])
+            return records.term_info(m[value[i] : value[i] + datalen[i]])
 
-        return Grams(self._ints(value + _FIRST, ">u4"), self._ints(value + _FIRST + 4, ">u4"), info)
+        return Grams(*records.doc_ranges(self._bytes, value), info)
 
     def _range(self, fieldname: str, lo: bytes, hi: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where the records of a field's terms from `lo` up to `hi` (None: the field's last) start, where their
@@ -280,7 +287,8 @@ class TermTable:
         at = self._sorted[self._rank(field + lo) : self._rank(end)].astype(np.int64)
         keylen, datalen = self._ints(at, ">i4"), self._ints(at + 4, ">i4")
         value = at + 8 + keylen
-        if len(at) and (keylen.min() < len(field) or datalen.min() < _INFO.size or (value + datalen).max() > self._end):
+        if len(at) and (keylen.min() < len(field) or datalen.min() < records.MIN_SIZE
+                        or (value + datalen).max() > self._end):
             raise CorruptIndexError(f"bad term record among {len(at)} at {at[0]}")
         return at, value, datalen
 
@@ -306,8 +314,8 @@ class TermTable:
         field, m = self._keycoder(fieldname, b""), self._mapped
         out = []
         for t in terms:
-            found = self._find(field + t)  # W3TermInfo: a flags byte, the weight (float), the document frequency
-            out.append(0 if found is None else int.from_bytes(m[found[0] + 5 : found[0] + 9], "big"))
+            found = self.find(field + t)
+            out.append(0 if found is None else records.doc_frequency(m[found[0] : found[0] + found[1]]))
         return out
 
 
@@ -381,9 +389,6 @@ def common(a: np.ndarray, b: np.ndarray, mask: bool = False) -> np.ndarray:
     return b[at] == a if mask else a[b[at] == a]
 
 
-_INFO = W3TermInfo._struct  # flags, weight, doc frequency, min/max length, max weight, first doc, last doc
-_DOC_FREQUENCY = 5  # where the document frequency is in a term info
-_FIRST = 15  # ... and the first doc
 _FOUR = np.arange(4)
 
 

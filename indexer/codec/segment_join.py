@@ -13,10 +13,11 @@ makes them one segment without decoding what it need not:
 * Every part's term records are read whole and put in one key order. A term
   one part holds keeps its record bytes (a pointer moved when it has posting
   blocks, which are copied as bytes). A term several parts hold gets their
-  inlined postings inlined together up to `INLINE_LIMIT` (two one-posting
-  records spliced as pickle opcodes, others unpickled and pickled again in C);
-  otherwise each part's blocks stay bytes, one after another (Whoosh 3 blocks
-  are self-contained), and inlined postings become a block where they stand.
+  inlined postings inlined together up to `INLINE_LIMIT`: compact values
+  (`indexer.codec.records`) are decoded and encoded again with numpy, all such
+  terms of a field at once (older layouts one term at a time); otherwise each
+  part's blocks stay bytes, one after another (Whoosh 3 blocks are
+  self-contained), and inlined postings become a block where they stand.
 * The hash tables and ordered index of the joined term table are built in
   bulk (`indexer.postings._write_hashes`).
 * Stored fields keep the first part's zstd dictionary: the other parts' frames
@@ -33,31 +34,27 @@ The joined segment is in no TOC yet, like the parts; the caller commits it
 from __future__ import annotations
 
 import gc
-import io
 import multiprocessing
 import os
-import pickle
 from array import array
 from collections import defaultdict
 from collections.abc import Callable
-from struct import Struct
 from typing import Any, NamedTuple
 from zlib import crc32
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec
 from whoosh.filedb.filetables import _lengths as _lengths_struct
 from whoosh.reading import SegmentReader
 from whoosh.system import pack_int, pack_ushort, unpack_int
 
 from .. import postings
 from ..postings import Copied, encode_blocks, use_fast_term_table
-from . import stored
+from . import records, stored
 from .arrays import length_bytes
 from .forking import die_with_parent
 from .stored import StoredCodec
 
-_INFO = W3TermInfo._struct
 # Parts' inlined postings of a term stay inlined together up to this many (with indexer.postings' limit of 32):
 # up to ~50 postings a term record holds them in fewer bytes than a block and its pointer, and
 # pickling them costs far less than a block (zlib).
@@ -111,6 +108,9 @@ class _Records:
         vstart = rel + 8 + keylen
         self.starts, self.vstarts, self.ends = rel.tolist(), vstart.tolist(), (vstart + datalen).tolist()
         self.inlined = u8[vstart].tolist() if n else []
+        self.u8, self.vstart = u8, vstart
+        self.compact = u8[vstart] >= records.COMPACT
+        self.df = records.doc_frequencies(u8, vstart)
         buf = self.buf
         self.keys = [buf[a + 8 : b] for a, b in zip(self.starts, self.vstarts, strict=True)]
         if not self.same:
@@ -122,11 +122,8 @@ class _Records:
         return self.buf[self.vstarts[k] : self.ends[k]]
 
     def blob(self, value: bytes) -> bytes:
-        offset, length = _EXTENT.unpack_from(value, len(value) - _EXTENT.size)
+        offset, length = records.extent(value)
         return self.pst[offset : offset + length]
-
-
-_EXTENT = Struct("!qi")  # a non-inlined term record ends with its blocks' offset and length
 
 
 class _Sink:
@@ -183,6 +180,7 @@ def _emit(m: _Merged, g0: int, g1: int, pst_start: int) -> _Half:
     tables, ordered, src, local, same = m.tables, m.ordered, m.src, m.local, m.same
     sink = _Sink(pst_start)
     records, keys, pointers = [], [], []
+    inline = _joined_inline(m, g0, g1)
     g = g0
     while g < g1:
         key, t, k = ordered[g], tables[src[g]], local[g]
@@ -199,9 +197,11 @@ def _emit(m: _Merged, g0: int, g1: int, pst_start: int) -> _Half:
             while same[g]:
                 g += 1
             g += 1
-            name = m.names[int.from_bytes(key[:2], "big")]
-            value = _combined([(tables[src[i]], local[i]) for i in range(h, g)],
-                              m.schema[name].format.fixed_value_size(), m.lengths.get(name), sink)
+            value = inline.get(h)
+            if value is None:
+                name = m.names[int.from_bytes(key[:2], "big")]
+                value = _combined([(tables[src[i]], local[i]) for i in range(h, g)],
+                                  m.schema[name].format.fixed_value_size(), m.lengths.get(name), sink)
             record = _record(key, value)
             if not value[0]:
                 pointers.append(len(records))
@@ -210,6 +210,44 @@ def _emit(m: _Merged, g0: int, g1: int, pst_start: int) -> _Half:
     return _Half(pst_start, b"".join(records), np.fromiter(map(len, records), dtype=np.int64, count=len(records)),
                  np.array(pointers, dtype=np.int64), np.fromiter(map(crc32, keys), dtype=np.uint32, count=len(keys)),
                  b"".join(sink.parts), keys[-1] if keys else b"")
+
+
+def _inline_max() -> int:
+    """Postings a joined term keeps inlined: scales with `indexer.postings.INLINE_LIMIT` (tests lower it)."""
+    return INLINE_LIMIT * postings.INLINE_LIMIT // 32
+
+
+def _joined_inline(m: _Merged, g0: int, g1: int) -> dict[int, bytes]:
+    """The values of the terms among records g0..g1 that several parts hold in compact values and whose
+    postings stay inlined together, joined with numpy (`records.join_values`), by the term's first record."""
+    same = np.array(m.same[g0:g1], dtype=bool)
+    prev = np.concatenate(([False], same[:-1]))
+    member = np.flatnonzero(same | prev)  # records of terms several parts hold, a term's one after another
+    if not len(member):
+        return {}
+    src, local = np.array(m.src[g0:g1])[member], np.array(m.local[g0:g1])[member]
+    compact, df = np.zeros(len(member), dtype=bool), np.zeros(len(member), dtype=np.int64)
+    for p, t in enumerate(m.tables):
+        mine = src == p
+        compact[mine], df[mine] = t.compact[local[mine]], t.df[local[mine]]
+    first = np.flatnonzero(~prev[member])
+    counts = np.diff(np.append(first, len(member)))
+    ok = np.logical_and.reduceat(compact, first) & (np.add.reduceat(df, first) <= _inline_max())
+    field = np.array([int.from_bytes(m.ordered[g0 + g][:2], "big") for g in member[first].tolist()])
+    out = {}
+    for num in np.unique(field[ok]).tolist():
+        groups = ok & (field == num)
+        take = np.repeat(groups, counts)
+        s, loc, at = src[take], local[take], np.zeros(int(take.sum()), dtype=np.int64)
+        parts = []
+        for p, t in enumerate(m.tables):
+            mine = s == p
+            at[mine] = np.arange(int(mine.sum()))
+            parts.append((t.u8, t.vstart[loc[mine]]))
+        fixed = m.schema[m.names[num]].format.fixed_value_size()
+        values = records.join_values(parts, s, at, counts[groups], fixed)
+        out.update(zip((g0 + member[first[groups]]).tolist(), values, strict=True))
+    return out
 
 
 def _write_half(tindex, postfile, half: _Half) -> None:
@@ -279,14 +317,11 @@ def _combined(group: list[tuple[_Records, int]], fixed: int | None, lengths: arr
     kept as bytes, and inlined postings become a block of their own where they stand.
     """
     values = [t.buf[t.vstarts[k] : t.ends[k]] for t, k in group]
-    infos = [_INFO.unpack_from(v) for v in values]
-    if len(values) == 2 and infos[0][0] and infos[1][0] and infos[0][2] == 1 == infos[1][2]:
-        pair = _pair(*values)  # the commonest case by far: a term in one document of each part
-        if pair is not None:
-            return _merged_info(infos, 1) + pair
+    infos = [records.info(v) for v in values]
     inlined = [i[0] for i in infos]
-    if all(inlined) and sum(i[2] for i in infos) <= INLINE_LIMIT * postings.INLINE_LIMIT // 32:
-        return _merged_info(infos, 1) + _dumps(_inlined(values))
+    if all(inlined) and sum(i[2] for i in infos) <= _inline_max():
+        merged = _merged_info(infos, 1)
+        return records.inline_value(merged[3], merged[4], *_inlined(values), fixed)
     blobs, pending = [], []
     for (t, _), v, flag in zip(group, values, inlined, strict=True):
         if flag:
@@ -299,32 +334,14 @@ def _combined(group: list[tuple[_Records, int]], fixed: int | None, lengths: arr
     if pending:
         blobs.append(_block(_inlined(pending), fixed, lengths))
     blob = blobs[0][:_MAGIC] + b"".join(b[_MAGIC:] for b in [*map(_unlast, blobs[:-1]), blobs[-1]])
-    return Copied(_merged_info(infos, 0) + _EXTENT.pack(0, len(blob)), blob).moved(sink)
-
-
-_OPCODE_SIZE = {ord("K"): 2, ord("M"): 3, ord("J"): 5, ord("G"): 9}  # BININT1, BININT2, BININT, BINFLOAT
-
-
-def _pair(a: bytes, b: bytes) -> bytes | None:
-    """Two one-posting inlined values as the pickle of two postings (what `_dumps` would write), spliced from
-    their opcodes; None if either is not laid out as `indexer.postings` inlines one posting."""
-    ops = []
-    for v in (a, b):
-        p = v[_INFO.size :]
-        d = _OPCODE_SIZE.get(p[0])
-        w = d and _OPCODE_SIZE.get(p[d + 1])
-        if not w or p[d] != 0x85 or p[d + 1 + w] != 0x85 or p[-3:] != b"\x85\x87.":
-            return None
-        ops.append((p[:d], p[d + 1 : d + 1 + w], p[d + 2 + w : -3]))
-    (d1, w1, v1), (d2, w2, v2) = ops
-    return d1 + d2 + b"\x86" + w1 + w2 + b"\x86" + v1 + v2 + b"\x86\x87."
+    return Copied(records.pointer_value(_merged_info(infos, 0), 0, len(blob)), blob).moved(sink)
 
 
 def _inlined(values: list[bytes]) -> tuple[tuple, tuple, tuple]:
     """The postings inlined in term record values, one after another: (doc numbers, weights, encoded values)."""
     ids, weights, vals = (), (), ()
     for v in values:
-        i, w, x = pickle.loads(v[_INFO.size :])
+        i, w, x = records.inlined(v)
         ids, weights, vals = ids + i, weights + w, vals + x
     return ids, weights, vals
 
@@ -343,34 +360,12 @@ def _unlast(blob: bytes) -> bytes:
     return blob[:pos] + pack_int(-size) + blob[pos + 4 :]
 
 
-def _merged_info(infos: list[tuple], inlined: int) -> bytes:
-    """The term info of several parts' postings of one term, from theirs (length bytes 0, 0: no non-empty field)."""
-    if len(infos) == 2:  # the commonest case, without the generic passes
-        (_, wa, na, la, ha, ma, first, _), (_, wb, nb, lb, hb, mb, _, last) = infos
-        lo, hi = (lb, hb) if not (la or ha) else (la, ha) if not (lb or hb) else (min(la, lb), max(ha, hb))
-        return _INFO.pack(inlined, wa + wb, na + nb, lo, hi, ma if ma > mb else mb, first, last)
+def _merged_info(infos: list[tuple], inlined: int) -> tuple:
+    """The term info fields of several parts' postings of one term, from theirs (length bytes 0, 0: no
+    non-empty field)."""
     lens = [(i[3], i[4]) for i in infos if (i[3], i[4]) != (0, 0)] or [(0, 0)]
-    return _INFO.pack(inlined, sum(i[1] for i in infos), sum(i[2] for i in infos), min(lo for lo, _ in lens),
-                      max(hi for _, hi in lens), max(i[5] for i in infos), infos[0][6], infos[-1][7])
-
-
-class _Dumps:
-    """What `indexer.postings` inlines for postings: pickle opcodes without header or memo, at C speed."""
-
-    def __init__(self) -> None:
-        self.f = io.BytesIO()
-        self.p = pickle.Pickler(self.f, 3)
-        self.p.fast = True  # no memo: each small tuple and bytes object written where it occurs
-
-    def __call__(self, postings: tuple) -> bytes:
-        f = self.f
-        f.seek(0)
-        f.truncate()
-        self.p.dump(postings)
-        return f.getvalue()[2:]
-
-
-_dumps = _Dumps()
+    return (inlined, sum(i[1] for i in infos), sum(i[2] for i in infos), min(lo for lo, _ in lens),
+            max(hi for _, hi in lens), max(i[5] for i in infos), infos[0][6], infos[-1][7])
 
 
 def _be32(u8: np.ndarray, at: np.ndarray) -> np.ndarray:

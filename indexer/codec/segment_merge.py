@@ -28,18 +28,18 @@ from itertools import groupby
 from operator import itemgetter
 
 import numpy as np
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.columns import TranslatingColumnReader
 from whoosh.filedb.filetables import _lengths
 from whoosh.reading import SegmentReader
-from whoosh.system import pack_int, pack_ushort, unpack_int, unpack_long
+from whoosh.system import pack_int, pack_ushort, unpack_int
 from whoosh.util.numeric import byte_to_length
 
 from ..postings import BLOCK, Copied, Extended, PackedValues, use_fast_term_table, write_sorted
+from . import records
 from .arrays import length_bytes, read_blocks
 from .stored import StoredCodec
 
-_INFO = W3TermInfo._struct
 _CHUNK = 1 << 22  # term table bytes read at once
 # Postings a merge adds to a kept term that get blocks of their own after its old last block; fewer are
 # written together with that block's postings, so a term gets no trail of tiny blocks (each read costs).
@@ -106,8 +106,7 @@ class _Source:
 
     @staticmethod
     def _extent(value: bytes) -> tuple[int, int]:
-        size = _INFO.size
-        return unpack_long(value[size : size + 8])[0], unpack_int(value[size + 8 : size + 12])[0]
+        return records.extent(value)
 
     def extended(self, value: bytes, fixed: int | None, flat: list) -> Extended:
         """A verbatim source's term with blocks, to be followed by `flat` (see `indexer.postings.Extended`)."""
@@ -127,7 +126,7 @@ class _Source:
     def postings(self, value: bytes, fixed: int | None, flat: list) -> None:
         """Append one term's copied postings, renumbered, to `flat` (doc, weight, value, doc, ...)."""
         if value[0]:  # inlined
-            ids, weights, values = pickle.loads(value[_INFO.size :])
+            ids, weights, values = records.inlined(value)
             if fixed == 0:
                 values = (None,) * len(ids)
             m, base = self.renumber, self.base

@@ -55,10 +55,11 @@ from ..analysis import (
 from ..keywords import candidates
 from ..merge_policy import plan
 from ..normalize import normalize
-from ..postings import TermArrays, row_bytes, scatter, use_fast_term_table, write_arrays, write_field
+from ..postings import TermArrays, use_fast_term_table, write_arrays, write_field
 from ..schema import GramPositions
 from ..testhooks import pause_for_tests
 from .forking import die_with_parent
+from .records import row_bytes, scatter
 from .segment_join import Part, join_segments
 from .segment_merge import merge_segments
 from .stored import StoredCodec
@@ -404,7 +405,7 @@ def _gram_values(positions, first, freq):
     if not wide.any():
         return np.insert(positions.astype("<u2").view(np.uint8), 2 * first, codes), offsets
     token_width = np.repeat(width, freq)
-    body = row_bytes(np, positions.astype("<u4").view(np.uint8).reshape(-1, 4), token_width)
+    body = row_bytes(positions.astype("<u4").view(np.uint8).reshape(-1, 4), token_width)
     return np.insert(body, (np.cumsum(token_width) - token_width)[first], codes), offsets
 
 
@@ -424,9 +425,9 @@ def _term_bytes(keys, runs):
     np.cumsum(lens, out=offsets[1:])
     out = np.empty(int(offsets[-1]), dtype=np.uint8)
     at = offsets[:-1][~is_run]
-    scatter(np, out, at, lens1, row_bytes(np, first, lens1))
-    scatter(np, out, at + lens1, lens2, row_bytes(np, second, lens2))
-    scatter(np, out, offsets[:-1][is_run], lens[is_run], np.frombuffer(b"".join(words), dtype=np.uint8))
+    scatter(out, at, lens1, row_bytes(first, lens1))
+    scatter(out, at + lens1, lens2, row_bytes(second, lens2))
+    scatter(out, offsets[:-1][is_run], lens[is_run], np.frombuffer(b"".join(words), dtype=np.uint8))
     return out, offsets
 
 

@@ -27,6 +27,8 @@ from typing import Any
 from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, W3PerDocWriter
 from whoosh.columns import Column, ColumnReader, ColumnWriter
 
+from .records import TermsReader
+
 COLUMN = "_zstored"
 LEVEL = 9  # zstd level: ~0.5 s for 15 MB of pickled fields
 SAMPLE_BYTES = 4 << 20  # the first documents, up to this many bytes, train the dictionary
@@ -212,10 +214,17 @@ class _PerDocReader(W3PerDocReader):
 
 
 class StoredCodec(W3Codec):
-    """Whoosh 3's codec with block-compressed stored fields (pickled into segments: keep this path)."""
+    """Whoosh 3's codec with block-compressed stored fields and compact term records (pickled into segments:
+    keep this path)."""
 
     def per_document_writer(self, storage, segment) -> W3PerDocWriter:
         return _PerDocWriter(self, storage, segment)
 
     def per_document_reader(self, storage, segment) -> W3PerDocReader:
         return _PerDocReader(storage, segment)
+
+    def terms_reader(self, storage, segment) -> TermsReader:
+        """Whoosh 3's terms reader, also for the compact term records of newer segments (`records`)."""
+        name = segment.make_filename(self.TERMS_EXT)
+        return TermsReader(self, storage.open_file(name), storage.file_length(name),
+                           segment.open_file(storage, self.POSTS_EXT))
