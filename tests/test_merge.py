@@ -105,6 +105,40 @@ def test_kept_first_segment_is_copied_and_keeps_its_deleted_articles(tmp_path, d
     assert _stored(merged) == before_stored
 
 
+def _files(ix, seg) -> dict[str, bytes]:
+    """A segment's files by extension (column files by column), their bytes."""
+    prefix = seg.make_filename("")
+    return {name[len(prefix) :]: ix.storage.open_file(name).read() for name in seg.list_files(ix.storage)}
+
+
+@pytest.mark.parametrize("small", [False, True], ids=["default", "blocks-and-inlined"])
+def test_bulk_copy_of_a_kept_first_segment_writes_what_the_term_by_term_merge_writes(tmp_path, docs, monkeypatch,
+                                                                                      small):
+    """The first segment's records and blocks copied in runs (segment_merge._Copy) give the same files as a
+    merge that writes every term: shared terms (inlined and with blocks, astral ones too), terms only the
+    first or only the others hold, a kept deleted article in the first and purged ones in the others."""
+    if small:  # few postings inlined, several blocks a term: every kind of record on both sides
+        monkeypatch.setattr(postings, "INLINE_LIMIT", 2)
+        monkeypatch.setattr(postings, "BLOCK", 4)
+    astral = [dict(d) for d in docs]
+    for k in (1, 2, 45, 60, 61, 80):  # a synthetic suffix: CJK Extension B characters (4 bytes in UTF-8)
+        astral[k]["body"] = astral[k]["body"] + ("𠀀𡈽𢀀" if k < 40 else "𡈽𣎴𤆬")
+    ix = _index(tmp_path / "parts", astral, [40, 30, 20])
+    _delete(ix, [astral[k]["id"] for k in (3, 39, 55, 85)])
+    before_postings, before_stored = _postings(ix), _stored(ix)
+    segs = ix._segments()
+    purge = [False, True, True]
+    old, new = merge_segments(ix, segs, purge, bulk=False), merge_segments(ix, segs, purge)
+    assert _files(ix, old) == _files(ix, new)  # term table, postings, stored fields, columns, lengths
+    assert (new.doc_count_all(), sorted(new.deleted_docs())) == (old.doc_count_all(), sorted(old.deleted_docs()))
+    _replace(ix, segs, new)
+    merged = windex.open_dir(str(tmp_path / "parts"), indexname="g1")
+    assert _live(_postings(merged)) == _live(before_postings)
+    assert _stored(merged) == before_stored
+    got = _postings(merged)
+    assert {len(got[f][t][1]) for f in got for t in got[f] if "𡈽".encode() in t} >= {4}  # in both sides' articles
+
+
 def _live(postings: dict) -> dict:
     """field -> term -> {article id: posting} of the live articles (a purged article's terms leave the lexicon)."""
     return {f: {t: got for t, (_stats, got) in terms.items() if got} for f, terms in postings.items()}

@@ -23,9 +23,12 @@ from __future__ import annotations
 import heapq
 import pickle
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterator
 from itertools import groupby
 from operator import itemgetter
+from typing import NamedTuple
+from zlib import crc32
 
 import numpy as np
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
@@ -35,9 +38,10 @@ from whoosh.reading import SegmentReader
 from whoosh.system import pack_int, pack_ushort, unpack_int
 from whoosh.util.numeric import byte_to_length
 
-from ..postings import BLOCK, Copied, Extended, PackedValues, use_fast_term_table, write_sorted
+from ..postings import BLOCK, Copied, Extended, PackedValues, term_value, use_fast_term_table, write_sorted
 from . import records
 from .arrays import length_bytes, read_blocks
+from .segment_join import Half, Records, Sink, write_half
 from .stored import StoredCodec
 
 _CHUNK = 1 << 22  # term table bytes read at once
@@ -179,22 +183,202 @@ def _split(chunk, fixed: int | None) -> list:
     return list(chunk)
 
 
+def _item(sources: list[_Source], group: list[tuple[bytes, int, bytes]], fixed: int | None):
+    """One term's merged postings from its records (term, source, value) in source order: a `Copied` or
+    `Extended` record of a verbatim first source, or flat postings (empty: none left)."""
+    first = sources[0]
+    flat: list = []
+    if group[0][1] == 0 and first.verbatim and (len(group) == 1 or not group[0][2][0]):
+        for _, k, value in group[1:]:
+            sources[k].postings(value, fixed, flat)
+        return first.extended(group[0][2], fixed, flat) if flat else first.copied(group[0][2])
+    for _, k, value in group:
+        sources[k].postings(value, fixed, flat)
+    return flat
+
+
 def _merged_terms(sources: list[_Source], fieldname: str, fixed: int | None) -> Iterator[tuple[bytes, object]]:
     streams = [s.items(fieldname, k) for k, s in enumerate(sources)]
-    first = sources[0]
     for tb, group in groupby(heapq.merge(*streams), key=itemgetter(0)):
-        group = list(group)
-        if group[0][1] == 0 and first.verbatim and (len(group) == 1 or not group[0][2][0]):
-            flat: list = []
-            for _, k, value in group[1:]:
-                sources[k].postings(value, fixed, flat)
-            yield tb, first.extended(group[0][2], fixed, flat) if flat else first.copied(group[0][2])
-            continue
-        flat = []
-        for _, k, value in group:
-            sources[k].postings(value, fixed, flat)
-        if flat:
-            yield tb, flat
+        if item := _item(sources, list(group), fixed):
+            yield tb, item
+
+
+def _value(item, lengths: array | None, fixed: int | None, sink) -> bytes:
+    """The record value `indexer.postings.write_sorted` writes for a merged term (`_item`), its blocks to `sink`."""
+    if type(item) is Copied:
+        return item.value if item.blob is None else item.moved(sink)
+    if type(item) is Extended:
+        return item.moved(sink, lengths, fixed)
+    return term_value(item, lengths, fixed, sink)
+
+
+def _keeps_order(first: _Source, fieldmap: dict[str, int]) -> bool:
+    """Whether the first source's records stay in key order under the merged table's field numbers."""
+    own = first.reader._terms._fieldmap
+    if any(name not in fieldmap for name in own):
+        return False
+    new = [fieldmap[name] for name in sorted(own, key=own.__getitem__)]
+    return new == sorted(new)
+
+
+class _Event(NamedTuple):
+    """A term another source holds, at record `g` of the first source (which it replaces when `shared`)."""
+
+    g: int
+    shared: bool
+    key: bytes
+    field: str
+    group: list
+
+
+def _events(sources: list[_Source], fields: list[str], fieldmap: dict[str, int], keys: list[bytes]) -> list[_Event]:
+    """The terms the other sources hold, in key order, placed among the first source's record `keys`."""
+    out = []
+    for name in fields:
+        prefix = pack_ushort(fieldmap[name])
+        streams = [s.items(name, k) for k, s in enumerate(sources) if k]
+        for tb, group in groupby(heapq.merge(*streams), key=itemgetter(0)):
+            key = prefix + tb
+            g = bisect_left(keys, key)
+            out.append(_Event(g, g < len(keys) and keys[g] == key, key, name, list(group)))
+    return out
+
+
+class _Written(NamedTuple):
+    """What the events wrote, each: its record (b"": none, every posting purged) and its blocks."""
+
+    records: list[bytes]
+    blobs: list[list[bytes]]
+
+
+def _write_events(sources: list[_Source], t: Records, events: list[_Event], before: list[int], pst_start: int,
+                  schema, lengths: dict[str, array]) -> _Written:
+    """Each event's term record, its blocks placed after `before[e]` bytes of the first source's copied blocks."""
+    sink = Sink(pst_start)
+    out = _Written([], [])
+    inserted = 0
+    for e, copied in zip(events, before, strict=True):
+        group = [(e.key[2:], 0, t.value(e.g)), *e.group] if e.shared else e.group
+        fixed = schema[e.field].format.fixed_value_size()
+        item = _item(sources, group, fixed)
+        sink.pos, mark = pst_start + copied + inserted, len(sink.parts)
+        value = _value(item, lengths.get(e.field), fixed, sink) if item else b""
+        out.records.append(_lengths.pack(len(e.key), len(value)) + e.key + value if item else b"")
+        out.blobs.append(sink.parts[mark:])
+        inserted = sink.pos - pst_start - copied
+    return out
+
+
+def _cumulative(x: np.ndarray) -> np.ndarray:
+    """Sums of `x` before each place, and the total: len(x) + 1 numbers."""
+    return np.concatenate(([0], np.cumsum(x, dtype=np.int64)))
+
+
+class _Copy:
+    """The first source's records among the events (`_Event`): which are copied and where their bytes go.
+
+    Records and blocks are copied in runs, the records between two events as
+    one byte range of the term table and their blocks as one range of the
+    postings file (or a few, where the blocks were not written in key order);
+    then each copied pointer is moved, all at once.
+    """
+
+    def __init__(self, t: Records, events: list[_Event]) -> None:
+        self.t, n = t, len(t.keys)
+        self.starts = np.array([*t.starts, t.ends[-1]] if n else [0], dtype=np.int64)  # n + 1 bounds
+        self.sizes = np.diff(self.starts)
+        self.g = np.array([e.g for e in events], dtype=np.int64)
+        self.shared = np.array([e.shared for e in events], dtype=bool)
+        self.keep = np.ones(n, dtype=bool)
+        self.keep[self.g[self.shared]] = False
+        self.ptr = np.flatnonzero(self.keep & (t.u8[t.vstart] == 0))  # copied records with blocks
+        at = self.starts[self.ptr + 1] - records.EXTENT.size
+        self.off = t.u8[at[:, None] + np.arange(8)].copy().view(">i8")[:, 0].astype(np.int64)
+        self.len = t.u8[at[:, None] + np.arange(8, 12)].copy().view(">i4")[:, 0].astype(np.int64)
+        blocks = np.zeros(n, dtype=np.int64)
+        blocks[self.ptr] = self.len
+        self.blocks = _cumulative(blocks)  # copied block bytes before each record
+
+    def before(self) -> list[int]:
+        """Copied block bytes before each event's blocks."""
+        return self.blocks[self.g].tolist()
+
+    def pieces(self, w: _Written) -> tuple[bytes, bytes]:
+        """The term table's records and the postings, copied runs and events' records one after another."""
+        t, starts = self.t, self.starts.tolist()
+        a = np.concatenate(([0], self.g + self.shared))  # each run of copied records a..b, before event r
+        b = np.append(self.g, len(self.keep))
+        lo, hi = np.searchsorted(self.ptr, a).tolist(), np.searchsorted(self.ptr, b).tolist()
+        off, size = self.off.tolist(), self.len.tolist()
+        gaps = _cumulative(self.off[1:] != self.off[:-1] + self.len[:-1]).tolist()  # blocks not back to back
+        recs, pst = [], []
+        for r, (x, y, p, q) in enumerate(zip(a.tolist(), b.tolist(), lo, hi, strict=True)):
+            if y > x:
+                recs.append(t.buf[starts[x] : starts[y]])
+            if q > p and gaps[q - 1] == gaps[p]:
+                pst.append(t.pst[off[p] : off[q - 1] + size[q - 1]])
+            elif q > p:
+                pst += [t.pst[o : o + s] for o, s in zip(off[p:q], size[p:q], strict=True)]
+            if r < len(w.records):
+                recs.append(w.records[r])
+                pst += w.blobs[r]
+        return b"".join(recs), b"".join(pst)
+
+    def half(self, w: _Written, events: list[_Event], pst_start: int) -> Half:
+        """Every record of the merged table, in key order, as `segment_join.write_half` appends them."""
+        t, g = self.t, self.g
+        recsize = np.array([len(r) for r in w.records], dtype=np.int64)
+        has = recsize > 0
+        blobsize = np.array([sum(map(len, b)) for b in w.blobs], dtype=np.int64)
+        recs, pst = self.pieces(w)
+        k = np.flatnonzero(self.keep)
+        ev = np.searchsorted(g, k, "right")  # the events before each copied record
+        dropped = _cumulative(~self.keep)
+        start = self.starts[k] - _cumulative(np.where(self.keep, 0, self.sizes))[k] + _cumulative(recsize)[ev]
+        out = np.frombuffer(bytearray(recs), dtype=np.uint8)
+        mine = np.searchsorted(k, self.ptr)
+        moved = pst_start + self.blocks[self.ptr] + _cumulative(blobsize)[ev[mine]]
+        at = start[mine] + self.sizes[self.ptr] - records.EXTENT.size
+        out[at[:, None] + np.arange(8)] = moved.astype(">i8").view(np.uint8).reshape(-1, 8)
+        if not t.same:  # the field numbers of the keys change
+            prefixes = b"".join([t.keys[i][:2] for i in k.tolist()])
+            out[start[:, None] + np.arange(8, 10)] = np.frombuffer(prefixes, dtype=np.uint8).reshape(-1, 2)
+        index = k - dropped[k] + _cumulative(has)[ev]  # where each copied record goes among all
+        at_event = (g - dropped[g] + _cumulative(has)[:-1])[has]
+        total = len(k) + len(at_event)
+        sizes, hashes = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.uint32)
+        sizes[index], sizes[at_event] = self.sizes[k], recsize[has]
+        kept_keys = [t.keys[i] for i in k.tolist()]
+        written = [(e.key, r) for e, r in zip(events, w.records, strict=True) if r]
+        new_keys = [key for key, _ in written]
+        hashes[index] = np.fromiter(map(crc32, kept_keys), dtype=np.uint32, count=len(kept_keys))
+        hashes[at_event] = np.fromiter(map(crc32, new_keys), dtype=np.uint32, count=len(new_keys))
+        pointed = [i for i, (key, r) in zip(at_event.tolist(), written, strict=True) if not r[8 + len(key)]]
+        return Half(pst_start, out.tobytes(), sizes, np.sort(np.concatenate([index[mine], pointed])).astype(np.int64),
+                    hashes, pst, max(kept_keys[-1:] + new_keys[-1:], default=b""))
+
+
+def _bulk_terms(fw, sources: list[_Source], fields: list[str], schema, lengths: dict[str, array]) -> bool:
+    """Write the merged term table of a verbatim first source: its records and blocks copied in runs
+    (`_Copy`), the other sources' terms merged one at a time (`_item`), all appended at once as the join
+    appends its halves. False (nothing written) when the first source's field numbers would reorder its keys.
+    """
+    fieldmap = {name: k for k, name in enumerate(fields)}  # as start_field numbers them
+    if not _keeps_order(sources[0], fieldmap):
+        return False
+    fw._fieldmap.update(fieldmap)
+    t = Records(sources[0], fieldmap)
+    events = _events(sources, fields, fieldmap, t.keys)
+    copy = _Copy(t, events)
+    pst_start = fw._postfile.tell()
+    written = _write_events(sources, t, events, copy.before(), pst_start, schema, lengths)
+    tindex = fw._tindex
+    write_half(tindex, fw._postfile, copy.half(written, events, pst_start))
+    hashes, positions = tindex.bulk[-1]
+    order = np.argsort(hashes & 255, kind="stable")  # Whoosh's bucket order, as the per-term writer adds them:
+    tindex.bulk[-1] = (hashes[order], positions[order])  # the same hash table, byte for byte
+    return True
 
 
 def _copy_documents(perdoc, schema, sources: list[_Source]) -> dict[str, array]:
@@ -228,13 +412,15 @@ def _copy_documents(perdoc, schema, sources: list[_Source]) -> dict[str, array]:
     return lengths
 
 
-def merge_segments(ix, segments: list, purge: list[bool]):
+def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True):
     """Write one new segment of `ix` (an index or its writer) holding `segments` in order; None if none is live.
 
     `purge[i]` drops the deleted documents of `segments[i]`; a kept segment's
     deleted documents stay deleted in the new segment. The new segment is in
     no TOC yet: the caller commits it in place of `segments` (or deletes its
-    files with `indexer.codec.segment_writer.discard`).
+    files with `indexer.codec.segment_writer.discard`). `bulk=False` writes
+    every term one at a time even when the first segment is kept verbatim (the
+    reference that tests and bench/merge.py compare the bulk copy with).
     """
     storage, schema = ix.storage, ix.schema
     codec = StoredCodec()
@@ -253,11 +439,12 @@ def merge_segments(ix, segments: list, purge: list[bool]):
         fw = codec.field_writer(storage, new)
         use_fast_term_table(fw)
         fields = sorted({n for s in sources for n in s.reader._terms.indexed_field_names() if n in schema})
-        for name in fields:
-            field = schema[name]
-            fw.start_field(name, field)
-            write_sorted(fw, _merged_terms(sources, name, field.format.fixed_value_size()), lengths.get(name))
-            fw.finish_field()
+        if not (bulk and sources[0].verbatim and _bulk_terms(fw, sources, fields, schema, lengths)):
+            for name in fields:
+                field = schema[name]
+                fw.start_field(name, field)
+                write_sorted(fw, _merged_terms(sources, name, field.format.fixed_value_size()), lengths.get(name))
+                fw.finish_field()
         fw.close()
         new.set_doc_count(base)
         for s in sources:
