@@ -38,6 +38,7 @@ from whoosh.reading import SegmentReader
 from whoosh.system import pack_int, pack_ushort, unpack_int
 from whoosh.util.numeric import byte_to_length
 
+from .. import postings
 from ..postings import BLOCK, Copied, Extended, PackedValues, term_value, use_fast_term_table, write_sorted
 from . import records
 from .arrays import length_bytes, read_blocks
@@ -258,7 +259,13 @@ def _write_events(sources: list[_Source], t: Records, events: list[_Event], befo
     sink = Sink(pst_start)
     out = _Written([], [])
     inserted = 0
-    for e, copied in zip(events, before, strict=True):
+    inline = _inlined(sources, t, events, schema, lengths)
+    for i, (e, copied) in enumerate(zip(events, before, strict=True)):
+        if i in inline:
+            value = inline[i]
+            out.records.append(_lengths.pack(len(e.key), len(value)) + e.key + value if value else b"")
+            out.blobs.append([])
+            continue
         group = [(e.key[2:], 0, t.value(e.g)), *e.group] if e.shared else e.group
         fixed = schema[e.field].format.fixed_value_size()
         item = _item(sources, group, fixed)
@@ -268,6 +275,79 @@ def _write_events(sources: list[_Source], t: Records, events: list[_Event], befo
         out.blobs.append(sink.parts[mark:])
         inserted = sink.pos - pst_start - copied
     return out
+
+
+def _inlinable(t: Records, events: list[_Event]) -> dict[str, list[int]]:
+    """By field, the events whose values (the first source's too, when it holds the term) are all compact
+    inlined ones: `_inlined` joins them when their postings stay few enough."""
+    out: dict[str, list[int]] = {}
+    for i, e in enumerate(events):
+        if (not e.shared or t.compact[e.g]) and all(v[0] >= records.COMPACT for _, _, v in e.group):
+            out.setdefault(e.field, []).append(i)
+    return out
+
+
+def _inlined(sources: list[_Source], t: Records, events: list[_Event], schema,
+             lengths: dict[str, array]) -> dict[int, bytes]:
+    """Record values (b"": no posting left) of the events whose postings all stay inlined, by event: the
+    compact values decoded, renumbered (purged documents dropped) and encoded again with numpy, a field at a
+    time; what `postings.term_value` writes for them one at a time."""
+    sizes = [s.keep.size for s in sources]
+    new_doc = np.concatenate([np.arange(s.keep.size) + s.base if s.renumber_a is None else s.renumber_a
+                              for s in sources])  # old -> new document number, sources one after another
+    first_doc = _cumulative(np.array(sizes, dtype=np.int64))
+    out: dict[int, bytes] = {}
+    for name, idx in _inlinable(t, events).items():
+        values, src, owner = [], [], []
+        for j, i in enumerate(idx):
+            e = events[i]
+            group = [(0, t.value(e.g)), *((k, v) for _, k, v in e.group)] if e.shared else \
+                [(k, v) for _, k, v in e.group]
+            values += [v for _, v in group]
+            src += [k for k, _ in group]
+            owner += [j] * len(group)
+        fixed = schema[name].format.fixed_value_size()
+        lb = lengths.get(name)
+        values = _joined(values, np.array(src), np.array(owner), len(idx), first_doc, new_doc, fixed,
+                         np.zeros(len(new_doc), dtype=np.uint16) if lb is None else np.frombuffer(lb, dtype=np.uint16))
+        out.update((i, v) for i, v in zip(idx, values, strict=True) if v is not None)
+    return out
+
+
+def _joined(values: list[bytes], src: np.ndarray, owner: np.ndarray, terms: int, first_doc: np.ndarray,
+            new_doc: np.ndarray, fixed: int | None, lb: np.ndarray) -> list[bytes | None]:
+    """`_inlined` of one field: term owner[j] has compact value values[j] of source src[j]; each term's
+    value (None: too many postings to inline, left to `postings.term_value`)."""
+    u8 = np.frombuffer(b"".join(values), dtype=np.uint8)
+    d = records.decode_arrays(u8, _cumulative(np.array([len(v) for v in values], dtype=np.int64))[:-1])
+    per = d["n"]
+    docs = new_doc[first_doc[np.repeat(src, per)] + d["docs"]]
+    term = np.repeat(owner, per)
+    live = docs >= 0
+    n = np.bincount(term[live], minlength=terms)
+    ok = n <= postings.INLINE_LIMIT
+    take = live & ok[term]
+    if fixed == 0:
+        vlens, vbytes = np.zeros(int(take.sum()), dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    elif fixed == 4:
+        vlens, vbytes = np.full(int(take.sum()), 4), d["numbers"][take].astype(">u4").view(np.uint8)
+    else:
+        vlens = d["numbers"][take]
+        vstart = (_cumulative(d["numbers"])[:-1])[take]
+        vbytes = d["vbytes"][np.repeat(vstart - (np.cumsum(vlens) - vlens), vlens) + np.arange(int(vlens.sum()))]
+    some = ok & (n > 0)
+    ni, docs, lbs = n[some], docs[take], lb[docs[take]].astype(np.int64)
+    first = np.cumsum(ni) - ni
+    hi = np.maximum.reduceat(lbs, first) if len(lbs) else lbs
+    lo = np.minimum.reduceat(np.where(lbs > 0, lbs, 65535), first) if len(lbs) else lbs
+    minl, maxl = np.where(hi > 0, lo - 1, 0), np.where(hi > 0, hi - 1, 0)
+    plan = records.inline_plan(ni, minl, maxl, docs, d["weights"][take], vlens, vbytes, fixed)
+    buf = np.zeros(int(plan["size"].sum()), dtype=np.uint8)
+    ends = np.cumsum(plan["size"])
+    records.put_inline(buf, ends - plan["size"], plan)
+    data, bounds = buf.tobytes(), _cumulative(plan["size"]).tolist()
+    encoded = iter([data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)])
+    return [next(encoded) if s else b"" if k else None for s, k in zip(some.tolist(), ok.tolist(), strict=True)]
 
 
 def _cumulative(x: np.ndarray) -> np.ndarray:
