@@ -449,7 +449,7 @@ def _join_columns(storage, schema, inputs: list[_Input], new, total: int) -> Non
         f = storage.create_file(W3Codec.column_filename(new, name))
         try:
             if ctype is stored.STORED:
-                stored.join_frames(f, [(s.reader._perdoc._cached_reader(name, ctype), s.first, s.stop)
+                stored.join_frames(f, [(s.reader._perdoc._cached_reader(name, ctype), range(s.first, s.stop))
                                        for s in inputs])
                 continue
             w = ctype.writer(f)

@@ -25,13 +25,14 @@ import pickle
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
+from contextlib import closing
 from itertools import groupby
 from operator import itemgetter
 from typing import NamedTuple
 from zlib import crc32
 
 import numpy as np
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec
 from whoosh.columns import TranslatingColumnReader
 from whoosh.filedb.filetables import _lengths
 from whoosh.reading import SegmentReader
@@ -43,7 +44,7 @@ from ..postings import BLOCK, Copied, Extended, PackedValues, term_value, use_fa
 from . import records
 from .arrays import length_bytes, read_blocks
 from .segment_join import Half, Records, Sink, write_half
-from .stored import StoredCodec
+from .stored import COLUMN, STORED, StoredCodec, join_frames
 
 _CHUNK = 1 << 22  # term table bytes read at once
 # Postings a merge adds to a kept term that get blocks of their own after its old last block; fewer are
@@ -461,8 +462,9 @@ def _bulk_terms(fw, sources: list[_Source], fields: list[str], schema, lengths: 
     return True
 
 
-def _copy_documents(perdoc, schema, sources: list[_Source]) -> dict[str, array]:
-    """Stored fields, columns and lengths of every copied document; return each scorable field's length bytes."""
+def _copy_documents(perdoc, schema, sources: list[_Source], with_stored: bool) -> dict[str, array]:
+    """Columns, lengths and (`with_stored`) stored fields of every copied document; return each scorable
+    field's length bytes."""
     names = sorted(schema.names())
     scorable = [n for n in names if schema[n].scorable]
     lengths = {n: array("H") for n in scorable}
@@ -480,11 +482,11 @@ def _copy_documents(perdoc, schema, sources: list[_Source]) -> dict[str, array]:
             lengths[n].extend((b.astype(np.uint16) + (b > 0)).tolist())  # 1 + byte, 0 for an empty field
         lens_list = {n: b.tolist() for n, b in lens.items()}
         for k, old in enumerate(np.flatnonzero(src.keep).tolist()):
-            stored = r.stored_fields(old)
+            values = r.stored_fields(old) if with_stored else {}
             perdoc.start_doc(doc)
             for n in names:
                 b = lens_list[n][k] if n in lens_list else 0
-                perdoc.add_field(n, schema[n], stored.get(n), byte_to_length(b) if b else 0)
+                perdoc.add_field(n, schema[n], values.get(n), byte_to_length(b) if b else 0)
                 if n in cols:
                     perdoc.add_column_value(n, schema[n].column_type, cols[n][old])
             perdoc.finish_doc()
@@ -498,9 +500,10 @@ def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True):
     `purge[i]` drops the deleted documents of `segments[i]`; a kept segment's
     deleted documents stay deleted in the new segment. The new segment is in
     no TOC yet: the caller commits it in place of `segments` (or deletes its
-    files with `indexer.codec.segment_writer.discard`). `bulk=False` writes
-    every term one at a time even when the first segment is kept verbatim (the
-    reference that tests and bench/merge.py compare the bulk copy with).
+    files with `indexer.codec.segment_writer.discard`). `bulk=False` merges
+    as if no segment were kept verbatim (the reference that tests and
+    bench/merge.py compare with): every term written one at a time, every
+    document's stored fields compressed again with a dictionary trained anew.
     """
     storage, schema = ix.storage, ix.schema
     codec = StoredCodec()
@@ -514,8 +517,14 @@ def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True):
             return None
         new = codec.new_segment(storage, ix.indexname)
         perdoc = codec.per_document_writer(storage, new)
-        lengths = _copy_documents(perdoc, schema, sources)
+        frames = [s.reader._perdoc._cached_reader(COLUMN, STORED) for s in sources]
+        copy_frames = bulk and sources[0].verbatim and None not in frames
+        lengths = _copy_documents(perdoc, schema, sources, not copy_frames)
         perdoc.close()
+        if copy_frames:  # the first's dictionary and frames copied, the others' compressed again with it
+            with closing(storage.create_file(W3Codec.column_filename(new, COLUMN))) as f:
+                join_frames(f, [(c, range(s.keep.size) if k == 0 else np.flatnonzero(s.keep).tolist())
+                                for k, (s, c) in enumerate(zip(sources, frames, strict=True))])
         fw = codec.field_writer(storage, new)
         use_fast_term_table(fw)
         fields = sorted({n for s in sources for n in s.reader._terms.indexed_field_names() if n in schema})
