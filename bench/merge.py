@@ -124,18 +124,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=corpus.SEED)
     ap.add_argument("--keep", type=Path, metavar="DIR", help="build the segments in DIR once and reuse them")
     args = ap.parse_args(argv)
-    by_tag = corpus.load(args.corpus, per_file=None)
-    records = by_tag["hans"] + by_tag["hant"]
-    random.Random(args.seed).shuffle(records)
+    shapes = [tuple(map(int, shape.split("+"))) for shape in args.shapes.split(",")]
     rows = []
     with tempfile.TemporaryDirectory(prefix="nsmerge-") as tmp:
-        for shape in args.shapes.split(","):
-            first, small = map(int, shape.split("+"))
-            name = f"m{first}_{small}"
-            path = (args.keep or Path(tmp)) / name
-            if not (path.is_dir() and windex.exists_in(str(path), indexname=name)):
-                build(path, name, first, small, records, args.seed)
-            ix = windex.open_dir(str(path), indexname=name)
+        paths = {(first, small): (args.keep or Path(tmp)) / f"m{first}_{small}" for first, small in shapes}
+        missing = [s for s, p in paths.items() if not (p.is_dir() and windex.exists_in(str(p), indexname=p.name))]
+        if missing:  # the corpus is not held while merges are timed (its objects would slow the collector)
+            by_tag = corpus.load(args.corpus, per_file=None)
+            records = by_tag["hans"] + by_tag["hant"]
+            random.Random(args.seed).shuffle(records)
+            for first, small in missing:
+                build(paths[first, small], paths[first, small].name, first, small, records, args.seed)
+            del by_tag, records
+        for (first, small), path in paths.items():
+            ix = windex.open_dir(str(path), indexname=path.name)
             rows.append((ix, first, small, len(ix._segments()), *measure(ix, args.repeat)))
     print(f"\nmedian of {args.repeat} merges each; first segment kept (1 % deleted), small ones purged (5 %)\n")
     print(f"{'first + small (segments)':<26} {'merge':<14} {'wall s':>7} {'CPU s':>7} "
