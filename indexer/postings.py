@@ -227,7 +227,7 @@ def _spanned(ranges: list[tuple[int, int]]) -> tuple[int, int]:
     return min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
 
 
-def _term_value(flat: list, lengths: array | None, fixed: int | None, pfile: _Counted) -> bytes:
+def term_value(flat: list, lengths: array | None, fixed: int | None, pfile: _Counted) -> bytes:
     """A term record's value: its term info, then its postings inlined or a pointer to the blocks written."""
     docs, values = flat[0::3], flat[2::3]
     w = tuple(flat[1::3])
@@ -257,7 +257,7 @@ def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, items: Iterable, 
             b = lengths[doc] - 1 if lengths is not None and lengths[doc] else 0
             value = records.one_value(b, doc, w, v, fixed)
         else:
-            value = _term_value(flat, lengths, fixed, pfile)
+            value = term_value(flat, lengths, fixed, pfile)
         key = prefix + (tb.encode() if isinstance(tb, str) else tb)
         record = _lengths.pack(len(key), len(value)) + key + value
         index.append(pos)

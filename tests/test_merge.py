@@ -12,9 +12,11 @@ import shutil
 import numpy as np
 import pytest
 from whoosh import index as windex
+from whoosh.codec.whoosh3 import W3Codec
 
 from indexer import merge_policy as merge
 from indexer import postings, vocab
+from indexer.codec import stored
 from indexer.codec.segment_merge import merge_segments
 from indexer.codec.segment_writer import build_range, commit_segments
 from indexer.schema import make_schema
@@ -24,6 +26,7 @@ from indexer.writer import run_index
 
 from .conftest import HANS, HANT, corpus_records, write_jsonl
 from .test_cron import CHANGED, PER_FILE, V1_PER_FILE, kill, records, site, wait_paused  # noqa: F401 - fixtures
+from .test_records import PRIOR
 from .test_segments import _docs, _postings
 
 
@@ -103,6 +106,62 @@ def test_kept_first_segment_is_copied_and_keeps_its_deleted_articles(tmp_path, d
     assert (seg.doc_count_all(), seg.deleted_count()) == (89, 1)  # the kept deleted article, still deleted
     assert _live(_postings(merged)) == _live(before_postings)
     assert _stored(merged) == before_stored
+
+
+def _files(ix, seg) -> dict[str, bytes]:
+    """A segment's files by extension (column files by column), their bytes."""
+    prefix = seg.make_filename("")
+    return {name[len(prefix) :]: ix.storage.open_file(name).read() for name in seg.list_files(ix.storage)}
+
+
+@pytest.mark.parametrize("small", [False, True], ids=["default", "blocks-and-inlined"])
+def test_bulk_copy_of_a_kept_first_segment_writes_what_the_term_by_term_merge_writes(tmp_path, docs, monkeypatch,
+                                                                                      small):
+    """The first segment's records and blocks copied in runs (segment_merge._Copy) give the same files as a
+    merge that writes every term: shared terms (inlined and with blocks, astral ones too), terms only the
+    first or only the others hold, a kept deleted article in the first and purged ones in the others."""
+    if small:  # few postings inlined, several blocks a term: every kind of record on both sides
+        monkeypatch.setattr(postings, "INLINE_LIMIT", 2)
+        monkeypatch.setattr(postings, "BLOCK", 4)
+    astral = [dict(d) for d in docs]
+    for d in astral[:40]:  # the first segment without these fields: the merged table numbers its fields otherwise
+        del d["date"], d["source"], d["source_g"]
+    for k in (1, 2, 45, 60, 61, 80):  # a synthetic suffix: CJK Extension B characters (4 bytes in UTF-8)
+        astral[k]["body"] = astral[k]["body"] + ("𠀀𡈽𢀀" if k < 40 else "𡈽𣎴𤆬")
+    ix = _index(tmp_path / "parts", astral, [40, 30, 20])
+    _delete(ix, [astral[k]["id"] for k in (3, 39, 55, 85)])
+    before_postings, before_stored = _postings(ix), _stored(ix)
+    segs = ix._segments()
+    purge = [False, True, True]
+    old, new = merge_segments(ix, segs, purge, bulk=False), merge_segments(ix, segs, purge)
+    old_files, new_files = _files(ix, old), _files(ix, new)
+    zstored = f".{stored.COLUMN}{W3Codec.COLUMN_EXT}"  # the first's dictionary kept: other bytes, same fields
+    assert old_files.pop(zstored) != new_files.pop(zstored)
+    assert old_files == new_files  # term table, postings, columns, lengths
+    assert (new.doc_count_all(), sorted(new.deleted_docs())) == (old.doc_count_all(), sorted(old.deleted_docs()))
+    _replace(ix, segs, new)
+    merged = windex.open_dir(str(tmp_path / "parts"), indexname="g1")
+    assert _live(_postings(merged)) == _live(before_postings)
+    assert _stored(merged) == before_stored
+    got = _postings(merged)
+    assert {len(got[f][t][1]) for f in got for t in got[f] if "𡈽".encode() in t} >= {4}  # in both sides' articles
+
+
+def test_bulk_copy_of_an_older_segment_writes_what_the_term_by_term_merge_writes(tmp_path, docs):
+    """A segment older code wrote (Whoosh's hash tables, pickled values, Whoosh's stored fields) kept verbatim
+    first, or merged after a new one: the same files both ways."""
+    shutil.copytree(PRIOR / "index", tmp_path / "mixed")
+    ix, _state = IndexDir(tmp_path / "mixed").open()
+    prior = ix._segments()
+    w = ix.writer()
+    w._close_segment()
+    w._commit_toc(prior + build_range(ix, docs, 0, 20)[0])
+    w._finish()
+    ix, _state = IndexDir(tmp_path / "mixed").open()
+    segs = ix._segments()
+    for order in (segs, segs[::-1]):
+        old, new = merge_segments(ix, order, [False, True], bulk=False), merge_segments(ix, order, [False, True])
+        assert _files(ix, old) == _files(ix, new)
 
 
 def _live(postings: dict) -> dict:

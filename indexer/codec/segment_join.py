@@ -82,7 +82,7 @@ class _Input:
         self.reader.close()
 
 
-class _Records:
+class Records:
     """Every term record of a part (all fields, in key order), read whole, with its postings file.
 
     `keys` are the keys as the joined table writes them (field number + term):
@@ -126,7 +126,7 @@ class _Records:
         return self.pst[offset : offset + length]
 
 
-class _Sink:
+class Sink:
     """The joined postings, collected in memory in the order they are written (what `Copied.moved` writes to)."""
 
     def __init__(self, pos: int) -> None:
@@ -145,7 +145,7 @@ class _Merged:
     def __init__(self, schema, inputs: list[_Input], fieldmap: dict[str, int], lengths: dict[str, array]) -> None:
         self.schema, self.lengths = schema, lengths
         self.names = sorted(fieldmap, key=fieldmap.__getitem__)
-        self.tables = [_Records(s, fieldmap) for s in inputs]
+        self.tables = [Records(s, fieldmap) for s in inputs]
         keys = [k for t in self.tables for k in t.keys]
         bounds = np.cumsum([0] + [len(t.keys) for t in self.tables])
         order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
@@ -163,7 +163,7 @@ class _Merged:
         return g
 
 
-class _Half(NamedTuple):
+class Half(NamedTuple):
     """Term records g0..g1 of a join, with their postings (pointers counted from `pst_start`)."""
 
     pst_start: int
@@ -175,10 +175,10 @@ class _Half(NamedTuple):
     lastkey: bytes
 
 
-def _emit(m: _Merged, g0: int, g1: int, pst_start: int) -> _Half:
+def _emit(m: _Merged, g0: int, g1: int, pst_start: int) -> Half:
     """Records g0..g1 of `m`, terms one part holds copied, the others joined (`_combined`)."""
     tables, ordered, src, local, same = m.tables, m.ordered, m.src, m.local, m.same
-    sink = _Sink(pst_start)
+    sink = Sink(pst_start)
     records, keys, pointers = [], [], []
     inline = _joined_inline(m, g0, g1)
     g = g0
@@ -207,7 +207,7 @@ def _emit(m: _Merged, g0: int, g1: int, pst_start: int) -> _Half:
                 pointers.append(len(records))
         records.append(record)
         keys.append(key)
-    return _Half(pst_start, b"".join(records), np.fromiter(map(len, records), dtype=np.int64, count=len(records)),
+    return Half(pst_start, b"".join(records), np.fromiter(map(len, records), dtype=np.int64, count=len(records)),
                  np.array(pointers, dtype=np.int64), np.fromiter(map(crc32, keys), dtype=np.uint32, count=len(keys)),
                  b"".join(sink.parts), keys[-1] if keys else b"")
 
@@ -250,7 +250,7 @@ def _joined_inline(m: _Merged, g0: int, g1: int) -> dict[int, bytes]:
     return out
 
 
-def _write_half(tindex, postfile, half: _Half) -> None:
+def write_half(tindex, postfile, half: Half) -> None:
     """Append a half's records to the term table (its pointers moved to where its postings land) and its postings."""
     records, ends = half.records, np.cumsum(half.sizes)
     delta = postfile.tell() - half.pst_start
@@ -278,7 +278,7 @@ PARALLEL_MIN_KEYS = 100_000  # below this many term records one process joins (f
 SECOND_SHARE = 0.4  # of the term records, for the process that also joins the columns
 
 
-def _join_terms(m: _Merged, columns: Callable[[], None], pst_start: int) -> list[_Half]:
+def _join_terms(m: _Merged, columns: Callable[[], None], pst_start: int) -> list[Half]:
     """The joined records in two halves, the second with `columns` on a forked process where that pays."""
     global _job
     can_fork = "fork" in multiprocessing.get_all_start_methods()
@@ -299,7 +299,7 @@ def _join_terms(m: _Merged, columns: Callable[[], None], pst_start: int) -> list
         gc.unfreeze()
 
 
-def _second_half(mid: int) -> _Half:
+def _second_half(mid: int) -> Half:
     assert _job is not None
     m, columns = _job
     columns()
@@ -310,7 +310,7 @@ def _record(key: bytes, value: bytes) -> bytes:
     return _lengths_struct.pack(len(key), len(value)) + key + value
 
 
-def _combined(group: list[tuple[_Records, int]], fixed: int | None, lengths: array | None, sink: _Sink) -> bytes:
+def _combined(group: list[tuple[Records, int]], fixed: int | None, lengths: array | None, sink: Sink) -> bytes:
     """The joined term record value of a term several parts hold (its blocks written to `sink`).
 
     Postings that fit are inlined together; otherwise each part's blocks are
@@ -392,7 +392,7 @@ def join_segments(ix, parts: list[Part]):
         fw._fieldmap.update({n: k for k, n in enumerate(names)})
         m = _Merged(schema, inputs, fw._fieldmap, _field_lengths(schema, inputs))
         for half in _join_terms(m, lambda: _join_columns(storage, schema, inputs, new, total), fw._postfile.tell()):
-            _write_half(fw._tindex, fw._postfile, half)
+            write_half(fw._tindex, fw._postfile, half)
         fw.close()
         new.set_doc_count(total)
         new._fieldlengths = defaultdict(int)
@@ -449,7 +449,7 @@ def _join_columns(storage, schema, inputs: list[_Input], new, total: int) -> Non
         f = storage.create_file(W3Codec.column_filename(new, name))
         try:
             if ctype is stored.STORED:
-                stored.join_frames(f, [(s.reader._perdoc._cached_reader(name, ctype), s.first, s.stop)
+                stored.join_frames(f, [(s.reader._perdoc._cached_reader(name, ctype), range(s.first, s.stop))
                                        for s in inputs])
                 continue
             w = ctype.writer(f)

@@ -1,18 +1,35 @@
 """Merging segments: several segments rewritten as one, in the fast build's format, without analyzing again.
 
-Stored fields, columns and length bytes are copied a document at a time;
-postings a term at a time: the segments' term tables are read in sorted order
-side by side, each term's postings are renumbered and written through
-`indexer.postings` exactly as a fresh build writes them (inlined small terms,
-array blocks, CRC32 term table). Memory stays at one term's postings.
+Columns and length bytes are copied a document at a time; postings a term at
+a time: the segments' term tables are read in sorted order side by side, each
+term's postings are renumbered and written through `indexer.postings` exactly
+as a fresh build writes them (inlined small terms, array blocks, CRC32 term
+table). Memory stays at one term's postings.
 
 A segment is either *purged* (its deleted documents dropped, the rest
 renumbered) or *kept* (every document keeps its place and deleted ones stay
-deleted in the new segment). The first segment of a merge, when kept, keeps
-its very document numbers, so each of its terms that no other segment has is
-copied byte for byte: folding a few small segments into a big one costs little
-more than copying the big one's files. What is purged is the merge policy's
-choice (`indexer.merge_policy`).
+deleted in the new segment). What is purged is the merge policy's choice
+(`indexer.merge_policy`). The first segment of a merge, when kept, keeps its
+very document numbers (*verbatim*), and the policy's folds put a segment much
+bigger than the others there, so such a merge copies rather than rewrites it
+and costs little more than the other segments' terms (bench/merge.py: ~0.2 s
+for 24 articles folded into 230):
+
+* Its term records are read whole (`indexer.codec.segment_join.Records`); the
+  other segments' terms are placed among them by key. The records between two
+  such terms are copied as one byte range and their posting blocks as one range
+  of its postings file; the pointers of all copied records are then moved at
+  once with numpy, and the term table's hash is built in bulk, as the join
+  does (`_Copy`).
+* A term the others hold is merged as before, one at a time, except when all
+  its records (the first's too, if it has the term) are compact inlined values
+  whose postings stay inlined: those are decoded, renumbered and encoded again
+  with numpy, a field at a time (`_inlined`).
+* Its stored fields are copied as bytes with its zstd dictionary; the others'
+  documents are compressed again with it (`indexer.codec.stored.join_frames`).
+
+The files are the ones the term-by-term merge writes (`bulk=False`), byte for
+byte, but for the stored fields' column (same fields, the first's dictionary).
 
 Like `indexer.codec.segment_writer`, this relies on whoosh3 3.54.0's codec (pinned): the
 term table's record layout, term infos and W3 posting blocks.
@@ -23,22 +40,28 @@ from __future__ import annotations
 import heapq
 import pickle
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterator
+from contextlib import closing
 from itertools import groupby
 from operator import itemgetter
+from typing import NamedTuple
+from zlib import crc32
 
 import numpy as np
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec
 from whoosh.columns import TranslatingColumnReader
 from whoosh.filedb.filetables import _lengths
 from whoosh.reading import SegmentReader
 from whoosh.system import pack_int, pack_ushort, unpack_int
 from whoosh.util.numeric import byte_to_length
 
-from ..postings import BLOCK, Copied, Extended, PackedValues, use_fast_term_table, write_sorted
+from .. import postings
+from ..postings import BLOCK, Copied, Extended, PackedValues, term_value, use_fast_term_table, write_sorted
 from . import records
 from .arrays import length_bytes, read_blocks
-from .stored import StoredCodec
+from .segment_join import Half, Records, Sink, write_half
+from .stored import COLUMN, STORED, StoredCodec, join_frames
 
 _CHUNK = 1 << 22  # term table bytes read at once
 # Postings a merge adds to a kept term that get blocks of their own after its old last block; fewer are
@@ -179,26 +202,286 @@ def _split(chunk, fixed: int | None) -> list:
     return list(chunk)
 
 
+def _item(sources: list[_Source], group: list[tuple[bytes, int, bytes]], fixed: int | None):
+    """One term's merged postings from its records (term, source, value) in source order: a `Copied` or
+    `Extended` record of a verbatim first source, or flat postings (empty: none left)."""
+    first = sources[0]
+    flat: list = []
+    if group[0][1] == 0 and first.verbatim and (len(group) == 1 or not group[0][2][0]):
+        for _, k, value in group[1:]:
+            sources[k].postings(value, fixed, flat)
+        return first.extended(group[0][2], fixed, flat) if flat else first.copied(group[0][2])
+    for _, k, value in group:
+        sources[k].postings(value, fixed, flat)
+    return flat
+
+
 def _merged_terms(sources: list[_Source], fieldname: str, fixed: int | None) -> Iterator[tuple[bytes, object]]:
     streams = [s.items(fieldname, k) for k, s in enumerate(sources)]
-    first = sources[0]
     for tb, group in groupby(heapq.merge(*streams), key=itemgetter(0)):
-        group = list(group)
-        if group[0][1] == 0 and first.verbatim and (len(group) == 1 or not group[0][2][0]):
-            flat: list = []
-            for _, k, value in group[1:]:
-                sources[k].postings(value, fixed, flat)
-            yield tb, first.extended(group[0][2], fixed, flat) if flat else first.copied(group[0][2])
+        if item := _item(sources, list(group), fixed):
+            yield tb, item
+
+
+def _value(item, lengths: array | None, fixed: int | None, sink) -> bytes:
+    """The record value `indexer.postings.write_sorted` writes for a merged term (`_item`), its blocks to `sink`."""
+    if type(item) is Copied:
+        return item.value if item.blob is None else item.moved(sink)
+    if type(item) is Extended:
+        return item.moved(sink, lengths, fixed)
+    return term_value(item, lengths, fixed, sink)
+
+
+def _keeps_order(first: _Source, fieldmap: dict[str, int]) -> bool:
+    """Whether the first source's records stay in key order under the merged table's field numbers."""
+    own = first.reader._terms._fieldmap
+    if any(name not in fieldmap for name in own):
+        return False
+    new = [fieldmap[name] for name in sorted(own, key=own.__getitem__)]
+    return new == sorted(new)
+
+
+class _Event(NamedTuple):
+    """A term another source holds, at record `g` of the first source (which it replaces when `shared`)."""
+
+    g: int
+    shared: bool
+    key: bytes
+    field: str
+    group: list
+
+
+def _events(sources: list[_Source], fields: list[str], fieldmap: dict[str, int], keys: list[bytes]) -> list[_Event]:
+    """The terms the other sources hold, in key order, placed among the first source's record `keys`."""
+    out = []
+    for name in fields:
+        prefix = pack_ushort(fieldmap[name])
+        streams = [s.items(name, k) for k, s in enumerate(sources) if k]
+        for tb, group in groupby(heapq.merge(*streams), key=itemgetter(0)):
+            key = prefix + tb
+            g = bisect_left(keys, key)
+            out.append(_Event(g, g < len(keys) and keys[g] == key, key, name, list(group)))
+    return out
+
+
+class _Written(NamedTuple):
+    """What the events wrote, each: its record (b"": none, every posting purged) and its blocks."""
+
+    records: list[bytes]
+    blobs: list[list[bytes]]
+
+
+def _write_events(sources: list[_Source], t: Records, events: list[_Event], before: list[int], pst_start: int,
+                  schema, lengths: dict[str, array]) -> _Written:
+    """Each event's term record, its blocks placed after `before[e]` bytes of the first source's copied blocks."""
+    sink = Sink(pst_start)
+    out = _Written([], [])
+    inserted = 0
+    inline = _inlined(sources, t, events, schema, lengths)
+    for i, (e, copied) in enumerate(zip(events, before, strict=True)):
+        if i in inline:
+            value = inline[i]
+            out.records.append(_lengths.pack(len(e.key), len(value)) + e.key + value if value else b"")
+            out.blobs.append([])
             continue
-        flat = []
-        for _, k, value in group:
-            sources[k].postings(value, fixed, flat)
-        if flat:
-            yield tb, flat
+        group = [(e.key[2:], 0, t.value(e.g)), *e.group] if e.shared else e.group
+        fixed = schema[e.field].format.fixed_value_size()
+        item = _item(sources, group, fixed)
+        sink.pos, mark = pst_start + copied + inserted, len(sink.parts)
+        value = _value(item, lengths.get(e.field), fixed, sink) if item else b""
+        out.records.append(_lengths.pack(len(e.key), len(value)) + e.key + value if item else b"")
+        out.blobs.append(sink.parts[mark:])
+        inserted = sink.pos - pst_start - copied
+    return out
 
 
-def _copy_documents(perdoc, schema, sources: list[_Source]) -> dict[str, array]:
-    """Stored fields, columns and lengths of every copied document; return each scorable field's length bytes."""
+def _inlinable(t: Records, events: list[_Event]) -> dict[str, list[int]]:
+    """By field, the events whose values (the first source's too, when it holds the term) are all compact
+    inlined ones: `_inlined` joins them when their postings stay few enough."""
+    out: dict[str, list[int]] = {}
+    for i, e in enumerate(events):
+        if (not e.shared or t.compact[e.g]) and all(v[0] >= records.COMPACT for _, _, v in e.group):
+            out.setdefault(e.field, []).append(i)
+    return out
+
+
+def _inlined(sources: list[_Source], t: Records, events: list[_Event], schema,
+             lengths: dict[str, array]) -> dict[int, bytes]:
+    """Record values (b"": no posting left) of the events whose postings all stay inlined, by event: the
+    compact values decoded, renumbered (purged documents dropped) and encoded again with numpy, a field at a
+    time; what `postings.term_value` writes for them one at a time."""
+    sizes = [s.keep.size for s in sources]
+    new_doc = np.concatenate([np.arange(s.keep.size) + s.base if s.renumber_a is None else s.renumber_a
+                              for s in sources])  # old -> new document number, sources one after another
+    first_doc = _cumulative(np.array(sizes, dtype=np.int64))
+    out: dict[int, bytes] = {}
+    for name, idx in _inlinable(t, events).items():
+        values, src, owner = [], [], []
+        for j, i in enumerate(idx):
+            e = events[i]
+            group = [(0, t.value(e.g)), *((k, v) for _, k, v in e.group)] if e.shared else \
+                [(k, v) for _, k, v in e.group]
+            values += [v for _, v in group]
+            src += [k for k, _ in group]
+            owner += [j] * len(group)
+        fixed = schema[name].format.fixed_value_size()
+        lb = lengths.get(name)
+        values = _joined(values, np.array(src), np.array(owner), len(idx), first_doc, new_doc, fixed,
+                         np.zeros(len(new_doc), dtype=np.uint16) if lb is None else np.frombuffer(lb, dtype=np.uint16))
+        out.update((i, v) for i, v in zip(idx, values, strict=True) if v is not None)
+    return out
+
+
+def _joined(values: list[bytes], src: np.ndarray, owner: np.ndarray, terms: int, first_doc: np.ndarray,
+            new_doc: np.ndarray, fixed: int | None, lb: np.ndarray) -> list[bytes | None]:
+    """`_inlined` of one field: term owner[j] has compact value values[j] of source src[j]; each term's
+    value (None: too many postings to inline, left to `postings.term_value`)."""
+    u8 = np.frombuffer(b"".join(values), dtype=np.uint8)
+    d = records.decode_arrays(u8, _cumulative(np.array([len(v) for v in values], dtype=np.int64))[:-1])
+    per = d["n"]
+    docs = new_doc[first_doc[np.repeat(src, per)] + d["docs"]]
+    term = np.repeat(owner, per)
+    live = docs >= 0
+    n = np.bincount(term[live], minlength=terms)
+    ok = n <= postings.INLINE_LIMIT
+    take = live & ok[term]
+    if fixed == 0:
+        vlens, vbytes = np.zeros(int(take.sum()), dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    elif fixed == 4:
+        vlens, vbytes = np.full(int(take.sum()), 4), d["numbers"][take].astype(">u4").view(np.uint8)
+    else:
+        vlens = d["numbers"][take]
+        vstart = (_cumulative(d["numbers"])[:-1])[take]
+        vbytes = d["vbytes"][np.repeat(vstart - (np.cumsum(vlens) - vlens), vlens) + np.arange(int(vlens.sum()))]
+    some = ok & (n > 0)
+    ni, docs, lbs = n[some], docs[take], lb[docs[take]].astype(np.int64)
+    first = np.cumsum(ni) - ni
+    hi = np.maximum.reduceat(lbs, first) if len(lbs) else lbs
+    lo = np.minimum.reduceat(np.where(lbs > 0, lbs, 65535), first) if len(lbs) else lbs
+    minl, maxl = np.where(hi > 0, lo - 1, 0), np.where(hi > 0, hi - 1, 0)
+    plan = records.inline_plan(ni, minl, maxl, docs, d["weights"][take], vlens, vbytes, fixed)
+    buf = np.zeros(int(plan["size"].sum()), dtype=np.uint8)
+    ends = np.cumsum(plan["size"])
+    records.put_inline(buf, ends - plan["size"], plan)
+    data, bounds = buf.tobytes(), _cumulative(plan["size"]).tolist()
+    encoded = iter([data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)])
+    return [next(encoded) if s else b"" if k else None for s, k in zip(some.tolist(), ok.tolist(), strict=True)]
+
+
+def _cumulative(x: np.ndarray) -> np.ndarray:
+    """Sums of `x` before each place, and the total: len(x) + 1 numbers."""
+    return np.concatenate(([0], np.cumsum(x, dtype=np.int64)))
+
+
+class _Copy:
+    """The first source's records among the events (`_Event`): which are copied and where their bytes go.
+
+    Records and blocks are copied in runs, the records between two events as
+    one byte range of the term table and their blocks as one range of the
+    postings file (or a few, where the blocks were not written in key order);
+    then each copied pointer is moved, all at once.
+    """
+
+    def __init__(self, t: Records, events: list[_Event]) -> None:
+        self.t, n = t, len(t.keys)
+        self.starts = np.array([*t.starts, t.ends[-1]] if n else [0], dtype=np.int64)  # n + 1 bounds
+        self.sizes = np.diff(self.starts)
+        self.g = np.array([e.g for e in events], dtype=np.int64)
+        self.shared = np.array([e.shared for e in events], dtype=bool)
+        self.keep = np.ones(n, dtype=bool)
+        self.keep[self.g[self.shared]] = False
+        self.ptr = np.flatnonzero(self.keep & (t.u8[t.vstart] == 0))  # copied records with blocks
+        at = self.starts[self.ptr + 1] - records.EXTENT.size
+        self.off = t.u8[at[:, None] + np.arange(8)].copy().view(">i8")[:, 0].astype(np.int64)
+        self.len = t.u8[at[:, None] + np.arange(8, 12)].copy().view(">i4")[:, 0].astype(np.int64)
+        blocks = np.zeros(n, dtype=np.int64)
+        blocks[self.ptr] = self.len
+        self.blocks = _cumulative(blocks)  # copied block bytes before each record
+
+    def before(self) -> list[int]:
+        """Copied block bytes before each event's blocks."""
+        return self.blocks[self.g].tolist()
+
+    def pieces(self, w: _Written) -> tuple[bytes, bytes]:
+        """The term table's records and the postings, copied runs and events' records one after another."""
+        t, starts = self.t, self.starts.tolist()
+        a = np.concatenate(([0], self.g + self.shared))  # each run of copied records a..b, before event r
+        b = np.append(self.g, len(self.keep))
+        lo, hi = np.searchsorted(self.ptr, a).tolist(), np.searchsorted(self.ptr, b).tolist()
+        off, size = self.off.tolist(), self.len.tolist()
+        gaps = _cumulative(self.off[1:] != self.off[:-1] + self.len[:-1]).tolist()  # blocks not back to back
+        recs, pst = [], []
+        for r, (x, y, p, q) in enumerate(zip(a.tolist(), b.tolist(), lo, hi, strict=True)):
+            if y > x:
+                recs.append(t.buf[starts[x] : starts[y]])
+            if q > p and gaps[q - 1] == gaps[p]:
+                pst.append(t.pst[off[p] : off[q - 1] + size[q - 1]])
+            elif q > p:
+                pst += [t.pst[o : o + s] for o, s in zip(off[p:q], size[p:q], strict=True)]
+            if r < len(w.records):
+                recs.append(w.records[r])
+                pst += w.blobs[r]
+        return b"".join(recs), b"".join(pst)
+
+    def half(self, w: _Written, events: list[_Event], pst_start: int) -> Half:
+        """Every record of the merged table, in key order, as `segment_join.write_half` appends them."""
+        t, g = self.t, self.g
+        recsize = np.array([len(r) for r in w.records], dtype=np.int64)
+        has = recsize > 0
+        blobsize = np.array([sum(map(len, b)) for b in w.blobs], dtype=np.int64)
+        recs, pst = self.pieces(w)
+        k = np.flatnonzero(self.keep)
+        ev = np.searchsorted(g, k, "right")  # the events before each copied record
+        dropped = _cumulative(~self.keep)
+        start = self.starts[k] - _cumulative(np.where(self.keep, 0, self.sizes))[k] + _cumulative(recsize)[ev]
+        out = np.frombuffer(bytearray(recs), dtype=np.uint8)
+        mine = np.searchsorted(k, self.ptr)
+        moved = pst_start + self.blocks[self.ptr] + _cumulative(blobsize)[ev[mine]]
+        at = start[mine] + self.sizes[self.ptr] - records.EXTENT.size
+        out[at[:, None] + np.arange(8)] = moved.astype(">i8").view(np.uint8).reshape(-1, 8)
+        if not t.same:  # the field numbers of the keys change
+            prefixes = b"".join([t.keys[i][:2] for i in k.tolist()])
+            out[start[:, None] + np.arange(8, 10)] = np.frombuffer(prefixes, dtype=np.uint8).reshape(-1, 2)
+        index = k - dropped[k] + _cumulative(has)[ev]  # where each copied record goes among all
+        at_event = (g - dropped[g] + _cumulative(has)[:-1])[has]
+        total = len(k) + len(at_event)
+        sizes, hashes = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.uint32)
+        sizes[index], sizes[at_event] = self.sizes[k], recsize[has]
+        kept_keys = [t.keys[i] for i in k.tolist()]
+        written = [(e.key, r) for e, r in zip(events, w.records, strict=True) if r]
+        new_keys = [key for key, _ in written]
+        hashes[index] = np.fromiter(map(crc32, kept_keys), dtype=np.uint32, count=len(kept_keys))
+        hashes[at_event] = np.fromiter(map(crc32, new_keys), dtype=np.uint32, count=len(new_keys))
+        pointed = [i for i, (key, r) in zip(at_event.tolist(), written, strict=True) if not r[8 + len(key)]]
+        return Half(pst_start, out.tobytes(), sizes, np.sort(np.concatenate([index[mine], pointed])).astype(np.int64),
+                    hashes, pst, max(kept_keys[-1:] + new_keys[-1:], default=b""))
+
+
+def _bulk_terms(fw, sources: list[_Source], fields: list[str], schema, lengths: dict[str, array]) -> bool:
+    """Write the merged term table of a verbatim first source: its records and blocks copied in runs
+    (`_Copy`), the other sources' terms merged one at a time (`_item`), all appended at once as the join
+    appends its halves. False (nothing written) when the first source's field numbers would reorder its keys.
+    """
+    fieldmap = {name: k for k, name in enumerate(fields)}  # as start_field numbers them
+    if not _keeps_order(sources[0], fieldmap):
+        return False
+    fw._fieldmap.update(fieldmap)
+    t = Records(sources[0], fieldmap)
+    events = _events(sources, fields, fieldmap, t.keys)
+    copy = _Copy(t, events)
+    pst_start = fw._postfile.tell()
+    written = _write_events(sources, t, events, copy.before(), pst_start, schema, lengths)
+    tindex = fw._tindex
+    write_half(tindex, fw._postfile, copy.half(written, events, pst_start))
+    hashes, positions = tindex.bulk[-1]
+    order = np.argsort(hashes & 255, kind="stable")  # Whoosh's bucket order, as the per-term writer adds them:
+    tindex.bulk[-1] = (hashes[order], positions[order])  # the same hash table, byte for byte
+    return True
+
+
+def _copy_documents(perdoc, schema, sources: list[_Source], with_stored: bool) -> dict[str, array]:
+    """Columns, lengths and (`with_stored`) stored fields of every copied document; return each scorable
+    field's length bytes."""
     names = sorted(schema.names())
     scorable = [n for n in names if schema[n].scorable]
     lengths = {n: array("H") for n in scorable}
@@ -216,11 +499,11 @@ def _copy_documents(perdoc, schema, sources: list[_Source]) -> dict[str, array]:
             lengths[n].extend((b.astype(np.uint16) + (b > 0)).tolist())  # 1 + byte, 0 for an empty field
         lens_list = {n: b.tolist() for n, b in lens.items()}
         for k, old in enumerate(np.flatnonzero(src.keep).tolist()):
-            stored = r.stored_fields(old)
+            values = r.stored_fields(old) if with_stored else {}
             perdoc.start_doc(doc)
             for n in names:
                 b = lens_list[n][k] if n in lens_list else 0
-                perdoc.add_field(n, schema[n], stored.get(n), byte_to_length(b) if b else 0)
+                perdoc.add_field(n, schema[n], values.get(n), byte_to_length(b) if b else 0)
                 if n in cols:
                     perdoc.add_column_value(n, schema[n].column_type, cols[n][old])
             perdoc.finish_doc()
@@ -228,13 +511,16 @@ def _copy_documents(perdoc, schema, sources: list[_Source]) -> dict[str, array]:
     return lengths
 
 
-def merge_segments(ix, segments: list, purge: list[bool]):
+def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True):
     """Write one new segment of `ix` (an index or its writer) holding `segments` in order; None if none is live.
 
     `purge[i]` drops the deleted documents of `segments[i]`; a kept segment's
     deleted documents stay deleted in the new segment. The new segment is in
     no TOC yet: the caller commits it in place of `segments` (or deletes its
-    files with `indexer.codec.segment_writer.discard`).
+    files with `indexer.codec.segment_writer.discard`). `bulk=False` merges
+    as if no segment were kept verbatim (the reference that tests and
+    bench/merge.py compare with): every term written one at a time, every
+    document's stored fields compressed again with a dictionary trained anew.
     """
     storage, schema = ix.storage, ix.schema
     codec = StoredCodec()
@@ -248,16 +534,23 @@ def merge_segments(ix, segments: list, purge: list[bool]):
             return None
         new = codec.new_segment(storage, ix.indexname)
         perdoc = codec.per_document_writer(storage, new)
-        lengths = _copy_documents(perdoc, schema, sources)
+        frames = [s.reader._perdoc._cached_reader(COLUMN, STORED) for s in sources]
+        copy_frames = bulk and sources[0].verbatim and None not in frames
+        lengths = _copy_documents(perdoc, schema, sources, not copy_frames)
         perdoc.close()
+        if copy_frames:  # the first's dictionary and frames copied, the others' compressed again with it
+            with closing(storage.create_file(W3Codec.column_filename(new, COLUMN))) as f:
+                join_frames(f, [(c, range(s.keep.size) if k == 0 else np.flatnonzero(s.keep).tolist())
+                                for k, (s, c) in enumerate(zip(sources, frames, strict=True))])
         fw = codec.field_writer(storage, new)
         use_fast_term_table(fw)
         fields = sorted({n for s in sources for n in s.reader._terms.indexed_field_names() if n in schema})
-        for name in fields:
-            field = schema[name]
-            fw.start_field(name, field)
-            write_sorted(fw, _merged_terms(sources, name, field.format.fixed_value_size()), lengths.get(name))
-            fw.finish_field()
+        if not (bulk and sources[0].verbatim and _bulk_terms(fw, sources, fields, schema, lengths)):
+            for name in fields:
+                field = schema[name]
+                fw.start_field(name, field)
+                write_sorted(fw, _merged_terms(sources, name, field.format.fixed_value_size()), lengths.get(name))
+                fw.finish_field()
         fw.close()
         new.set_doc_count(base)
         for s in sources:

@@ -21,6 +21,7 @@ import pickle
 import sys
 import threading
 from array import array
+from collections.abc import Sequence
 from struct import Struct
 from typing import Any
 
@@ -153,12 +154,13 @@ class _FrameReader(ColumnReader):
         return (self[d] for d in range(self._doccount))
 
 
-def join_frames(dbfile, parts: list[tuple[_FrameReader | None, int, int]]) -> None:
-    """Write one frame column holding documents first..stop of each (column reader, first, stop), in order.
+def join_frames(dbfile, parts: list[tuple[_FrameReader | None, Sequence[int]]]) -> None:
+    """Write one frame column holding the documents of each (column reader, document numbers), in order.
 
-    The first part's dictionary and frames are copied as bytes; the other parts'
-    frames are decompressed and compressed again with that dictionary (one
-    dictionary a column). A part without the column gives empty frames.
+    The first part's dictionary and frames are copied as bytes (its documents
+    must be consecutive: a range); the other parts' frames are decompressed and
+    compressed again with that dictionary (one dictionary a column). A part
+    without the column gives empty frames.
     """
     import zstandard
 
@@ -167,18 +169,19 @@ def join_frames(dbfile, parts: list[tuple[_FrameReader | None, int, int]]) -> No
     dbfile.write(raw)
     compress = zstandard.ZstdCompressor(level=LEVEL, dict_data=zstandard.ZstdCompressionDict(raw) if raw else None)
     offsets, pos = array("Q"), len(raw)
-    for k, (reader, first, stop) in enumerate(parts):
+    for k, (reader, docs) in enumerate(parts):
         if reader is None:
-            offsets.extend([pos] * (stop - first))
+            offsets.extend([pos] * len(docs))
             continue
         o = reader._offsets
-        if k == 0:
+        if k == 0 and len(docs):
+            first, stop = docs[0], docs[-1] + 1
             data = reader._dbfile.get(reader._basepos + o[first], o[stop] - o[first])
             dbfile.write(data)
             offsets.extend(x - o[first] + pos for x in o[first:stop])
             pos += len(data)
             continue
-        for d in range(first, stop):
+        for d in docs:
             offsets.append(pos)
             if o[d] != o[d + 1]:
                 raw_frame = reader._dbfile.get(reader._basepos + o[d], o[d + 1] - o[d])

@@ -1,0 +1,156 @@
+"""The merge a cron run pays for (issue 13): small segments folded into a bigger first one, kept verbatim.
+
+Builds, from ../shared/corpus (both files shuffled, as bench/season.py does),
+for each shape a first segment (1 % of its articles deleted: kept marked) and
+small segments after it (halving sizes, 5 % deleted: purged), as the merge
+policy's fold merges them. Then merges each shape alternately through the
+term-by-term merge (``merge_segments(..., bulk=False)``, the baseline) and the
+bulk copy of the first segment's records (the default), --repeat times each,
+and prints the median wall and CPU seconds of one merge and whether both wrote
+the same files (all but the stored fields' column, which the bulk copy
+compresses with the first segment's dictionary: those are compared decoded).
+
+Usage: python bench/merge.py [--shapes 230+24,3000+500] [--repeat 3] [--corpus DIR] [--keep DIR]
+--keep DIR builds the segments in DIR once and reuses them on later runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from whoosh import index as windex  # noqa: E402
+from whoosh.reading import SegmentReader  # noqa: E402
+
+from bench import corpus  # noqa: E402
+from bench.season import new_articles  # noqa: E402
+from indexer.codec import segment_merge  # noqa: E402
+from indexer.codec.segment_writer import build_range, build_segments, discard  # noqa: E402
+from indexer.codec.stored import COLUMN  # noqa: E402
+from indexer.ingest.article import Article  # noqa: E402
+from indexer.schema import make_schema  # noqa: E402
+from indexer.writer import _fields  # noqa: E402
+
+FIRST_DELETED, SMALL_DELETED = 0.01, 0.05
+
+
+def _docs(records: list[dict]) -> list[dict]:
+    arts = [Article(r["id"], r["title"], r["body"], r.get("date"), r.get("source"), r.get("url"), file="f.jsonl")
+            for r in records]
+    return [_fields(a, a.digest(), 1700000000) for a in arts]
+
+
+def small_sizes(total: int) -> list[int]:
+    """Halving sizes adding up to `total`, none below 8 (one cron run's worth)."""
+    sizes, left = [], total
+    while left >= 16:
+        sizes.append(left // 2)
+        left -= sizes[-1]
+    return [*sizes, left] if left else sizes
+
+
+def build(path: Path, name: str, first: int, small: int, records: list[dict], seed: int) -> None:
+    """The first segment and the small ones, committed as they are (no merge), with deleted articles."""
+    more = new_articles(records, first)
+    extra = [next(more) for _ in range(small)]
+    path.mkdir(parents=True, exist_ok=True)
+    ix = windex.create_in(str(path), make_schema(), indexname=name)
+    segs = build_segments(ix, _docs(records[:first]), procs=1)[0]
+    docs, start = _docs(extra), 0
+    rng = random.Random(seed)
+    gone = rng.sample(records[:first], max(1, int(first * FIRST_DELETED)))
+    for n in small_sizes(small):
+        segs += build_range(ix, docs, start, start + n)[0]
+        gone += rng.sample(extra[start : start + n], max(1, int(n * SMALL_DELETED)))
+        start += n
+    w = ix.writer()
+    w._close_segment()
+    w._commit_toc(segs)
+    w._finish()
+    w = ix.writer()
+    for r in gone:
+        w.delete_by_term("id", r["id"])
+    w._close_segment()
+    w._commit_toc(w.segments)
+    w._finish()
+
+
+def timed_merge(ix, segments: list, bulk: bool) -> tuple[dict, dict]:
+    """One merge (the first segment kept, the others purged): wall and CPU seconds; its files (stored fields
+    decoded)."""
+    gc.collect()
+    c0, t0 = time.process_time(), time.perf_counter()
+    new = segment_merge.merge_segments(ix, segments, [False] + [True] * (len(segments) - 1), bulk=bulk)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    prefix = new.make_filename("")
+    files = {n[len(prefix) :]: ix.storage.open_file(n).read() for n in new.list_files(ix.storage)
+             if COLUMN not in n}
+    reader = SegmentReader(ix.storage, ix.schema, new)
+    files["stored"] = [reader.stored_fields(d) for d in range(new.doc_count_all())]
+    reader.close()
+    discard(ix.storage, [new])
+    return {"wall": wall, "cpu": cpu}, files
+
+
+def measure(ix, repeat: int) -> tuple[dict, dict, bool]:
+    """Median of `repeat` merges each way, alternating; whether both wrote the same files."""
+    segs = sorted(ix._segments(), key=lambda s: -s.doc_count_all())
+    runs: dict[bool, list[dict]] = {False: [], True: []}
+    same = True
+    for _ in range(repeat):
+        old, old_files = timed_merge(ix, segs, False)
+        new, new_files = timed_merge(ix, segs, True)
+        runs[False].append(old)
+        runs[True].append(new)
+        same &= old_files == new_files
+    med = {b: {k: statistics.median(r[k] for r in rs) for k in ("wall", "cpu")} for b, rs in runs.items()}
+    return med[False], med[True], same
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", type=Path, default=corpus.DEFAULT_CORPUS)
+    ap.add_argument("--shapes", default="230+24,3000+500", help="first+small articles, comma-separated")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=corpus.SEED)
+    ap.add_argument("--keep", type=Path, metavar="DIR", help="build the segments in DIR once and reuse them")
+    args = ap.parse_args(argv)
+    shapes = [tuple(map(int, shape.split("+"))) for shape in args.shapes.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="nsmerge-") as tmp:
+        paths = {(first, small): (args.keep or Path(tmp)) / f"m{first}_{small}" for first, small in shapes}
+        missing = [s for s, p in paths.items() if not (p.is_dir() and windex.exists_in(str(p), indexname=p.name))]
+        if missing:  # the corpus is not held while merges are timed (its objects would slow the collector)
+            by_tag = corpus.load(args.corpus, per_file=None)
+            records = by_tag["hans"] + by_tag["hant"]
+            random.Random(args.seed).shuffle(records)
+            for first, small in missing:
+                build(paths[first, small], paths[first, small].name, first, small, records, args.seed)
+            del by_tag, records
+        for (first, small), path in paths.items():
+            ix = windex.open_dir(str(path), indexname=path.name)
+            rows.append((ix, first, small, len(ix._segments()), *measure(ix, args.repeat)))
+    print(f"\nmedian of {args.repeat} merges each; first segment kept (1 % deleted), small ones purged (5 %)\n")
+    print(f"{'first + small (segments)':<26} {'merge':<14} {'wall s':>7} {'CPU s':>7} "
+          f"{'x wall':>7} {'same files':>11}")
+    for _ix, first, small, nseg, old, new, same in rows:
+        label = f"{first:,} + {small:,} ({nseg})"
+        for what, r in (("term by term", old), ("bulk copy", new)):
+            ratio = f"{r['wall'] / old['wall']:.2f}"
+            print(f"{label:<26} {what:<14} {r['wall']:>7.3f} {r['cpu']:>7.3f} {ratio:>7} "
+                  f"{('yes' if same else 'NO') if r is new else '':>11}")
+            label = ""
+    return 0 if all(row[-1] for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
