@@ -346,3 +346,21 @@ def test_kill_9_during_a_merge_leaves_the_last_good_index(site, stage):  # noqa:
     assert site.cli("index", "--quiet", "--optimize").returncode == 0
     site.check(n)
     assert len(json.loads(site.cli("stats", "--json").stdout)["segments"]) == 1
+
+
+@pytest.mark.parametrize("stage", ["merge", "merged"])
+def test_kill_9_during_a_fold_into_a_kept_segment_leaves_the_last_good_index(site, stage):  # noqa: F811
+    """The bulk path (a first segment kept, its records copied in byte runs) is as safe to kill as the rest."""
+    n = site.v1()
+    assert site.cli("index", "--quiet", str(site.src)).returncode == 0
+    write_jsonl(site.src / "c.jsonl", site.hant[:30])  # under half of the 100-article segment, over FOLD_MIN
+    p = site.start("index", "--quiet", pause=stage)
+    wait_paused(p, stage)
+    kill(p)
+    site.check(n)  # the last commit is live
+    assert json.loads(site.cli("stats", "--json").stdout)["segments"] == [{"articles": n, "deleted": 0}]
+    done = site.cli("index", "--quiet")
+    assert done.returncode == 0, done.stderr
+    site.check(n + 30)
+    stats = json.loads(site.cli("stats", "--json").stdout)
+    assert stats["segments"] == [{"articles": n + 30, "deleted": 0}]  # folded into the kept segment
