@@ -240,6 +240,25 @@ def term_value(flat: list, lengths: array | None, fixed: int | None, pfile: _Cou
     return records.pointer_value((0, sum(w), n, minl, maxl, max(w), docs[0], docs[-1]), offset, len(blob))
 
 
+def term_record(key: bytes, value: bytes) -> bytes:
+    """A term table record: Whoosh's hash-file key and value lengths, then the key and the value."""
+    return _lengths.pack(len(key), len(value)) + key + value
+
+
+def item_value(item, lengths: array | None, fixed: int | None, pfile) -> bytes:
+    """The record value of one term to write: a `Copied` or `Extended` record, or its flat postings
+    (doc, weight, value, doc, ...); blocks it needs are written to `pfile`."""
+    if type(item) is Copied:
+        return item.value if item.blob is None else item.moved(pfile)
+    if type(item) is Extended:
+        return item.moved(pfile, lengths, fixed)
+    if len(item) == 3:  # one posting (most gram terms): no arrays, no loops
+        doc, w, v = item
+        b = lengths[doc] - 1 if lengths is not None and lengths[doc] else 0
+        return records.one_value(b, doc, w, v, fixed)
+    return term_value(item, lengths, fixed, pfile)
+
+
 def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, items: Iterable, lengths) -> None:
     prefix = pack_ushort(fw._fieldid)
     buckets, index, hashfn = tindex.buckets, tindex.index, tindex.hashfn
@@ -247,19 +266,10 @@ def _write_terms(fw, tindex, tfile: _Counted, pfile: _Counted, items: Iterable, 
     written: list[bytes] = []
     pos = tfile.pos
     key = tindex.lastkey
-    for tb, flat in items:
-        if type(flat) is Copied:
-            value = flat.value if flat.blob is None else flat.moved(pfile)
-        elif type(flat) is Extended:
-            value = flat.moved(pfile, lengths, fixed)
-        elif len(flat) == 3:  # one posting (most gram terms): no arrays, no loops
-            doc, w, v = flat
-            b = lengths[doc] - 1 if lengths is not None and lengths[doc] else 0
-            value = records.one_value(b, doc, w, v, fixed)
-        else:
-            value = term_value(flat, lengths, fixed, pfile)
+    for tb, item in items:
+        value = item_value(item, lengths, fixed, pfile)
         key = prefix + (tb.encode() if isinstance(tb, str) else tb)
-        record = _lengths.pack(len(key), len(value)) + key + value
+        record = term_record(key, value)
         index.append(pos)
         h = hashfn(key)
         buckets[h & 255].append((h, pos))

@@ -650,19 +650,30 @@ def join_values(parts: list[tuple[np.ndarray, np.ndarray]], which: np.ndarray, a
     empty = (lo == 0) & (hi == 0)  # no non-empty field
     lo, hi = np.minimum.reduceat(np.where(empty, 256, lo), gfirst), np.maximum.reduceat(np.where(empty, -1, hi), gfirst)
     lo, hi = np.where(lo == 256, 0, lo), np.maximum(hi, 0)
+    vb = [d["vbytes"] for d in decoded]
+    vstart = np.concatenate([np.cumsum(d["numbers"]) - d["numbers"] + sum(map(len, vb[:p]))
+                             for p, d in enumerate(decoded)])[idx]
+    vlens, vbytes = value_pieces(numbers, vstart, np.concatenate(vb), fixed)
+    return encode_inline(np.add.reduceat(sizes, gfirst), lo, hi, docs, weights, vlens, vbytes, fixed)
+
+
+def value_pieces(numbers: np.ndarray, vstart: np.ndarray, vbytes: np.ndarray,
+                 fixed: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Decoded postings' values as `inline_plan` takes them (each one's length, all their bytes): from the
+    numbers `decode_arrays` gives, 4-byte values (`fixed` 4), none (0), or lengths of bytes at `vstart`."""
     if fixed == 4:
-        vlens, vbytes = np.full(len(docs), 4), numbers.astype(">u4").view(np.uint8)
-    elif fixed == 0:
-        vlens, vbytes = np.zeros(len(docs), dtype=np.int64), np.zeros(0, dtype=np.uint8)
-    else:
-        vlens = numbers
-        vb = [d["vbytes"] for d in decoded]
-        vstart = np.concatenate([np.cumsum(d["numbers"]) - d["numbers"] + sum(map(len, vb[:p]))
-                                 for p, d in enumerate(decoded)])[idx]
-        vbytes = np.concatenate(vb)[np.repeat(vstart - (np.cumsum(vlens) - vlens), vlens) + np.arange(int(vlens.sum()))]
-    plan = inline_plan(np.add.reduceat(sizes, gfirst), lo, hi, docs, weights, vlens, vbytes, fixed)
+        return np.full(len(numbers), 4), numbers.astype(">u4").view(np.uint8)
+    if fixed == 0:
+        return np.zeros(len(numbers), dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    return numbers, vbytes[np.repeat(vstart - (np.cumsum(numbers) - numbers), numbers) + np.arange(int(numbers.sum()))]
+
+
+def encode_inline(ni: np.ndarray, minl: np.ndarray, maxl: np.ndarray, docs: np.ndarray, weights: np.ndarray,
+                  vlens: np.ndarray, vbytes: np.ndarray, fixed: int | None) -> list[bytes]:
+    """The compact values of terms of ni[t] postings each, one after another (`inline_plan`, `put_inline`)."""
+    plan = inline_plan(ni, minl, maxl, docs, weights, vlens, vbytes, fixed)
     out = np.zeros(int(plan["size"].sum()), dtype=np.uint8)
     ends = np.cumsum(plan["size"])
     put_inline(out, ends - plan["size"], plan)
-    data = out.tobytes()
-    return [data[a:b] for a, b in zip([0, *ends[:-1].tolist()], ends.tolist(), strict=True)]
+    data, bounds = out.tobytes(), [0, *ends.tolist()]
+    return [data[a:b] for a, b in pairwise(bounds)]

@@ -44,12 +44,11 @@ from zlib import crc32
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec
-from whoosh.filedb.filetables import _lengths as _lengths_struct
 from whoosh.reading import SegmentReader
 from whoosh.system import pack_int, pack_ushort, unpack_int
 
 from .. import postings
-from ..postings import Copied, encode_blocks, use_fast_term_table
+from ..postings import Copied, encode_blocks, term_record, use_fast_term_table
 from . import records, stored
 from .arrays import length_bytes
 from .forking import die_with_parent
@@ -186,10 +185,10 @@ def _emit(m: _Merged, g0: int, g1: int, pst_start: int) -> Half:
         key, t, k = ordered[g], tables[src[g]], local[g]
         if not same[g]:  # one part holds the term
             if t.inlined[k]:
-                record = t.buf[t.starts[k] : t.ends[k]] if t.same else _record(key, t.value(k))
+                record = t.buf[t.starts[k] : t.ends[k]] if t.same else term_record(key, t.value(k))
             else:
                 value = t.value(k)
-                record = _record(key, Copied(value, t.blob(value)).moved(sink))
+                record = term_record(key, Copied(value, t.blob(value)).moved(sink))
                 pointers.append(len(records))
             g += 1
         else:
@@ -202,7 +201,7 @@ def _emit(m: _Merged, g0: int, g1: int, pst_start: int) -> Half:
                 name = m.names[int.from_bytes(key[:2], "big")]
                 value = _combined([(tables[src[i]], local[i]) for i in range(h, g)],
                                   m.schema[name].format.fixed_value_size(), m.lengths.get(name), sink)
-            record = _record(key, value)
+            record = term_record(key, value)
             if not value[0]:
                 pointers.append(len(records))
         records.append(record)
@@ -304,10 +303,6 @@ def _second_half(mid: int) -> Half:
     m, columns = _job
     columns()
     return _emit(m, mid, len(m.ordered), 0)
-
-
-def _record(key: bytes, value: bytes) -> bytes:
-    return _lengths_struct.pack(len(key), len(value)) + key + value
 
 
 def _combined(group: list[tuple[Records, int]], fixed: int | None, lengths: array | None, sink: Sink) -> bytes:

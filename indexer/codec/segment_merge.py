@@ -57,7 +57,7 @@ from whoosh.system import pack_int, pack_ushort, unpack_int
 from whoosh.util.numeric import byte_to_length
 
 from .. import postings
-from ..postings import BLOCK, Copied, Extended, PackedValues, term_value, use_fast_term_table, write_sorted
+from ..postings import BLOCK, Copied, Extended, PackedValues, item_value, term_record, use_fast_term_table, write_sorted
 from . import records
 from .arrays import length_bytes, read_blocks
 from .segment_join import Half, Records, Sink, write_half
@@ -223,15 +223,6 @@ def _merged_terms(sources: list[_Source], fieldname: str, fixed: int | None) -> 
             yield tb, item
 
 
-def _value(item, lengths: array | None, fixed: int | None, sink) -> bytes:
-    """The record value `indexer.postings.write_sorted` writes for a merged term (`_item`), its blocks to `sink`."""
-    if type(item) is Copied:
-        return item.value if item.blob is None else item.moved(sink)
-    if type(item) is Extended:
-        return item.moved(sink, lengths, fixed)
-    return term_value(item, lengths, fixed, sink)
-
-
 def _keeps_order(first: _Source, fieldmap: dict[str, int]) -> bool:
     """Whether the first source's records stay in key order under the merged table's field numbers."""
     own = first.reader._terms._fieldmap
@@ -281,15 +272,14 @@ def _write_events(sources: list[_Source], t: Records, events: list[_Event], befo
     for i, (e, copied) in enumerate(zip(events, before, strict=True)):
         if i in inline:
             value = inline[i]
-            out.records.append(_lengths.pack(len(e.key), len(value)) + e.key + value if value else b"")
+            out.records.append(term_record(e.key, value) if value else b"")
             out.blobs.append([])
             continue
         group = [(e.key[2:], 0, t.value(e.g)), *e.group] if e.shared else e.group
         fixed = schema[e.field].format.fixed_value_size()
         item = _item(sources, group, fixed)
         sink.pos, mark = pst_start + copied + inserted, len(sink.parts)
-        value = _value(item, lengths.get(e.field), fixed, sink) if item else b""
-        out.records.append(_lengths.pack(len(e.key), len(value)) + e.key + value if item else b"")
+        out.records.append(term_record(e.key, item_value(item, lengths.get(e.field), fixed, sink)) if item else b"")
         out.blobs.append(sink.parts[mark:])
         inserted = sink.pos - pst_start - copied
     return out
@@ -345,26 +335,14 @@ def _joined(values: list[bytes], src: np.ndarray, owner: np.ndarray, terms: int,
     n = np.bincount(term[live], minlength=terms)
     ok = n <= postings.INLINE_LIMIT
     take = live & ok[term]
-    if fixed == 0:
-        vlens, vbytes = np.zeros(int(take.sum()), dtype=np.int64), np.zeros(0, dtype=np.uint8)
-    elif fixed == 4:
-        vlens, vbytes = np.full(int(take.sum()), 4), d["numbers"][take].astype(">u4").view(np.uint8)
-    else:
-        vlens = d["numbers"][take]
-        vstart = (_cumulative(d["numbers"])[:-1])[take]
-        vbytes = d["vbytes"][np.repeat(vstart - (np.cumsum(vlens) - vlens), vlens) + np.arange(int(vlens.sum()))]
+    vlens, vbytes = records.value_pieces(d["numbers"][take], _cumulative(d["numbers"])[:-1][take], d["vbytes"], fixed)
     some = ok & (n > 0)
     ni, docs, lbs = n[some], docs[take], lb[docs[take]].astype(np.int64)
     first = np.cumsum(ni) - ni
     hi = np.maximum.reduceat(lbs, first) if len(lbs) else lbs
     lo = np.minimum.reduceat(np.where(lbs > 0, lbs, 65535), first) if len(lbs) else lbs
     minl, maxl = np.where(hi > 0, lo - 1, 0), np.where(hi > 0, hi - 1, 0)
-    plan = records.inline_plan(ni, minl, maxl, docs, d["weights"][take], vlens, vbytes, fixed)
-    buf = np.zeros(int(plan["size"].sum()), dtype=np.uint8)
-    ends = np.cumsum(plan["size"])
-    records.put_inline(buf, ends - plan["size"], plan)
-    data, bounds = buf.tobytes(), _cumulative(plan["size"]).tolist()
-    encoded = iter([data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)])
+    encoded = iter(records.encode_inline(ni, minl, maxl, docs, d["weights"][take], vlens, vbytes, fixed))
     return [next(encoded) if s else b"" if k else None for s, k in zip(some.tolist(), ok.tolist(), strict=True)]
 
 
