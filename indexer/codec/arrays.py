@@ -15,7 +15,7 @@ import mmap
 import pickle
 import struct
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from zlib import crc32
 
@@ -85,16 +85,15 @@ class DocTable:
         r = self.leaves[k][0]
         if prefix:
             lo = prefix.encode("utf-8")
-            if table is not None:
-                return table.grams(fieldname, lo, lo + b"\xff")
-            return Grams.of([info for _t, info in _field_items(r, None, fieldname, lo, lo + b"\xff")])
+            return _field_grams(r, table, fieldname, lo, lo + b"\xff")
         key = (k, fieldname)
         if key not in self._alnum:  # letter/digit grams sort before the Han range or after it
-            ranges = ((b"", "\u3400".encode()), ("\ua000".encode(), None))
-            self._alnum[key] = [(t, info) for lo, hi in ranges for t, info in _field_items(r, table, fieldname, lo, hi)
-                                if _alnum(t.decode("utf-8"))]
+            parts = [_field_grams(r, table, fieldname, lo, hi, _alnum)
+                     for lo, hi in ((b"", "\u3400".encode()), ("\ua000".encode(), None))]
+            self._alnum[key] = Grams.join(parts)
+        grams = self._alnum[key]
         end = suffix.encode("utf-8")
-        return Grams.of([info for t, info in self._alnum[key] if t.endswith(end)])
+        return grams.subset([t.endswith(end) for t in grams.terms])
 
     def term_tables(self) -> list[TermTable | None]:
         """Each segment's `TermTable` (None where Whoosh has to look terms up itself), mapped on first use."""
@@ -252,13 +251,6 @@ class TermTable:
         at, length = found
         return records.term_info(self._mapped[at : at + length])
 
-    def items(self, fieldname: str, lo: bytes, hi: bytes | None) -> Iterator[tuple[bytes, W3TermInfo]]:
-        """(term, term info) of a field's terms from `lo` up to `hi` (excluded; None: the field's last), in order."""
-        at, value, datalen = self._range(fieldname, lo, hi)
-        m, skip = self._mapped, len(self._keycoder(fieldname, b"")) + 8
-        for a, v, d in zip(at.tolist(), value.tolist(), datalen.tolist(), strict=True):
-            yield m[a + skip : v], records.term_info(m[v : v + d])
-
     def frequencies(self, fieldname: str) -> tuple[list[bytes], np.ndarray]:
         """Every term of a field and its document frequency, in key order (no term info decoded)."""
         at, value, _datalen = self._range(fieldname, b"", None)
@@ -266,16 +258,15 @@ class TermTable:
         terms = [m[a + skip : v] for a, v in zip(at.tolist(), value.tolist(), strict=True)]
         return terms, records.doc_frequencies(self._bytes, value)
 
-    def grams(self, fieldname: str, lo: bytes, hi: bytes) -> Grams:
-        """The terms of a field from `lo` up to `hi` as `Grams`: document ranges read with numpy, each
-        term info decoded only when asked for (a prefix such as 个 has ~1,300 grams in every segment)."""
-        _at, value, datalen = self._range(fieldname, lo, hi)
-        m = self._mapped
-
-        def info(i: int) -> W3TermInfo:
-            return records.term_info(m[value[i] : value[i] + datalen[i]])
-
-        return Grams(*records.doc_ranges(self._bytes, value), info)
+    def grams(self, fieldname: str, lo: bytes, hi: bytes | None, keep: Callable[[bytes], bool] | None = None) -> Grams:
+        """The terms of a field from `lo` up to `hi` (None: the field's last), those `keep` accepts, as `Grams`:
+        their values where they are in the mapped file, nothing decoded (a prefix such as 个 has ~1,300
+        grams in every segment)."""
+        at, value, datalen = self._range(fieldname, lo, hi)
+        m, skip = self._mapped, len(self._keycoder(fieldname, b"")) + 8
+        terms = [m[a + skip : v] for a, v in zip(at.tolist(), value.tolist(), strict=True)]
+        grams = Grams(terms, self._bytes, value, datalen)
+        return grams if keep is None else grams.subset([keep(t) for t in terms])
 
     def _range(self, fieldname: str, lo: bytes, hi: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where the records of a field's terms from `lo` up to `hi` (None: the field's last) start, where their
@@ -319,60 +310,98 @@ class TermTable:
         return out
 
 
-def _field_items(r, table: TermTable | None, fieldname: str, lo: bytes, hi: bytes | None):
-    """`TermTable.items` of a segment's field, through Whoosh when the table is not mapped."""
+def _field_grams(r, table: TermTable | None, fieldname: str, lo: bytes, hi: bytes | None,
+                 keep: Callable[[str], bool] | None = None) -> Grams:
+    """`TermTable.grams` of a segment's field (those whose text `keep` accepts), through Whoosh when the
+    table is not mapped."""
+    accept = None if keep is None else (lambda t: keep(t.decode("utf-8")))
     if table is not None:
-        yield from table.items(fieldname, lo, hi)
-        return
+        return table.grams(fieldname, lo, hi, accept)
+    terms, values = [], []
     for (fname, term), info in r._terms.items_from(fieldname, lo):
         if fname != fieldname or (hi is not None and term >= hi):
-            return
-        yield term, info
+            break
+        if accept is None or accept(term):
+            terms.append(term)
+            values.append(info.to_bytes())
+    return Grams.of(terms, values)
 
 
 @dataclass
 class Grams:
-    """Some terms of one segment: their first and last documents as arrays (0xFFFFFFFF: unknown), and
-    their term infos by number (`info(i)`)."""
+    """Some terms of one segment and where their record values are (`indexer.codec.records`'s layouts) in a
+    byte array: undecoded until a phrase's open edge needs their postings."""
 
-    first: np.ndarray
-    last: np.ndarray
-    info: Callable[[int], W3TermInfo]
+    terms: list[bytes]
+    u8: np.ndarray
+    starts: np.ndarray  # int64 offsets of the values in `u8`
+    lengths: np.ndarray
 
     @classmethod
-    def of(cls, infos: list[W3TermInfo]) -> Grams:
-        def known(x: int | None) -> int:
-            return 0xFFFFFFFF if x is None else x
+    def of(cls, terms: list[bytes], values: list[bytes]) -> Grams:
+        lengths = np.array([len(v) for v in values], dtype=np.int64)
+        u8 = np.frombuffer(b"".join(values), dtype=np.uint8)
+        return cls(terms, u8, np.cumsum(lengths) - lengths, lengths)
 
-        return cls(np.array([known(i.min_id()) for i in infos], dtype=np.int64),
-                   np.array([known(i.max_id()) for i in infos], dtype=np.int64), infos.__getitem__)
+    @classmethod
+    def join(cls, parts: list[Grams]) -> Grams:
+        """The grams of several parts (each part's values copied into one array)."""
+        values = [g.u8[a : a + n].tobytes() for g in parts for a, n in zip(g.starts.tolist(), g.lengths.tolist(),
+                                                                          strict=True)]
+        return cls.of([t for g in parts for t in g.terms], values)
+
+    def subset(self, keep: list[bool]) -> Grams:
+        mask = np.array(keep, dtype=bool)
+        return Grams([t for t, k in zip(self.terms, keep, strict=True) if k], self.u8, self.starts[mask],
+                     self.lengths[mask])
+
+    def doc_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """The first and last documents of each gram (0xFFFFFFFF: unknown)."""
+        return records.doc_ranges(self.u8, self.starts)
 
 
 def _resolve(r, grams: Grams, need: np.ndarray) -> np.ndarray:
     """The keys of `need` (document << 32 | position in segment `r`, ascending) where one of `grams` is.
 
-    Only grams whose first..last documents hold a document of `need` are decoded (most
-    grams of a prefix such as 个, ~1,300 in every segment, are rare); rare grams' inlined
-    postings are read without numpy.
+    Only grams whose first..last documents hold a document of `need` are read (most
+    grams of a prefix such as 个, ~1,300 in every segment, are rare); their postings
+    come straight from the values: compact ones decoded together with numpy
+    (`records.decode_arrays`), older inlined ones without building term infos.
     """
     docs = np.unique(need >> 32)
-    wanted, inline, arrays = set(docs.tolist()), [], []
+    first, last = grams.doc_ranges()
+    picked = np.flatnonzero(_holding(docs, first, last))
+    starts, lengths = grams.starts[picked], grams.lengths[picked]
+    compact = grams.u8[starts] >= records.COMPACT
+    keys = [_compact_keys(grams.u8, starts[compact], docs)]
+    inline, wanted = [], set(docs.tolist())
     decode = GramPositions().decode_positions
-    for i in np.flatnonzero(_holding(docs, grams.first, grams.last)).tolist():
-        info = grams.info(i)
-        if info.is_inlined():
-            ids, _w, values = info.inlined_postings()
+    for a, n in zip(starts[~compact].tolist(), lengths[~compact].tolist(), strict=True):
+        value = grams.u8[a : a + n].tobytes()
+        if records.is_inlined(value):
+            ids, _w, values = records.inlined(value)
             inline.extend(d << 32 | p for d, v in zip(ids, values, strict=True) if d in wanted for p in decode(v))
         else:
-            arrays.append(_gram_keys(r, info, docs))
-    return common(need, np.unique(np.concatenate([np.array(inline, dtype=np.int64), *arrays])))
+            keys.append(_gram_keys(r, records.extent(value), docs))
+    return common(need, np.unique(np.concatenate([np.array(inline, dtype=np.int64), *keys])))
 
 
-def _gram_keys(r, info: W3TermInfo, docs: np.ndarray) -> np.ndarray:
-    """(document << 32 | position) of a gram of segment `r` with posting blocks, in its documents `docs`."""
-    offset, length = info.extent()
-    length = length[0] if isinstance(length, tuple) else length
-    ids, _, chunks = read_blocks(r._terms._postfile, offset, length, True, docs)
+def _compact_keys(u8: np.ndarray, starts: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """(document << 32 | position) of the compact gram values at `starts` of `u8`, in documents `docs`."""
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64)
+    d = records.decode_arrays(u8, starts)
+    ids, lens = d["docs"], d["numbers"]
+    keep = np.isin(ids, docs)
+    if not keep.any():
+        return ids[:0]
+    at, pos = _positions(ids, lens, d["vbytes"], keep)
+    return (at << 32) | pos
+
+
+def _gram_keys(r, extent: tuple[int, int], docs: np.ndarray) -> np.ndarray:
+    """(document << 32 | position) of a gram of segment `r` with posting blocks at `extent`, in its documents `docs`."""
+    ids, _, chunks = read_blocks(r._terms._postfile, *extent, True, docs)
     keep = common(ids, docs, mask=True)
     if not keep.any():
         return ids[:0]
@@ -504,20 +533,23 @@ def positions(docs: np.ndarray, chunks: list, keep: np.ndarray | None = None) ->
             bufs.append(b"".join(chunk))
     if not bufs:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    lens_a = np.concatenate(lens)
-    joined = b"".join(bufs)
-    buf = np.frombuffer(joined, dtype=np.uint8)
-    heads = np.cumsum(lens_a) - lens_a
+    return _positions(docs, np.concatenate(lens), np.frombuffer(b"".join(bufs), dtype=np.uint8), keep)
+
+
+def _positions(docs: np.ndarray, lens: np.ndarray, buf: np.ndarray,
+               keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """`positions` of values one after another in byte array `buf`, lens[i] bytes each."""
+    heads = np.cumsum(lens) - lens
     if keep is not None:
-        docs, lens_a, heads = docs[keep], lens_a[keep], heads[keep]
+        docs, lens, heads = docs[keep], lens[keep], heads[keep]
     if np.all(buf[heads] == ord("H")):  # 2-byte positions: gathered from the bytes at once
-        counts = (lens_a - 1) // 2
+        counts = (lens - 1) // 2
         starts = np.cumsum(counts) - counts
         at = np.repeat(heads + 1 - 2 * starts, counts) + 2 * np.arange(int(counts.sum()))
         pos = buf[at].astype(np.int64) | (buf[at + 1].astype(np.int64) << 8)
     else:
         decode = GramPositions().decode_positions
-        decoded = [decode(joined[h : h + n]) for h, n in zip(heads.tolist(), lens_a.tolist(), strict=True)]
+        decoded = [decode(buf[h : h + n].tobytes()) for h, n in zip(heads.tolist(), lens.tolist(), strict=True)]
         pos = np.fromiter((p for ps in decoded for p in ps), dtype=np.int64)
         counts = np.array([len(ps) for ps in decoded], dtype=np.int64)
     return np.repeat(docs, counts), pos
