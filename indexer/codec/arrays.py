@@ -21,7 +21,7 @@ from zlib import crc32
 
 import numpy as np
 from isal.isal_zlib import decompress
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3TermInfo, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield
 from whoosh.columns import TranslatingColumnReader, VarBytesColumn
 from whoosh.filedb.filetables import crc_hash
 from whoosh.reading import CorruptIndexError, TermNotFound
@@ -165,18 +165,14 @@ class DocTable:
             local = None if within is None else _local(within, off, r.doc_count_all())
             if local is not None and not len(local):
                 continue  # a segment without documents of `within`
-            terms = r._terms
-            try:
-                info = (table or terms).term_info(fieldname, btext)
-            except TermNotFound:
+            value = _term_value(r, table, fieldname, btext)
+            if value is None:
                 continue
-            if info.is_inlined():
-                i, w, v = info.inlined_postings()
+            if records.is_inlined(value):
+                i, w, v = records.inlined(value)
                 i, w, v = np.array(i, dtype=np.int64), np.array(w, dtype=np.float64), [list(v)]
             else:
-                offset, length = info.extent()
-                length = length[0] if isinstance(length, tuple) else length  # whoosh3 reads it as a 1-tuple
-                i, w, v = read_blocks(terms._postfile, offset, length, values, local)
+                i, w, v = read_blocks(r._terms._postfile, *records.extent(value), values, local)
             ids.append(i + off)  # deleted documents stay: `live` masks them
             weights.append(w)
             if values:
@@ -244,12 +240,13 @@ class TermTable:
             slot = (slot + 1) % slots
         return None
 
-    def term_info(self, fieldname: str, term: bytes) -> W3TermInfo:
+    def value(self, fieldname: str, term: bytes) -> bytes | None:
+        """A term's record value (`indexer.codec.records`' layouts), or None."""
         found = self.find(self._keycoder(fieldname, term)) if fieldname in self._fields else None
         if found is None:
-            raise TermNotFound(f"No term {fieldname}:{term!r}")
+            return None
         at, length = found
-        return records.term_info(self._mapped[at : at + length])
+        return self._mapped[at : at + length]
 
     def frequencies(self, fieldname: str) -> tuple[list[bytes], np.ndarray]:
         """Every term of a field and its document frequency, in key order (no term info decoded)."""
@@ -310,6 +307,16 @@ class TermTable:
         return out
 
 
+def _term_value(r, table: TermTable | None, fieldname: str, term: bytes) -> bytes | None:
+    """A term's record value in segment `r` (None: not there), through Whoosh when the table is not mapped."""
+    if table is not None:
+        return table.value(fieldname, term)
+    try:
+        return records.value_of(r._terms.term_info(fieldname, term))
+    except TermNotFound:
+        return None
+
+
 def _field_grams(r, table: TermTable | None, fieldname: str, lo: bytes, hi: bytes | None,
                  keep: Callable[[str], bool] | None = None) -> Grams:
     """`TermTable.grams` of a segment's field (those whose text `keep` accepts), through Whoosh when the
@@ -323,7 +330,7 @@ def _field_grams(r, table: TermTable | None, fieldname: str, lo: bytes, hi: byte
             break
         if accept is None or accept(term):
             terms.append(term)
-            values.append(info.to_bytes())
+            values.append(records.value_of(info))
     return Grams.of(terms, values)
 
 
