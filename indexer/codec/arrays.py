@@ -93,7 +93,7 @@ class DocTable:
             self._alnum[key] = Grams.join(parts)
         grams = self._alnum[key]
         end = suffix.encode("utf-8")
-        return grams.subset([t.endswith(end) for t in grams.terms])
+        return grams.subset([t.endswith(end) for t in grams.terms or ()])
 
     def term_tables(self) -> list[TermTable | None]:
         """Each segment's `TermTable` (None where Whoosh has to look terms up itself), mapped on first use."""
@@ -260,10 +260,11 @@ class TermTable:
         their values where they are in the mapped file, nothing decoded (a prefix such as 个 has ~1,300
         grams in every segment)."""
         at, value, datalen = self._range(fieldname, lo, hi)
+        if keep is None:
+            return Grams(None, self._bytes, value, datalen)
         m, skip = self._mapped, len(self._keycoder(fieldname, b"")) + 8
         terms = [m[a + skip : v] for a, v in zip(at.tolist(), value.tolist(), strict=True)]
-        grams = Grams(terms, self._bytes, value, datalen)
-        return grams if keep is None else grams.subset([keep(t) for t in terms])
+        return Grams(terms, self._bytes, value, datalen).subset([keep(t) for t in terms])
 
     def _range(self, fieldname: str, lo: bytes, hi: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where the records of a field's terms from `lo` up to `hi` (None: the field's last) start, where their
@@ -339,7 +340,7 @@ class Grams:
     """Some terms of one segment and where their record values are (`indexer.codec.records`'s layouts) in a
     byte array: undecoded until a phrase's open edge needs their postings."""
 
-    terms: list[bytes]
+    terms: list[bytes] | None  # (None: not read)
     u8: np.ndarray
     starts: np.ndarray  # int64 offsets of the values in `u8`
     lengths: np.ndarray
@@ -355,11 +356,12 @@ class Grams:
         """The grams of several parts (each part's values copied into one array)."""
         values = [g.u8[a : a + n].tobytes() for g in parts for a, n in zip(g.starts.tolist(), g.lengths.tolist(),
                                                                           strict=True)]
-        return cls.of([t for g in parts for t in g.terms], values)
+        return cls.of([t for g in parts for t in g.terms or ()], values)
 
     def subset(self, keep: list[bool]) -> Grams:
         mask = np.array(keep, dtype=bool)
-        return Grams([t for t, k in zip(self.terms, keep, strict=True) if k], self.u8, self.starts[mask],
+        terms = None if self.terms is None else [t for t, k in zip(self.terms, keep, strict=True) if k]
+        return Grams(terms, self.u8, self.starts[mask],
                      self.lengths[mask])
 
     def doc_ranges(self) -> tuple[np.ndarray, np.ndarray]:
