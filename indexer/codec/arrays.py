@@ -17,6 +17,7 @@ import struct
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from zlib import crc32
 
 import numpy as np
@@ -34,7 +35,7 @@ from ..schema import GramPositions
 from . import records
 
 _LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
-_DTYPES = {"B": np.uint8, "H": np.uint16, "I": np.uint32}
+_DTYPES = {"B": np.uint8, "H": np.uint16, "I": np.uint32, "f": np.float32}
 
 
 class DocTable:
@@ -160,9 +161,11 @@ class DocTable:
         """
         field = self.searcher.schema[fieldname]
         btext = field.to_bytes(text) if isinstance(text, str) else text
-        ids, weights, vals = [], [], []
-        for (r, off), table in zip(self.leaves, self.term_tables(), strict=True):
-            local = None if within is None else _local(within, off, r.doc_count_all())
+        edges = None if within is None else np.searchsorted(within, self._edges).tolist()
+        blocks: list[tuple] = []  # every segment's (posting count, doc deltas, weights, values), in document order
+        bases: list[int] = []  # the first document number of each one's segment
+        for k, ((r, off), table) in enumerate(zip(self.leaves, self.term_tables(), strict=True)):
+            local = None if edges is None else within[edges[2 * k] : edges[2 * k + 1]] - off
             if local is not None and not len(local):
                 continue  # a segment without documents of `within`
             value = _term_value(r, table, fieldname, btext)
@@ -170,16 +173,18 @@ class DocTable:
                 continue
             if records.is_inlined(value):
                 i, w, v = records.inlined(value)
-                i, w, v = np.array(i, dtype=np.int64), np.array(w, dtype=np.float64), [list(v)]
+                got = [(len(i), [i[0], *(b - a for a, b in pairwise(i))], w, list(v))]
             else:
-                i, w, v = read_blocks(r._terms._postfile, *records.extent(value), values, local)
-            ids.append(i + off)  # deleted documents stay: `live` masks them
-            weights.append(w)
-            if values:
-                vals.extend(v)  # chunks, in document order
-        if not ids:
-            return np.zeros(0, dtype=np.int64), np.zeros(0), [] if values else None
-        return np.concatenate(ids), np.concatenate(weights), vals if values else None
+                got = _blocks(r._terms._postfile, *records.extent(value), local)
+            blocks += got
+            bases += [off] * len(got)  # deleted documents stay: `live` masks them
+        ids, weights, vals = _decoded(blocks, values, bases)
+        return ids, weights, vals if values else None
+
+    @property
+    def _edges(self) -> np.ndarray:
+        """Each segment's first document number and the one after its last, one after another."""
+        return np.array([x for r, off in self.leaves for x in (off, off + r.doc_count_all())], dtype=np.int64)
 
 
 class TermTable:
@@ -200,6 +205,7 @@ class TermTable:
     def __init__(self, terms, mapped: mmap.mmap) -> None:
         self._keycoder = terms._keycoder
         self._fields = set(terms._fieldmap)
+        self._prefixes = {f: terms._keycoder(f, b"") for f in self._fields}  # a field's keys start with it
         self._mapped = mapped
         tindex = terms._tindex
         self._dir = tindex.tables
@@ -242,7 +248,8 @@ class TermTable:
 
     def value(self, fieldname: str, term: bytes) -> bytes | None:
         """A term's record value (`indexer.codec.records`' layouts), or None."""
-        found = self.find(self._keycoder(fieldname, term)) if fieldname in self._fields else None
+        prefix = self._prefixes.get(fieldname)
+        found = None if prefix is None else self.find(prefix + term)
         if found is None:
             return None
         at, length = found
@@ -300,7 +307,7 @@ class TermTable:
     def doc_frequencies(self, fieldname: str, terms: list[bytes]) -> list[int]:
         if fieldname not in self._fields:
             return [0] * len(terms)
-        field, m = self._keycoder(fieldname, b""), self._mapped
+        field, m = self._prefixes[fieldname], self._mapped
         out = []
         for t in terms:
             found = self.find(field + t)
@@ -430,12 +437,6 @@ def common(a: np.ndarray, b: np.ndarray, mask: bool = False) -> np.ndarray:
 _FOUR = np.arange(4)
 
 
-def _local(docs: np.ndarray, off: int, count: int) -> np.ndarray:
-    """The documents of ascending `docs` in the segment of `count` documents from `off`, numbered in it."""
-    lo, hi = np.searchsorted(docs, (off, off + count))
-    return docs[lo:hi] - off
-
-
 def _holding(docs: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
     """Which first..last ranges hold one of ascending `docs` (0xFFFFFFFF: unknown, so maybe)."""
     unknown = (first == 0xFFFFFFFF) | (last == 0xFFFFFFFF)
@@ -486,6 +487,11 @@ def read_blocks(postfile, offset: int, length: int, values: bool,
     undecoded: a phrase of rare and common grams decodes few blocks of the common ones.
     Blocks are zlib streams, inflated by ISA-L (`isal`: the same bytes, 2.3× faster).
     """
+    return _decoded(_blocks(postfile, offset, length, within), values)
+
+
+def _blocks(postfile, offset: int, length: int, within: np.ndarray | None) -> list[tuple]:
+    """(posting count, doc deltas, weights, values) of a term's blocks that may hold `within` (`read_blocks`)."""
     raw = postfile.get(offset, length)
     if raw[:4] != WHOOSH3_HEADER_MAGIC:
         raise CorruptIndexError(f"bad postings block tag at offset {offset}")
@@ -502,27 +508,42 @@ def read_blocks(postfile, offset: int, length: int, values: bool,
     if within is not None:
         ends = np.searchsorted(within, [b[1] for b in blocks], "right")  # candidates up to each block's last doc
         blocks = [b for b, a, z in zip(blocks, np.concatenate(([0], ends[:-1])), ends, strict=True) if z > a]
-    ids, weights, vals = [], [], []
-    for n, _last, comp, start, end in blocks:
-        data = raw[start:end]
-        d_ids, d_weights, d_values = pickle.loads(decompress(data) if comp else data)
-        if isinstance(d_ids, array):  # indexer.postings: deltas as an array
-            ids.append(np.cumsum(np.frombuffer(d_ids, dtype=_DTYPES[d_ids.typecode]), dtype=np.int64))
-        else:
-            ids.append(np.cumsum(np.array(d_ids, dtype=np.int64)))
-        if d_weights is None:
-            weights.append(np.ones(n))
-        elif isinstance(d_weights, float):
-            weights.append(np.full(n, d_weights))
-        elif isinstance(d_weights, array):
-            weights.append(np.frombuffer(d_weights, dtype=np.float32).astype(np.float64))
-        else:
-            weights.append(np.array(d_weights, dtype=np.float64))
-        if values:
-            vals.append(d_values)
-    if not ids:
-        return np.zeros(0, dtype=np.int64), np.zeros(0), vals
-    return np.concatenate(ids), np.concatenate(weights), vals
+    return [(n, *pickle.loads(decompress(raw[a:z]) if comp else raw[a:z])) for n, _last, comp, a, z in blocks]
+
+
+def _decoded(blocks: list[tuple], values: bool, bases: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, list]:
+    """The postings of `_blocks` (block k's documents from bases[k]) as arrays: documents, weights, values chunks.
+
+    The numpy work is done once over all blocks (and segments), not once per block.
+    """
+    if not blocks:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), []
+    counts = np.array([b[0] for b in blocks], dtype=np.int64)
+    deltas = np.concatenate([_numbers(d, np.int64) for _n, d, _w, _v in blocks]).astype(np.int64)
+    ids = np.cumsum(deltas)
+    heads = np.cumsum(counts) - counts
+    before = ids[heads] - deltas[heads]  # each block's deltas start from 0
+    if bases is not None:
+        before -= np.array(bases, dtype=np.int64)
+    ids -= np.repeat(before, counts)
+    weights = np.concatenate([_weights(n, w) for n, _d, w, _v in blocks]).astype(np.float64)
+    return ids, weights, [v for *_, v in blocks] if values else []
+
+
+def _numbers(x, dtype) -> np.ndarray:
+    """A block's numbers: an `array` (`indexer.postings`) read in place, or Whoosh's tuple."""
+    if isinstance(x, array):
+        return np.frombuffer(x, dtype=_DTYPES[x.typecode])
+    return np.array(x, dtype=dtype)
+
+
+def _weights(n: int, w) -> np.ndarray:
+    """A block's n weights: None (all 1), one for all, 4-byte floats, or Whoosh's tuple."""
+    if w is None:
+        return np.ones(n)
+    if isinstance(w, float):
+        return np.full(n, w)
+    return _numbers(w, np.float64)
 
 
 def positions(docs: np.ndarray, chunks: list, keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
