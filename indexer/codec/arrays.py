@@ -552,18 +552,22 @@ def positions(docs: np.ndarray, chunks: list, keep: np.ndarray | None = None) ->
     With `keep` (a mask over the postings) only those postings are decoded: a phrase
     checks positions only in the documents not already known to hold it.
     """
-    lens, bufs = [], []
+    if not chunks:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    ends, bufs = [], []  # each chunk's values' end offsets (from 0 in the chunk)
     for chunk in chunks:
         if isinstance(chunk, PackedValues):
-            ends = np.frombuffer(chunk.ends, dtype=np.uint32).astype(np.int64)
-            lens.append(np.diff(ends, prepend=0))
+            ends.append(np.frombuffer(chunk.ends, dtype=np.uint32))
             bufs.append(chunk.data)
         else:
-            lens.append(np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk)))
+            ends.append(np.cumsum(np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))))
             bufs.append(b"".join(chunk))
-    if not bufs:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return _positions(docs, np.concatenate(lens), np.frombuffer(b"".join(bufs), dtype=np.uint8), keep)
+    counts = np.array([len(e) for e in ends], dtype=np.int64)
+    ends_a = np.concatenate(ends).astype(np.int64)
+    lens = np.diff(ends_a, prepend=0)
+    heads = (np.cumsum(counts) - counts)[counts > 0]
+    lens[heads] = ends_a[heads]  # a chunk's first value starts at 0
+    return _positions(docs, lens, np.frombuffer(b"".join(bufs), dtype=np.uint8), keep)
 
 
 def _positions(docs: np.ndarray, lens: np.ndarray, buf: np.ndarray,
