@@ -51,6 +51,8 @@ class DocTable:
             deleted = r.deleted_docs_set if hasattr(r, "deleted_docs_set") else ()
             if deleted:
                 self.live[np.fromiter(deleted, dtype=np.int64) + off] = False
+        # each segment's first document number and the one after its last, one after another
+        self._edges = np.array([x for r, off in self.leaves for x in (off, off + r.doc_count_all())], dtype=np.int64)
         self._lengths: dict[str, np.ndarray] = {}
         self._columns: dict[str, np.ndarray] = {}
         self._tables: list[TermTable | None] | None = None
@@ -180,11 +182,6 @@ class DocTable:
             bases += [off] * len(got)  # deleted documents stay: `live` masks them
         ids, weights, vals = _decoded(blocks, values, bases)
         return ids, weights, vals if values else None
-
-    @property
-    def _edges(self) -> np.ndarray:
-        """Each segment's first document number and the one after its last, one after another."""
-        return np.array([x for r, off in self.leaves for x in (off, off + r.doc_count_all())], dtype=np.int64)
 
 
 class TermTable:
@@ -368,8 +365,7 @@ class Grams:
     def subset(self, keep: list[bool]) -> Grams:
         mask = np.array(keep, dtype=bool)
         terms = None if self.terms is None else [t for t, k in zip(self.terms, keep, strict=True) if k]
-        return Grams(terms, self.u8, self.starts[mask],
-                     self.lengths[mask])
+        return Grams(terms, self.u8, self.starts[mask], self.lengths[mask])
 
     def doc_ranges(self) -> tuple[np.ndarray, np.ndarray]:
         """The first and last documents of each gram (0xFFFFFFFF: unknown)."""
