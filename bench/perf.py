@@ -12,6 +12,7 @@ the naive one with the ratio. Stage times are CPU seconds summed over worker pro
 
 Usage: python bench/perf.py [--articles N | --big] [--script hans|hant] [--corpus DIR] [--repeat R]
        [--no-naive] [--keep DIR]
+       python bench/perf.py --index DIR [--index DIR ...] [--repeat R]   (existing indexes, side by side)
 
 The million: python bench/perf.py --articles 1000000 --no-naive (the naive build would take hours).
 """
@@ -179,6 +180,43 @@ def time_queries(search, repeat: int) -> dict[str, list[float]]:
             if rep:
                 times.setdefault(label, []).append(time.perf_counter() - t)
     return times
+
+
+def compare_indexes(indexes: list[Path], repeat: int) -> None:
+    """Time the query mix on existing indexes and print p50/p95 per kind and the ratios to the first index.
+
+    Each query runs on every index in turn (the order flips every pass), so the load of
+    a shared machine falls on all alike; the first pass warms caches and is not counted.
+    """
+    from indexer.config import Config
+    from indexer.search import Searcher
+
+    searchers = [Searcher(Config.load(ix, ix.parent / "no-userdict.txt")) for ix in indexes]
+    times: list[dict[str, list[float]]] = [{} for _ in indexes]
+    try:
+        for rep in range(repeat + 1):
+            for label, q, opts in QUERIES:
+                for i in range(len(indexes))[:: 1 if rep % 2 else -1]:
+                    t = time.perf_counter()
+                    searchers[i].search(q, **opts)
+                    if rep:
+                        times[i].setdefault(label, []).append(time.perf_counter() - t)
+    finally:
+        for s in searchers:
+            s.close()
+    for k, ix in enumerate(indexes):
+        print(f"[{k}] {ix}")
+    print(f"\n{'ms p50/p95':<10}" + "".join(f"{f'[{k}]':>14}" for k in range(len(indexes))))
+    for label in [*times[0], "all"]:
+        cells = []
+        for t in times:
+            xs = [x for v in t.values() for x in v] if label == "all" else t[label]
+            cells.append(f"{pct(xs, 50) * 1000:.2f}/{pct(xs, 95) * 1000:.2f}")
+        print(f"{label:<10}" + "".join(f"{c:>14}" for c in cells))
+    first = [x for v in times[0].values() for x in v]
+    for k, t in enumerate(times[1:], 1):
+        xs = [x for v in t.values() for x in v]
+        print(f"[{k}] / [0]: p50 {pct(xs, 50) / pct(first, 50):.2f}x, p95 {pct(xs, 95) / pct(first, 95):.2f}x")
 
 
 def newssearch_queries(index: Path, repeat: int) -> dict[str, list[float]]:
@@ -356,11 +394,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeat", type=int, default=5, help="timed passes over the query mix (default 5)")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive build (no ratios)")
     ap.add_argument("--keep", type=Path, help="work in this new folder and keep it (sources and indexes)")
+    ap.add_argument("--index", type=Path, action="append",
+                    help="time the query mix on this existing index (repeat to compare several); nothing is built")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         kind, src, index = args.child
         return (child_build_newssearch if kind == "newssearch" else child_build_naive)(src, index)
+    if args.index:
+        return compare_indexes(args.index, args.repeat)
     if args.big:
         args.articles = BIG
     if args.keep:

@@ -70,6 +70,7 @@ class _Run:
         self.leaves: dict[tuple[int, bool], tuple] = {}  # (id(leaf), scored) -> its docs, their scores
         self.universe: np.ndarray | None = None  # ascending documents the arrays are over (None: every one)
         self.whole: dict[tuple, tuple] = {}  # (field, term) -> its postings read whole (docs, weights)
+        self.dfs: dict[tuple, np.ndarray] = {}  # (field, words) -> their document frequencies
 
     def found(self, q: wq.Query, within: np.ndarray | None) -> Found:
         only = within
@@ -110,8 +111,16 @@ class _Run:
                 total += self.t.n
             elif q.fieldname in self.s.schema:
                 words = list(q.words) if isinstance(q, GramPhrase) else [q.text]
-                total += float(self.t.doc_frequencies(q.fieldname, words).min()) if words else 0
+                total += float(self._doc_frequencies(q.fieldname, words).min()) if words else 0
         return total
+
+    def _doc_frequencies(self, fieldname: str, words: list) -> np.ndarray:
+        """`DocTable.doc_frequencies`, looked up once per evaluation (nested ``And`` nodes estimate the same
+        leaves again, and a phrase orders its grams by them): a lookup per segment each time."""
+        key = (fieldname, tuple(words))
+        if key not in self.dfs:
+            self.dfs[key] = self.t.doc_frequencies(fieldname, words)
+        return self.dfs[key]
 
     def _place(self, docs: np.ndarray, scores: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """A leaf's ascending documents and scores as a mask and scores over the universe."""
@@ -272,7 +281,7 @@ class _Run:
         still in the running (`DocTable.postings`' `within`), so a phrase with one rare gram
         decodes little of its common ones. Within a universe, only its documents are in the running.
         """
-        order = np.argsort(self.t.doc_frequencies(fieldname, words), kind="stable")
+        order = np.argsort(self._doc_frequencies(fieldname, words), kind="stable")
         lists: list = [None] * len(words)
         docs = self.universe
         for k in map(int, order):

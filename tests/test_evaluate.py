@@ -76,6 +76,21 @@ def test_a_universe_of_documents_gives_what_all_documents_give(searcher, text, o
     assert got[0] == got[1 << 40]
 
 
+@pytest.mark.parametrize("text", ['"38个"', '"8个问题"', '"共有3"', '"臺南市政府"', "台南 观光", "黄伟哲", "covid"])
+def test_terms_read_through_whoosh_give_what_the_mapped_term_table_gives(corpus_index, text):
+    """A segment whose term table cannot be memory-mapped is read through Whoosh's terms reader: the same
+    documents and the very same floats (open edges included)."""
+    searchers = [Searcher(corpus_index), Searcher(corpus_index)]
+    try:
+        table = searchers[1].snapshot().table
+        table._tables = [None] * len(table.leaves)
+        mapped, through_whoosh = (evaluated(s, compiled(s, text)) for s in searchers)
+        assert mapped == through_whoosh
+    finally:
+        for s in searchers:
+            s.close()
+
+
 def test_every_node_kind_matches_whoosh(searcher):
     q = compiled(searcher, "台南 观光 -夜市")
     assert isinstance(q, wq.AndNot)

@@ -15,13 +15,14 @@ import mmap
 import pickle
 import struct
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from zlib import crc32
 
 import numpy as np
 from isal.isal_zlib import decompress
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3TermInfo, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield
 from whoosh.columns import TranslatingColumnReader, VarBytesColumn
 from whoosh.filedb.filetables import crc_hash
 from whoosh.reading import CorruptIndexError, TermNotFound
@@ -34,7 +35,7 @@ from ..schema import GramPositions
 from . import records
 
 _LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
-_DTYPES = {"B": np.uint8, "H": np.uint16, "I": np.uint32}
+_DTYPES = {"B": np.uint8, "H": np.uint16, "I": np.uint32, "f": np.float32}
 
 
 class DocTable:
@@ -50,6 +51,8 @@ class DocTable:
             deleted = r.deleted_docs_set if hasattr(r, "deleted_docs_set") else ()
             if deleted:
                 self.live[np.fromiter(deleted, dtype=np.int64) + off] = False
+        # each segment's first document number and the one after its last, one after another
+        self._edges = np.array([x for r, off in self.leaves for x in (off, off + r.doc_count_all())], dtype=np.int64)
         self._lengths: dict[str, np.ndarray] = {}
         self._columns: dict[str, np.ndarray] = {}
         self._tables: list[TermTable | None] | None = None
@@ -85,16 +88,15 @@ class DocTable:
         r = self.leaves[k][0]
         if prefix:
             lo = prefix.encode("utf-8")
-            if table is not None:
-                return table.grams(fieldname, lo, lo + b"\xff")
-            return Grams.of([info for _t, info in _field_items(r, None, fieldname, lo, lo + b"\xff")])
+            return _field_grams(r, table, fieldname, lo, lo + b"\xff")
         key = (k, fieldname)
         if key not in self._alnum:  # letter/digit grams sort before the Han range or after it
-            ranges = ((b"", "\u3400".encode()), ("\ua000".encode(), None))
-            self._alnum[key] = [(t, info) for lo, hi in ranges for t, info in _field_items(r, table, fieldname, lo, hi)
-                                if _alnum(t.decode("utf-8"))]
+            parts = [_field_grams(r, table, fieldname, lo, hi, _alnum)
+                     for lo, hi in ((b"", "\u3400".encode()), ("\ua000".encode(), None))]
+            self._alnum[key] = Grams.join(parts)
+        grams = self._alnum[key]
         end = suffix.encode("utf-8")
-        return Grams.of([info for t, info in self._alnum[key] if t.endswith(end)])
+        return grams.subset([t.endswith(end) for t in grams.terms or ()])
 
     def term_tables(self) -> list[TermTable | None]:
         """Each segment's `TermTable` (None where Whoosh has to look terms up itself), mapped on first use."""
@@ -161,30 +163,25 @@ class DocTable:
         """
         field = self.searcher.schema[fieldname]
         btext = field.to_bytes(text) if isinstance(text, str) else text
-        ids, weights, vals = [], [], []
-        for (r, off), table in zip(self.leaves, self.term_tables(), strict=True):
-            local = None if within is None else _local(within, off, r.doc_count_all())
+        edges = None if within is None else np.searchsorted(within, self._edges).tolist()
+        blocks: list[tuple] = []  # every segment's (posting count, doc deltas, weights, values), in document order
+        bases: list[int] = []  # the first document number of each one's segment
+        for k, ((r, off), table) in enumerate(zip(self.leaves, self.term_tables(), strict=True)):
+            local = None if edges is None else within[edges[2 * k] : edges[2 * k + 1]] - off
             if local is not None and not len(local):
                 continue  # a segment without documents of `within`
-            terms = r._terms
-            try:
-                info = (table or terms).term_info(fieldname, btext)
-            except TermNotFound:
+            value = _term_value(r, table, fieldname, btext)
+            if value is None:
                 continue
-            if info.is_inlined():
-                i, w, v = info.inlined_postings()
-                i, w, v = np.array(i, dtype=np.int64), np.array(w, dtype=np.float64), [list(v)]
+            if records.is_inlined(value):
+                i, w, v = records.inlined(value)
+                got = [(len(i), [i[0], *(b - a for a, b in pairwise(i))], w, list(v))]
             else:
-                offset, length = info.extent()
-                length = length[0] if isinstance(length, tuple) else length  # whoosh3 reads it as a 1-tuple
-                i, w, v = read_blocks(terms._postfile, offset, length, values, local)
-            ids.append(i + off)  # deleted documents stay: `live` masks them
-            weights.append(w)
-            if values:
-                vals.extend(v)  # chunks, in document order
-        if not ids:
-            return np.zeros(0, dtype=np.int64), np.zeros(0), [] if values else None
-        return np.concatenate(ids), np.concatenate(weights), vals if values else None
+                got = _blocks(r._terms._postfile, *records.extent(value), local)
+            blocks += got
+            bases += [off] * len(got)  # deleted documents stay: `live` masks them
+        ids, weights, vals = _decoded(blocks, values, bases)
+        return ids, weights, vals if values else None
 
 
 class TermTable:
@@ -205,6 +202,7 @@ class TermTable:
     def __init__(self, terms, mapped: mmap.mmap) -> None:
         self._keycoder = terms._keycoder
         self._fields = set(terms._fieldmap)
+        self._prefixes = {f: terms._keycoder(f, b"") for f in self._fields}  # a field's keys start with it
         self._mapped = mapped
         tindex = terms._tindex
         self._dir = tindex.tables
@@ -245,19 +243,14 @@ class TermTable:
             slot = (slot + 1) % slots
         return None
 
-    def term_info(self, fieldname: str, term: bytes) -> W3TermInfo:
-        found = self.find(self._keycoder(fieldname, term)) if fieldname in self._fields else None
+    def value(self, fieldname: str, term: bytes) -> bytes | None:
+        """A term's record value (`indexer.codec.records`' layouts), or None."""
+        prefix = self._prefixes.get(fieldname)
+        found = None if prefix is None else self.find(prefix + term)
         if found is None:
-            raise TermNotFound(f"No term {fieldname}:{term!r}")
+            return None
         at, length = found
-        return records.term_info(self._mapped[at : at + length])
-
-    def items(self, fieldname: str, lo: bytes, hi: bytes | None) -> Iterator[tuple[bytes, W3TermInfo]]:
-        """(term, term info) of a field's terms from `lo` up to `hi` (excluded; None: the field's last), in order."""
-        at, value, datalen = self._range(fieldname, lo, hi)
-        m, skip = self._mapped, len(self._keycoder(fieldname, b"")) + 8
-        for a, v, d in zip(at.tolist(), value.tolist(), datalen.tolist(), strict=True):
-            yield m[a + skip : v], records.term_info(m[v : v + d])
+        return self._mapped[at : at + length]
 
     def frequencies(self, fieldname: str) -> tuple[list[bytes], np.ndarray]:
         """Every term of a field and its document frequency, in key order (no term info decoded)."""
@@ -266,16 +259,16 @@ class TermTable:
         terms = [m[a + skip : v] for a, v in zip(at.tolist(), value.tolist(), strict=True)]
         return terms, records.doc_frequencies(self._bytes, value)
 
-    def grams(self, fieldname: str, lo: bytes, hi: bytes) -> Grams:
-        """The terms of a field from `lo` up to `hi` as `Grams`: document ranges read with numpy, each
-        term info decoded only when asked for (a prefix such as 个 has ~1,300 grams in every segment)."""
-        _at, value, datalen = self._range(fieldname, lo, hi)
-        m = self._mapped
-
-        def info(i: int) -> W3TermInfo:
-            return records.term_info(m[value[i] : value[i] + datalen[i]])
-
-        return Grams(*records.doc_ranges(self._bytes, value), info)
+    def grams(self, fieldname: str, lo: bytes, hi: bytes | None, keep: Callable[[bytes], bool] | None = None) -> Grams:
+        """The terms of a field from `lo` up to `hi` (None: the field's last), those `keep` accepts, as `Grams`:
+        their values where they are in the mapped file, nothing decoded (a prefix such as 个 has ~1,300
+        grams in every segment)."""
+        at, value, datalen = self._range(fieldname, lo, hi)
+        if keep is None:
+            return Grams(None, self._bytes, value, datalen)
+        m, skip = self._mapped, len(self._keycoder(fieldname, b"")) + 8
+        terms = [m[a + skip : v] for a, v in zip(at.tolist(), value.tolist(), strict=True)]
+        return Grams(terms, self._bytes, value, datalen).subset([keep(t) for t in terms])
 
     def _range(self, fieldname: str, lo: bytes, hi: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where the records of a field's terms from `lo` up to `hi` (None: the field's last) start, where their
@@ -311,7 +304,7 @@ class TermTable:
     def doc_frequencies(self, fieldname: str, terms: list[bytes]) -> list[int]:
         if fieldname not in self._fields:
             return [0] * len(terms)
-        field, m = self._keycoder(fieldname, b""), self._mapped
+        field, m = self._prefixes[fieldname], self._mapped
         out = []
         for t in terms:
             found = self.find(field + t)
@@ -319,60 +312,108 @@ class TermTable:
         return out
 
 
-def _field_items(r, table: TermTable | None, fieldname: str, lo: bytes, hi: bytes | None):
-    """`TermTable.items` of a segment's field, through Whoosh when the table is not mapped."""
+def _term_value(r, table: TermTable | None, fieldname: str, term: bytes) -> bytes | None:
+    """A term's record value in segment `r` (None: not there), through Whoosh when the table is not mapped."""
     if table is not None:
-        yield from table.items(fieldname, lo, hi)
-        return
+        return table.value(fieldname, term)
+    try:
+        return records.value_of(r._terms.term_info(fieldname, term))
+    except TermNotFound:
+        return None
+
+
+def _field_grams(r, table: TermTable | None, fieldname: str, lo: bytes, hi: bytes | None,
+                 keep: Callable[[str], bool] | None = None) -> Grams:
+    """`TermTable.grams` of a segment's field (those whose text `keep` accepts), through Whoosh when the
+    table is not mapped."""
+    accept = None if keep is None else (lambda t: keep(t.decode("utf-8")))
+    if table is not None:
+        return table.grams(fieldname, lo, hi, accept)
+    terms, values = [], []
     for (fname, term), info in r._terms.items_from(fieldname, lo):
         if fname != fieldname or (hi is not None and term >= hi):
-            return
-        yield term, info
+            break
+        if accept is None or accept(term):
+            terms.append(term)
+            values.append(records.value_of(info))
+    return Grams.of(terms, values)
 
 
 @dataclass
 class Grams:
-    """Some terms of one segment: their first and last documents as arrays (0xFFFFFFFF: unknown), and
-    their term infos by number (`info(i)`)."""
+    """Some terms of one segment and where their record values are (`indexer.codec.records`'s layouts) in a
+    byte array: undecoded until a phrase's open edge needs their postings."""
 
-    first: np.ndarray
-    last: np.ndarray
-    info: Callable[[int], W3TermInfo]
+    terms: list[bytes] | None  # (None: not read)
+    u8: np.ndarray
+    starts: np.ndarray  # int64 offsets of the values in `u8`
+    lengths: np.ndarray
 
     @classmethod
-    def of(cls, infos: list[W3TermInfo]) -> Grams:
-        def known(x: int | None) -> int:
-            return 0xFFFFFFFF if x is None else x
+    def of(cls, terms: list[bytes], values: list[bytes]) -> Grams:
+        lengths = np.array([len(v) for v in values], dtype=np.int64)
+        u8 = np.frombuffer(b"".join(values), dtype=np.uint8)
+        return cls(terms, u8, np.cumsum(lengths) - lengths, lengths)
 
-        return cls(np.array([known(i.min_id()) for i in infos], dtype=np.int64),
-                   np.array([known(i.max_id()) for i in infos], dtype=np.int64), infos.__getitem__)
+    @classmethod
+    def join(cls, parts: list[Grams]) -> Grams:
+        """The grams of several parts (each part's values copied into one array)."""
+        values = [g.u8[a : a + n].tobytes() for g in parts for a, n in zip(g.starts.tolist(), g.lengths.tolist(),
+                                                                          strict=True)]
+        return cls.of([t for g in parts for t in g.terms or ()], values)
+
+    def subset(self, keep: list[bool]) -> Grams:
+        mask = np.array(keep, dtype=bool)
+        terms = None if self.terms is None else [t for t, k in zip(self.terms, keep, strict=True) if k]
+        return Grams(terms, self.u8, self.starts[mask], self.lengths[mask])
+
+    def doc_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """The first and last documents of each gram (0xFFFFFFFF: unknown)."""
+        return records.doc_ranges(self.u8, self.starts)
 
 
 def _resolve(r, grams: Grams, need: np.ndarray) -> np.ndarray:
     """The keys of `need` (document << 32 | position in segment `r`, ascending) where one of `grams` is.
 
-    Only grams whose first..last documents hold a document of `need` are decoded (most
-    grams of a prefix such as 个, ~1,300 in every segment, are rare); rare grams' inlined
-    postings are read without numpy.
+    Only grams whose first..last documents hold a document of `need` are read (most
+    grams of a prefix such as 个, ~1,300 in every segment, are rare); their postings
+    come straight from the values: compact ones decoded together with numpy
+    (`records.decode_arrays`), older inlined ones without building term infos.
     """
     docs = np.unique(need >> 32)
-    wanted, inline, arrays = set(docs.tolist()), [], []
+    first, last = grams.doc_ranges()
+    picked = np.flatnonzero(_holding(docs, first, last))
+    starts, lengths = grams.starts[picked], grams.lengths[picked]
+    compact = grams.u8[starts] >= records.COMPACT
+    keys = [_compact_keys(grams.u8, starts[compact], docs)]
+    inline, wanted = [], set(docs.tolist())
     decode = GramPositions().decode_positions
-    for i in np.flatnonzero(_holding(docs, grams.first, grams.last)).tolist():
-        info = grams.info(i)
-        if info.is_inlined():
-            ids, _w, values = info.inlined_postings()
+    for a, n in zip(starts[~compact].tolist(), lengths[~compact].tolist(), strict=True):
+        value = grams.u8[a : a + n].tobytes()
+        if records.is_inlined(value):
+            ids, _w, values = records.inlined(value)
             inline.extend(d << 32 | p for d, v in zip(ids, values, strict=True) if d in wanted for p in decode(v))
         else:
-            arrays.append(_gram_keys(r, info, docs))
-    return common(need, np.unique(np.concatenate([np.array(inline, dtype=np.int64), *arrays])))
+            keys.append(_gram_keys(r, records.extent(value), docs))
+    return common(need, np.unique(np.concatenate([np.array(inline, dtype=np.int64), *keys])))
 
 
-def _gram_keys(r, info: W3TermInfo, docs: np.ndarray) -> np.ndarray:
-    """(document << 32 | position) of a gram of segment `r` with posting blocks, in its documents `docs`."""
-    offset, length = info.extent()
-    length = length[0] if isinstance(length, tuple) else length
-    ids, _, chunks = read_blocks(r._terms._postfile, offset, length, True, docs)
+def _compact_keys(u8: np.ndarray, starts: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """(document << 32 | position) of the compact gram values at `starts` of `u8`, in documents `docs`."""
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64)
+    d = records.decode_arrays(u8, starts)
+    ids, lens = d["docs"], d["numbers"]
+    keep = np.isin(ids, docs)
+    if not keep.any():
+        return ids[:0]
+    at, pos = _positions(ids, lens, d["vbytes"], keep)
+    return (at << 32) | pos
+
+
+def _gram_keys(r, extent: tuple[int, int], docs: np.ndarray) -> np.ndarray:
+    """(document << 32 | position) of a gram of segment `r` with posting blocks at `extent`, in its documents `docs`."""
+    ids, _, chunks = read_blocks(r._terms._postfile, *extent, True, docs)
     keep = common(ids, docs, mask=True)
     if not keep.any():
         return ids[:0]
@@ -390,12 +431,6 @@ def common(a: np.ndarray, b: np.ndarray, mask: bool = False) -> np.ndarray:
 
 
 _FOUR = np.arange(4)
-
-
-def _local(docs: np.ndarray, off: int, count: int) -> np.ndarray:
-    """The documents of ascending `docs` in the segment of `count` documents from `off`, numbered in it."""
-    lo, hi = np.searchsorted(docs, (off, off + count))
-    return docs[lo:hi] - off
 
 
 def _holding(docs: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
@@ -448,6 +483,11 @@ def read_blocks(postfile, offset: int, length: int, values: bool,
     undecoded: a phrase of rare and common grams decodes few blocks of the common ones.
     Blocks are zlib streams, inflated by ISA-L (`isal`: the same bytes, 2.3× faster).
     """
+    return _decoded(_blocks(postfile, offset, length, within), values)
+
+
+def _blocks(postfile, offset: int, length: int, within: np.ndarray | None) -> list[tuple]:
+    """(posting count, doc deltas, weights, values) of a term's blocks that may hold `within` (`read_blocks`)."""
     raw = postfile.get(offset, length)
     if raw[:4] != WHOOSH3_HEADER_MAGIC:
         raise CorruptIndexError(f"bad postings block tag at offset {offset}")
@@ -464,27 +504,42 @@ def read_blocks(postfile, offset: int, length: int, values: bool,
     if within is not None:
         ends = np.searchsorted(within, [b[1] for b in blocks], "right")  # candidates up to each block's last doc
         blocks = [b for b, a, z in zip(blocks, np.concatenate(([0], ends[:-1])), ends, strict=True) if z > a]
-    ids, weights, vals = [], [], []
-    for n, _last, comp, start, end in blocks:
-        data = raw[start:end]
-        d_ids, d_weights, d_values = pickle.loads(decompress(data) if comp else data)
-        if isinstance(d_ids, array):  # indexer.postings: deltas as an array
-            ids.append(np.cumsum(np.frombuffer(d_ids, dtype=_DTYPES[d_ids.typecode]), dtype=np.int64))
-        else:
-            ids.append(np.cumsum(np.array(d_ids, dtype=np.int64)))
-        if d_weights is None:
-            weights.append(np.ones(n))
-        elif isinstance(d_weights, float):
-            weights.append(np.full(n, d_weights))
-        elif isinstance(d_weights, array):
-            weights.append(np.frombuffer(d_weights, dtype=np.float32).astype(np.float64))
-        else:
-            weights.append(np.array(d_weights, dtype=np.float64))
-        if values:
-            vals.append(d_values)
-    if not ids:
-        return np.zeros(0, dtype=np.int64), np.zeros(0), vals
-    return np.concatenate(ids), np.concatenate(weights), vals
+    return [(n, *pickle.loads(decompress(raw[a:z]) if comp else raw[a:z])) for n, _last, comp, a, z in blocks]
+
+
+def _decoded(blocks: list[tuple], values: bool, bases: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, list]:
+    """The postings of `_blocks` (block k's documents from bases[k]) as arrays: documents, weights, values chunks.
+
+    The numpy work is done once over all blocks (and segments), not once per block.
+    """
+    if not blocks:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), []
+    counts = np.array([b[0] for b in blocks], dtype=np.int64)
+    deltas = np.concatenate([_numbers(d, np.int64) for _n, d, _w, _v in blocks]).astype(np.int64)
+    ids = np.cumsum(deltas)
+    heads = np.cumsum(counts) - counts
+    before = ids[heads] - deltas[heads]  # each block's deltas start from 0
+    if bases is not None:
+        before -= np.array(bases, dtype=np.int64)
+    ids -= np.repeat(before, counts)
+    weights = np.concatenate([_weights(n, w) for n, _d, w, _v in blocks]).astype(np.float64)
+    return ids, weights, [v for *_, v in blocks] if values else []
+
+
+def _numbers(x, dtype) -> np.ndarray:
+    """A block's numbers: an `array` (`indexer.postings`) read in place, or Whoosh's tuple."""
+    if isinstance(x, array):
+        return np.frombuffer(x, dtype=_DTYPES[x.typecode])
+    return np.array(x, dtype=dtype)
+
+
+def _weights(n: int, w) -> np.ndarray:
+    """A block's n weights: None (all 1), one for all, 4-byte floats, or Whoosh's tuple."""
+    if w is None:
+        return np.ones(n)
+    if isinstance(w, float):
+        return np.full(n, w)
+    return _numbers(w, np.float64)
 
 
 def positions(docs: np.ndarray, chunks: list, keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -493,31 +548,38 @@ def positions(docs: np.ndarray, chunks: list, keep: np.ndarray | None = None) ->
     With `keep` (a mask over the postings) only those postings are decoded: a phrase
     checks positions only in the documents not already known to hold it.
     """
-    lens, bufs = [], []
+    if not chunks:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    ends, bufs = [], []  # each chunk's values' end offsets (from 0 in the chunk)
     for chunk in chunks:
         if isinstance(chunk, PackedValues):
-            ends = np.frombuffer(chunk.ends, dtype=np.uint32).astype(np.int64)
-            lens.append(np.diff(ends, prepend=0))
+            ends.append(np.frombuffer(chunk.ends, dtype=np.uint32))
             bufs.append(chunk.data)
         else:
-            lens.append(np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk)))
+            ends.append(np.cumsum(np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))))
             bufs.append(b"".join(chunk))
-    if not bufs:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    lens_a = np.concatenate(lens)
-    joined = b"".join(bufs)
-    buf = np.frombuffer(joined, dtype=np.uint8)
-    heads = np.cumsum(lens_a) - lens_a
+    counts = np.array([len(e) for e in ends], dtype=np.int64)
+    ends_a = np.concatenate(ends).astype(np.int64)
+    lens = np.diff(ends_a, prepend=0)
+    heads = (np.cumsum(counts) - counts)[counts > 0]
+    lens[heads] = ends_a[heads]  # a chunk's first value starts at 0
+    return _positions(docs, lens, np.frombuffer(b"".join(bufs), dtype=np.uint8), keep)
+
+
+def _positions(docs: np.ndarray, lens: np.ndarray, buf: np.ndarray,
+               keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """`positions` of values one after another in byte array `buf`, lens[i] bytes each."""
+    heads = np.cumsum(lens) - lens
     if keep is not None:
-        docs, lens_a, heads = docs[keep], lens_a[keep], heads[keep]
+        docs, lens, heads = docs[keep], lens[keep], heads[keep]
     if np.all(buf[heads] == ord("H")):  # 2-byte positions: gathered from the bytes at once
-        counts = (lens_a - 1) // 2
+        counts = (lens - 1) // 2
         starts = np.cumsum(counts) - counts
         at = np.repeat(heads + 1 - 2 * starts, counts) + 2 * np.arange(int(counts.sum()))
         pos = buf[at].astype(np.int64) | (buf[at + 1].astype(np.int64) << 8)
     else:
         decode = GramPositions().decode_positions
-        decoded = [decode(joined[h : h + n]) for h, n in zip(heads.tolist(), lens_a.tolist(), strict=True)]
+        decoded = [decode(buf[h : h + n].tobytes()) for h, n in zip(heads.tolist(), lens.tolist(), strict=True)]
         pos = np.fromiter((p for ps in decoded for p in ps), dtype=np.int64)
         counts = np.array([len(ps) for ps in decoded], dtype=np.int64)
     return np.repeat(docs, counts), pos

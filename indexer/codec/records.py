@@ -41,6 +41,7 @@ import mmap
 import sys
 from array import array
 from collections.abc import Sequence
+from copy import copy
 from itertools import accumulate, pairwise
 from pickle import loads
 from struct import Struct, calcsize
@@ -228,6 +229,14 @@ def term_info(value: bytes) -> W3TermInfo:
     ti._minid, ti._maxid = first, last
     ti._inlined = postings
     return ti
+
+
+def value_of(ti: W3TermInfo) -> bytes:
+    """A term info as a value of the pickled or pointer layout (what Whoosh's reader gives, as a value)."""
+    if not ti.is_inlined() and isinstance(ti._length, tuple):  # whoosh3 reads the blocks' length as a 1-tuple
+        ti = copy(ti)
+        ti._length = ti._length[0]
+    return ti.to_bytes()
 
 
 def doc_frequency(value: bytes) -> int:
