@@ -23,6 +23,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,6 @@ from .ingest.plan import Plan, Spool, make_plan
 from .ingest.readers import file_key
 from .regional import script_of
 from .schema import make_schema
-from .snapshot import is_damage
 from .store import DAMAGE, IndexDir, State, analyzer_version, userdict_for
 from .testhooks import pause_for_tests
 
@@ -78,8 +78,8 @@ def _existing(ix) -> dict[str, tuple[str, str]]:
     (Whoosh's column readers take ~2 µs a value: ~6 s of a no-change run at a million articles)."""
     with ix.searcher() as s:
         table = DocTable(s)
-        live = np.flatnonzero(table.live)
-        ids, files, digests = (table.column(c)[live].tolist() for c in ("id", "file", "digest"))
+        live = table.live.tolist()
+        ids, files, digests = ([v or "" for v in compress(table.values(c), live)] for c in ("id", "file", "digest"))
         return dict(zip(ids, zip(files, digests, strict=True), strict=True))
 
 
@@ -157,6 +157,8 @@ def run_index(
         _discard_unfinished(store)
         raise IndexUnwritable(f"cannot write the index at {config.index}: {exc.strerror or exc}") from exc
     except Exception as exc:  # Whoosh raises ValueError, IndexError … on bytes it cannot parse
+        from .snapshot import is_damage  # the searcher's side: imported only when a run fails
+
         if not is_damage(exc):
             raise
         raise IndexCorrupt(f"the index at {config.index} is damaged: {type(exc).__name__}: {exc}") from exc

@@ -11,6 +11,7 @@ segment building, where forked workers run.
 import json
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -261,3 +262,18 @@ def test_long_lived_searcher_sees_removals_and_updates(config, tmp_path):
         assert s.search("改过").total == 1 and s.search("内容0").total == 0
     finally:
         s.close()
+
+
+def test_a_cron_run_over_json_files_loads_no_html_parser_and_no_searcher(tmp_path):
+    """What a run of JSON files never needs stays unimported: lxml (~30 ms) and the searcher's modules."""
+    src = tmp_path / "src"
+    write_jsonl(src / "a.jsonl", corpus_records(HANS, 3))
+    run = ("import sys; from search_ui.cli import main\n"
+           "try: main(sys.argv[1:])\n"
+           "except SystemExit as e: print(sorted(m for m in sys.modules if m.split('.')[0] == 'lxml' or "
+           "m in ('indexer.snapshot', 'indexer.evaluate', 'importlib.resources')), e.code)")
+    for k in range(2):  # the first run and an incremental one
+        write_jsonl(src / f"b{k}.jsonl", [{**corpus_records(HANT, 1)[0], "id": f"b{k}"}])
+        out = subprocess.run([sys.executable, "-c", run, "index", str(src), "--index", str(tmp_path / "ix"), "-q"],
+                             capture_output=True, text=True, timeout=120)
+        assert out.stdout.splitlines()[-1] == "[] 0", out.stdout + out.stderr

@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 from whoosh import index as windex
 
-from indexer import postings
+from indexer import analysis, postings
 from indexer.analysis import KEY_SHIFT, gram_positions, gram_tokens, gram_units, word_counts, word_tokens
 from indexer.codec import segment_join
 from indexer.codec import segment_writer as segments
@@ -59,6 +59,11 @@ def test_gram_positions_group_gram_tokens():
 
 
 MIXED = "息（新聞聯播）38個 COVID-19 a\nb ab abc a中 中a 𠀋𠀋好 x_y ＡＢＣ 2020年 ①② \x00 ｶﾀｶﾅ 한국어"
+
+
+def test_unit_classes_are_the_unit_class_of_every_bmp_character():
+    """The table gram_units classifies characters with, built from runs, against the pattern one character at a time."""
+    assert analysis._unit_classes().tolist() == [analysis._unit_class(chr(c)) for c in range(0x10000)]
 
 
 def test_gram_units_are_gram_positions():

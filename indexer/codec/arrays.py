@@ -113,21 +113,27 @@ class DocTable:
             self._lengths[fieldname] = _LENGTHS[out]
         return self._lengths[fieldname]
 
+    def values(self, fieldname: str) -> list:
+        """A sortable column's values for every document as a list (None where a segment lacks the column):
+        what `column` holds, without the numpy array (an index run's few lookups need none)."""
+        values: list = []
+        for r, _off in self.leaves:
+            count = r.doc_count_all()
+            if fieldname not in r.schema or not r.has_column(fieldname):  # older indexes lack newer columns
+                values.extend([None] * count)
+                continue
+            col = r.column_reader(fieldname)
+            raw = col.raw_column() if isinstance(col, TranslatingColumnReader) else None
+            if raw is not None and isinstance(raw, VarBytesColumn.Reader):  # bytes, read without translating
+                values.extend(var_bytes_column(raw))
+            else:
+                values.extend(col[d] for d in range(count))
+        return values
+
     def column(self, fieldname: str) -> np.ndarray:
         """A sortable column's values for every document: strings ("" for none) or integers."""
         if fieldname not in self._columns:
-            values: list = []
-            for r, _off in self.leaves:
-                count = r.doc_count_all()
-                if fieldname not in r.schema or not r.has_column(fieldname):  # older indexes lack newer columns
-                    values.extend([None] * count)
-                    continue
-                col = r.column_reader(fieldname)
-                raw = col.raw_column() if isinstance(col, TranslatingColumnReader) else None
-                if raw is not None and isinstance(raw, VarBytesColumn.Reader):  # bytes, read without translating
-                    values.extend(var_bytes_column(raw))
-                else:
-                    values.extend(col[d] for d in range(count))
+            values = self.values(fieldname)
             if values and all(isinstance(v, int) for v in values):
                 self._columns[fieldname] = np.array(values, dtype=np.int64)
             else:

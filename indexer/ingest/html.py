@@ -15,9 +15,6 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-import lxml.html
-from lxml import etree
-
 from ..errors import IngestError
 from .article import Article
 from .decode import decode_bytes, sniff_declared
@@ -69,11 +66,25 @@ def read_html(path: Path, key: str) -> FileResult:
     return FileResult(key, [parse_page(text, key)])
 
 
+def _document(page: str):
+    """lxml's tree of a page; ValueError when it is not one.
+
+    lxml is imported here, on the first page (~30 ms): a cron run that reads only JSON files never needs it.
+    """
+    import lxml.html
+    from lxml import etree
+
+    try:
+        return lxml.html.document_fromstring(page)
+    except etree.ParserError as exc:
+        raise ValueError(str(exc)) from exc
+
+
 def parse_page(page: str, file: str) -> Article:
     """One article from a decoded HTML page; IngestError when the page has no article text."""
     try:
-        tree = lxml.html.document_fromstring(page)
-    except (etree.ParserError, ValueError) as exc:
+        tree = _document(page)
+    except ValueError as exc:
         raise IngestError(f"not an HTML page: {exc}") from exc
     meta = _meta(tree)
     url = _canonical(tree, meta)
@@ -125,6 +136,8 @@ def _lines(tree) -> list[str]:
     parts: list[str] = []
     body = tree.find("body")
     root = body if body is not None else tree
+    from lxml import etree  # loaded by _document
+
     for event, el in etree.iterwalk(root, events=("start", "end")):
         if not isinstance(el.tag, str) or el.tag in ("script", "style", "noscript"):
             if event == "end" and el.tail:
@@ -274,8 +287,8 @@ def _markup_date(page: str) -> str | None:
     from htmldate import find_date
 
     try:
-        return find_date(lxml.html.document_fromstring(page), extensive_search=False, original_date=True)
-    except (etree.ParserError, ValueError):
+        return find_date(_document(page), extensive_search=False, original_date=True)
+    except ValueError:
         return None
 
 
