@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from whoosh import index as windex
 from whoosh.codec.whoosh3 import W3Codec
+from whoosh.reading import SegmentReader
 
 from indexer import merge_policy as merge
 from indexer import postings, vocab
@@ -109,17 +110,41 @@ def test_kept_first_segment_is_copied_and_keeps_its_deleted_articles(tmp_path, d
 
 
 def _files(ix, seg) -> dict[str, bytes]:
-    """A segment's files by extension (column files by column), their bytes."""
+    """A segment's files by extension (column files by column), their bytes; its term table and postings
+    decoded (`_terms`: the bulk path writes other blocks for the same postings)."""
     prefix = seg.make_filename("")
-    return {name[len(prefix) :]: ix.storage.open_file(name).read() for name in seg.list_files(ix.storage)}
+    out = {name[len(prefix) :]: ix.storage.open_file(name).read() for name in seg.list_files(ix.storage)}
+    for ext in (W3Codec.TERMS_EXT, W3Codec.POSTS_EXT):
+        out.pop(ext)
+    return {**out, "terms": _terms(ix, seg)}
+
+
+def _terms(ix, seg) -> dict:
+    """(field, term) -> (term statistics, [(doc, weight, value)]) of one segment, deleted documents included."""
+    r = SegmentReader(ix.storage, ix.schema, seg)
+    out = {}
+    try:
+        for fieldname, term in r.all_terms():
+            ti = r.term_info(fieldname, term)
+            m = r._terms.matcher(fieldname, term, ix.schema[fieldname].format)
+            got = []
+            while m.is_active():
+                got.append((m.id(), round(m.weight(), 3), m.value()))
+                m.next()
+            out[fieldname, term] = ((ti.doc_frequency(), round(ti.weight(), 3), ti.min_length(), ti.max_length(),
+                                     round(ti.max_weight(), 3), ti.min_id(), ti.max_id()), got)
+    finally:
+        r.close()
+    return out
 
 
 @pytest.mark.parametrize("small", [False, True], ids=["default", "blocks-and-inlined"])
-def test_bulk_copy_of_a_kept_first_segment_writes_what_the_term_by_term_merge_writes(tmp_path, docs, monkeypatch,
+def test_bulk_copy_of_a_kept_first_segment_holds_what_the_term_by_term_merge_writes(tmp_path, docs, monkeypatch,
                                                                                       small):
-    """The first segment's records and blocks copied in runs (segment_merge._Copy) give the same files as a
-    merge that writes every term: shared terms (inlined and with blocks, astral ones too), terms only the
-    first or only the others hold, a kept deleted article in the first and purged ones in the others."""
+    """The first segment's records and blocks copied in runs (segment_merge._Copy), the others' terms written in
+    bulk (codec.fold_terms), give the same postings and columns as a merge that writes every term: shared terms
+    (inlined and with blocks, astral ones too), terms only the first or only the others hold, a kept deleted
+    article in the first and purged ones in the others."""
     if small:  # few postings inlined, several blocks a term: every kind of record on both sides
         monkeypatch.setattr(postings, "INLINE_LIMIT", 2)
         monkeypatch.setattr(postings, "BLOCK", 4)
@@ -137,7 +162,7 @@ def test_bulk_copy_of_a_kept_first_segment_writes_what_the_term_by_term_merge_wr
     old_files, new_files = _files(ix, old), _files(ix, new)
     zstored = f".{stored.COLUMN}{W3Codec.COLUMN_EXT}"  # the first's dictionary kept: other bytes, same fields
     assert old_files.pop(zstored) != new_files.pop(zstored)
-    assert old_files == new_files  # term table, postings, columns, lengths
+    assert old_files == new_files  # terms and their postings, columns, lengths
     assert (new.doc_count_all(), sorted(new.deleted_docs())) == (old.doc_count_all(), sorted(old.deleted_docs()))
     _replace(ix, segs, new)
     merged = windex.open_dir(str(tmp_path / "parts"), indexname="g1")
@@ -147,9 +172,9 @@ def test_bulk_copy_of_a_kept_first_segment_writes_what_the_term_by_term_merge_wr
     assert {len(got[f][t][1]) for f in got for t in got[f] if "𡈽".encode() in t} >= {4}  # in both sides' articles
 
 
-def test_bulk_copy_of_an_older_segment_writes_what_the_term_by_term_merge_writes(tmp_path, docs):
+def test_bulk_copy_of_an_older_segment_holds_what_the_term_by_term_merge_writes(tmp_path, docs):
     """A segment older code wrote (Whoosh's hash tables, pickled values, Whoosh's stored fields) kept verbatim
-    first, or merged after a new one: the same files both ways."""
+    first, or merged after a new one: the same postings and columns both ways."""
     shutil.copytree(PRIOR / "index", tmp_path / "mixed")
     ix, _state = IndexDir(tmp_path / "mixed").open()
     prior = ix._segments()

@@ -44,7 +44,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import closing
 from itertools import groupby
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 from zlib import crc32
 
@@ -57,10 +57,11 @@ from whoosh.system import pack_int, pack_ushort, unpack_int
 from whoosh.util.numeric import byte_to_length
 
 from .. import postings
-from ..postings import BLOCK, Copied, Extended, PackedValues, item_value, term_record, use_fast_term_table, write_sorted
-from . import records
+from ..postings import BLOCK, Copied, Extended, term_record, use_fast_term_table, write_sorted
+from . import fold_terms, records
 from .arrays import length_bytes, read_blocks
-from .segment_join import Half, Records, Sink, write_half
+from .fold_terms import cumulative, split_values
+from .segment_join import Half, Records, write_half
 from .stored import COLUMN, STORED, StoredCodec, join_frames
 
 _CHUNK = 1 << 22  # term table bytes read at once
@@ -163,7 +164,7 @@ class _Source:
 
     def _blocks(self, postfile, offset: int, length: int, fixed: int | None, flat: list) -> None:
         ids, weights, chunks = read_blocks(postfile, offset, length, values=fixed != 0)
-        values = [v for chunk in chunks for v in _split(chunk, fixed)] if fixed != 0 else [None] * len(ids)
+        values = [v for chunk in chunks for v in split_values(chunk, fixed)] if fixed != 0 else [None] * len(ids)
         if self.renumber_a is None:
             ids = ids + self.base
         else:
@@ -190,16 +191,6 @@ class _Bytes:
 
     def get(self, offset: int, length: int) -> bytes:
         return self.data[offset : offset + length]
-
-
-def _split(chunk, fixed: int | None) -> list:
-    """A block's encoded values as a list of bytes, whichever way the block stored them."""
-    if isinstance(chunk, PackedValues):
-        data, ends = chunk.data, chunk.ends.tolist()
-        return [data[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
-    if isinstance(chunk, bytes) and fixed:
-        return [chunk[i : i + fixed] for i in range(0, len(chunk), fixed)]
-    return list(chunk)
 
 
 def _item(sources: list[_Source], group: list[tuple[bytes, int, bytes]], fixed: int | None):
@@ -264,91 +255,54 @@ class _Written(NamedTuple):
 
 def _write_events(sources: list[_Source], t: Records, events: list[_Event], before: list[int], pst_start: int,
                   schema, lengths: dict[str, array]) -> _Written:
-    """Each event's term record, its blocks placed after `before[e]` bytes of the first source's copied blocks."""
-    sink = Sink(pst_start)
+    """Each event's term record, its blocks placed after `before[e]` bytes of the first source's copied blocks
+    (written a field at a time, `indexer.codec.fold_terms`)."""
+    renumber = fold_terms.Renumbering(
+        cumulative(np.array([s.keep.size for s in sources], dtype=np.int64)),
+        np.concatenate([np.arange(s.keep.size) + s.base if s.renumber_a is None else s.renumber_a for s in sources]))
+    written: list[tuple[bytes, bytes | None]] = []
+    for name, group in groupby(events, key=attrgetter("field")):
+        lb = lengths.get(name)
+        written += _field_events(sources, t, list(group), schema[name].format.fixed_value_size(), lb, renumber)
     out = _Written([], [])
     inserted = 0
-    inline = _inlined(sources, t, events, schema, lengths)
-    for i, (e, copied) in enumerate(zip(events, before, strict=True)):
-        if i in inline:
-            value = inline[i]
-            out.records.append(term_record(e.key, value) if value else b"")
-            out.blobs.append([])
-            continue
-        group = [(e.key[2:], 0, t.value(e.g)), *e.group] if e.shared else e.group
-        fixed = schema[e.field].format.fixed_value_size()
-        item = _item(sources, group, fixed)
-        sink.pos, mark = pst_start + copied + inserted, len(sink.parts)
-        out.records.append(term_record(e.key, item_value(item, lengths.get(e.field), fixed, sink)) if item else b"")
-        out.blobs.append(sink.parts[mark:])
-        inserted = sink.pos - pst_start - copied
+    for e, copied, (value, blob) in zip(events, before, written, strict=True):
+        if blob:
+            value = records.with_extent(value, pst_start + copied + inserted, len(blob))
+            inserted += len(blob)
+        out.records.append(term_record(e.key, value) if value else b"")
+        out.blobs.append([blob] if blob else [])
     return out
 
 
-def _inlinable(t: Records, events: list[_Event]) -> dict[str, list[int]]:
-    """By field, the events whose values (the first source's too, when it holds the term) are all compact
-    inlined ones: `_inlined` joins them when their postings stay few enough."""
-    out: dict[str, list[int]] = {}
-    for i, e in enumerate(events):
-        if (not e.shared or t.compact[e.g]) and all(v[0] >= records.COMPACT for _, _, v in e.group):
-            out.setdefault(e.field, []).append(i)
+def _field_events(sources: list[_Source], t: Records, events: list[_Event], fixed: int | None, lengths: array | None,
+                  renumber: fold_terms.Renumbering) -> list[tuple[bytes, bytes | None]]:
+    """One field's events: each one's record value (b"": every posting purged) and its blocks (None: inlined;
+    the value's extent is set where the blocks land)."""
+    pieces, kept = [], np.zeros(len(events), dtype=bool)  # kept: the first source's blocks are copied
+    for j, e in enumerate(events):
+        if e.shared:
+            if t.inlined[e.g]:
+                pieces.append(fold_terms.Piece(j, 0, t.value(e.g)))
+            else:
+                kept[j] = True
+        pieces += [fold_terms.Piece(j, k, v) for _, k, v in e.group]
+    flat = fold_terms.gather(pieces, len(events), sources, renumber, fixed)
+    n = np.diff(flat.starts)
+    out: list[tuple[bytes, bytes | None]] = [(b"", None)] * len(events)
+    inline = np.flatnonzero(~kept & (n > 0) & (n <= postings.INLINE_LIMIT))
+    lb = np.zeros(len(renumber.new), dtype=np.uint16) if lengths is None else np.frombuffer(lengths, dtype=np.uint16)
+    for j, value in zip(inline.tolist(), fold_terms.inline_values(flat, inline, fixed, lb), strict=True):
+        out[j] = (value, None)
+    for j in np.flatnonzero(kept).tolist():
+        value = t.value(events[j].g)
+        blob = t.blob(value)
+        more = fold_terms.blocks(flat, j, lengths, fixed) if n[j] else None
+        out[j] = fold_terms.appended(value, blob, *more) if more else (value, blob)
+    for j in np.flatnonzero(~kept & (n > postings.INLINE_LIMIT)).tolist():
+        blob, info = fold_terms.blocks(flat, j, lengths, fixed)
+        out[j] = (records.pointer_value(info, 0, len(blob)), blob)
     return out
-
-
-def _inlined(sources: list[_Source], t: Records, events: list[_Event], schema,
-             lengths: dict[str, array]) -> dict[int, bytes]:
-    """Record values (b"": no posting left) of the events whose postings all stay inlined, by event: the
-    compact values decoded, renumbered (purged documents dropped) and encoded again with numpy, a field at a
-    time; what `postings.term_value` writes for them one at a time."""
-    sizes = [s.keep.size for s in sources]
-    new_doc = np.concatenate([np.arange(s.keep.size) + s.base if s.renumber_a is None else s.renumber_a
-                              for s in sources])  # old -> new document number, sources one after another
-    first_doc = _cumulative(np.array(sizes, dtype=np.int64))
-    out: dict[int, bytes] = {}
-    for name, idx in _inlinable(t, events).items():
-        values, src, owner = [], [], []
-        for j, i in enumerate(idx):
-            e = events[i]
-            group = [(0, t.value(e.g)), *((k, v) for _, k, v in e.group)] if e.shared else \
-                [(k, v) for _, k, v in e.group]
-            values += [v for _, v in group]
-            src += [k for k, _ in group]
-            owner += [j] * len(group)
-        fixed = schema[name].format.fixed_value_size()
-        lb = lengths.get(name)
-        values = _joined(values, np.array(src), np.array(owner), len(idx), first_doc, new_doc, fixed,
-                         np.zeros(len(new_doc), dtype=np.uint16) if lb is None else np.frombuffer(lb, dtype=np.uint16))
-        out.update((i, v) for i, v in zip(idx, values, strict=True) if v is not None)
-    return out
-
-
-def _joined(values: list[bytes], src: np.ndarray, owner: np.ndarray, terms: int, first_doc: np.ndarray,
-            new_doc: np.ndarray, fixed: int | None, lb: np.ndarray) -> list[bytes | None]:
-    """`_inlined` of one field: term owner[j] has compact value values[j] of source src[j]; each term's
-    value (None: too many postings to inline, left to `postings.term_value`)."""
-    u8 = np.frombuffer(b"".join(values), dtype=np.uint8)
-    d = records.decode_arrays(u8, _cumulative(np.array([len(v) for v in values], dtype=np.int64))[:-1])
-    per = d["n"]
-    docs = new_doc[first_doc[np.repeat(src, per)] + d["docs"]]
-    term = np.repeat(owner, per)
-    live = docs >= 0
-    n = np.bincount(term[live], minlength=terms)
-    ok = n <= postings.INLINE_LIMIT
-    take = live & ok[term]
-    vlens, vbytes = records.value_pieces(d["numbers"][take], _cumulative(d["numbers"])[:-1][take], d["vbytes"], fixed)
-    some = ok & (n > 0)
-    ni, docs, lbs = n[some], docs[take], lb[docs[take]].astype(np.int64)
-    first = np.cumsum(ni) - ni
-    hi = np.maximum.reduceat(lbs, first) if len(lbs) else lbs
-    lo = np.minimum.reduceat(np.where(lbs > 0, lbs, 65535), first) if len(lbs) else lbs
-    minl, maxl = np.where(hi > 0, lo - 1, 0), np.where(hi > 0, hi - 1, 0)
-    encoded = iter(records.encode_inline(ni, minl, maxl, docs, d["weights"][take], vlens, vbytes, fixed))
-    return [next(encoded) if s else b"" if k else None for s, k in zip(some.tolist(), ok.tolist(), strict=True)]
-
-
-def _cumulative(x: np.ndarray) -> np.ndarray:
-    """Sums of `x` before each place, and the total: len(x) + 1 numbers."""
-    return np.concatenate(([0], np.cumsum(x, dtype=np.int64)))
 
 
 class _Copy:
@@ -374,7 +328,7 @@ class _Copy:
         self.len = t.u8[at[:, None] + np.arange(8, 12)].copy().view(">i4")[:, 0].astype(np.int64)
         blocks = np.zeros(n, dtype=np.int64)
         blocks[self.ptr] = self.len
-        self.blocks = _cumulative(blocks)  # copied block bytes before each record
+        self.blocks = cumulative(blocks)  # copied block bytes before each record
 
     def before(self) -> list[int]:
         """Copied block bytes before each event's blocks."""
@@ -387,7 +341,7 @@ class _Copy:
         b = np.append(self.g, len(self.keep))
         lo, hi = np.searchsorted(self.ptr, a).tolist(), np.searchsorted(self.ptr, b).tolist()
         off, size = self.off.tolist(), self.len.tolist()
-        gaps = _cumulative(self.off[1:] != self.off[:-1] + self.len[:-1]).tolist()  # blocks not back to back
+        gaps = cumulative(self.off[1:] != self.off[:-1] + self.len[:-1]).tolist()  # blocks not back to back
         recs, pst = [], []
         for r, (x, y, p, q) in enumerate(zip(a.tolist(), b.tolist(), lo, hi, strict=True)):
             if y > x:
@@ -410,18 +364,18 @@ class _Copy:
         recs, pst = self.pieces(w)
         k = np.flatnonzero(self.keep)
         ev = np.searchsorted(g, k, "right")  # the events before each copied record
-        dropped = _cumulative(~self.keep)
-        start = self.starts[k] - _cumulative(np.where(self.keep, 0, self.sizes))[k] + _cumulative(recsize)[ev]
+        dropped = cumulative(~self.keep)
+        start = self.starts[k] - cumulative(np.where(self.keep, 0, self.sizes))[k] + cumulative(recsize)[ev]
         out = np.frombuffer(bytearray(recs), dtype=np.uint8)
         mine = np.searchsorted(k, self.ptr)
-        moved = pst_start + self.blocks[self.ptr] + _cumulative(blobsize)[ev[mine]]
+        moved = pst_start + self.blocks[self.ptr] + cumulative(blobsize)[ev[mine]]
         at = start[mine] + self.sizes[self.ptr] - records.EXTENT.size
         out[at[:, None] + np.arange(8)] = moved.astype(">i8").view(np.uint8).reshape(-1, 8)
         if not t.same:  # the field numbers of the keys change
             prefixes = b"".join([t.keys[i][:2] for i in k.tolist()])
             out[start[:, None] + np.arange(8, 10)] = np.frombuffer(prefixes, dtype=np.uint8).reshape(-1, 2)
-        index = k - dropped[k] + _cumulative(has)[ev]  # where each copied record goes among all
-        at_event = (g - dropped[g] + _cumulative(has)[:-1])[has]
+        index = k - dropped[k] + cumulative(has)[ev]  # where each copied record goes among all
+        at_event = (g - dropped[g] + cumulative(has)[:-1])[has]
         total = len(k) + len(at_event)
         sizes, hashes = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.uint32)
         sizes[index], sizes[at_event] = self.sizes[k], recsize[has]

@@ -1,0 +1,179 @@
+"""The terms a fold's small segments hold, written in bulk (`indexer.codec.segment_merge`).
+
+A fold merges small segments behind a big first segment kept verbatim: its
+records are copied in byte runs, and what is left is every term the small
+segments hold, ~375,000 keys for 3,500 articles folded into 27,000 (nearly
+all of them terms the big segment has too). Written a term at a time (decoded,
+renumbered, encoded again, the big segment's last block rewritten with the new
+postings) they cost ~30 µs a key and ~130 µs a term with blocks: seconds even
+for a few articles. Here they are written a field at a time:
+
+* The small segments' postings of all those terms (and the big segment's,
+  where it holds them inlined) are read into arrays at once: compact inlined
+  values decoded with numpy (`records.decode_arrays`), older pickled values
+  and posting blocks (few in small segments) one value at a time; documents are
+  renumbered and purged ones dropped with numpy (`Flat`).
+* A term whose postings fit is inlined, all such terms' values encoded at once
+  (`records.encode_inline`).
+* A term the big segment holds in blocks keeps them as bytes, and the others'
+  postings follow as blocks of their own (Whoosh 3 blocks are self-contained,
+  as in `indexer.codec.segment_join`): the big segment's blocks are never
+  decoded. Its last block may stay short and a short block follow it, where the
+  term-by-term merge rewrote the two as one; a fresh build or ``--optimize``
+  writes full blocks again.
+* Other terms (too many postings to inline, no blocks in the big segment) get
+  blocks from all their postings (`indexer.postings.encode_blocks`).
+
+The answers are a term-by-term merge's; the bytes differ only in those blocks.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import postings
+from ..postings import PackedValues, encode_blocks
+from . import records
+from .arrays import read_blocks
+from .segment_join import unlast
+
+
+def cumulative(x: np.ndarray) -> np.ndarray:
+    """Sums of `x` before each place, and the total: len(x) + 1 numbers."""
+    return np.concatenate(([0], np.cumsum(x, dtype=np.int64)))
+
+
+class Renumbering(NamedTuple):
+    """Where each source's documents go: source k's document d is new[first[k] + d] (-1: purged)."""
+
+    first: np.ndarray
+    new: np.ndarray
+
+
+class Flat(NamedTuple):
+    """Postings of terms one term after another (term j's are starts[j]:starts[j + 1], documents ascending),
+    each posting's value the bytes vbytes[vstarts[p]:vstarts[p + 1]]."""
+
+    starts: np.ndarray
+    docs: np.ndarray
+    weights: np.ndarray
+    vstarts: np.ndarray
+    vbytes: np.ndarray
+
+    def values(self, a: int, b: int) -> PackedValues:
+        """The values of postings a..b (what `encode_blocks` takes)."""
+        vo = self.vstarts[a : b + 1]
+        return PackedValues(self.vbytes[vo[0] : vo[-1]].tobytes(), array("I", (vo[1:] - vo[0]).astype(np.uint32)))
+
+
+class Piece(NamedTuple):
+    """A source's record value of a term: term `term`'s postings in source `src`."""
+
+    term: int
+    src: int
+    value: bytes
+
+
+def _decoded(pieces: list[Piece], which: list[int], fixed: int | None) -> tuple:
+    """Postings of the compact values among `pieces`: (piece, doc, weight, value length, value bytes)."""
+    if not which:
+        return ()
+    values = [pieces[i].value for i in which]
+    u8 = np.frombuffer(b"".join(values), dtype=np.uint8)
+    d = records.decode_arrays(u8, cumulative(np.array([len(v) for v in values], dtype=np.int64))[:-1])
+    vlens, vbytes = records.value_pieces(d["numbers"], cumulative(d["numbers"])[:-1], d["vbytes"], fixed)
+    return np.repeat(np.array(which, dtype=np.int64), d["n"]), d["docs"], d["weights"], vlens, vbytes
+
+
+def _read(pieces: list[Piece], which: list[int], sources: list, fixed: int | None) -> tuple:
+    """`_decoded` of the other values (older pickled inlined ones, posting blocks), a value at a time."""
+    if not which:
+        return ()
+    owner, docs, weights, vals = [], [], [], []
+    for i in which:
+        p = pieces[i]
+        if p.value[0]:
+            ids, ws, vs = records.inlined(p.value)
+        else:
+            offset, length = records.extent(p.value)
+            ids, ws, chunks = read_blocks(sources[p.src].reader._terms._postfile, offset, length, values=fixed != 0)
+            vs = [v for chunk in chunks for v in split_values(chunk, fixed)]
+        owner += [i] * len(ids)
+        docs += list(ids)
+        weights += list(ws)
+        vals += vs if fixed != 0 else ()
+    vlens = np.array([len(v) for v in vals], dtype=np.int64) if fixed != 0 else np.zeros(len(docs), dtype=np.int64)
+    return (np.array(owner, dtype=np.int64), np.array(docs, dtype=np.int64), np.array(weights, dtype=np.float64),
+            vlens, np.frombuffer(b"".join(vals), dtype=np.uint8))
+
+
+def split_values(chunk, fixed: int | None) -> list:
+    """A block's encoded values as a list of bytes, whichever way the block stored them."""
+    if isinstance(chunk, PackedValues):
+        data, ends = chunk.data, chunk.ends.tolist()
+        return [data[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    if isinstance(chunk, bytes) and fixed:
+        return [chunk[i : i + fixed] for i in range(0, len(chunk), fixed)]
+    return list(chunk)
+
+
+def gather(pieces: list[Piece], terms: int, sources: list, renumber: Renumbering, fixed: int | None) -> Flat:
+    """The postings of `terms` terms of one field from their `pieces` (in term, then source order), documents
+    renumbered, purged ones dropped."""
+    compact = [i for i, p in enumerate(pieces) if p.value[0] >= records.COMPACT]
+    other = [i for i, p in enumerate(pieces) if p.value[0] < records.COMPACT]
+    parts = [x for x in (_decoded(pieces, compact, fixed), _read(pieces, other, sources, fixed)) if x]
+    if not parts:
+        return Flat(np.zeros(terms + 1, dtype=np.int64), *(np.zeros(0, dtype=t) for t in (np.int64, float)),
+                    np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8))
+    owner, docs, weights, vlens = (np.concatenate([p[f] for p in parts]) for f in range(4))
+    vstart = np.concatenate([cumulative(p[3])[:-1] + sum(len(q[4]) for q in parts[:k]) for k, p in enumerate(parts)])
+    vbytes = np.concatenate([p[4] for p in parts])
+    order = np.argsort(owner, kind="stable")  # pieces in order, each one's postings in order
+    owner, docs, weights, vlens, vstart = owner[order], docs[order], weights[order], vlens[order], vstart[order]
+    src = np.array([p.src for p in pieces], dtype=np.int64)
+    docs = renumber.new[renumber.first[src[owner]] + docs]
+    live = docs >= 0
+    owner, docs, weights, vlens, vstart = owner[live], docs[live], weights[live], vlens[live], vstart[live]
+    term = np.array([p.term for p in pieces], dtype=np.int64)[owner]
+    taken = vbytes[np.repeat(vstart - cumulative(vlens)[:-1], vlens) + np.arange(int(vlens.sum()))]
+    return Flat(cumulative(np.bincount(term, minlength=terms)), docs, weights, cumulative(vlens), taken)
+
+
+def inline_values(flat: Flat, which: np.ndarray, fixed: int | None, lb: np.ndarray) -> list[bytes]:
+    """The compact values of terms `which` (each with 1..INLINE_LIMIT postings); `lb`: 1 + each document's
+    length byte (0: an empty field)."""
+    n = np.diff(flat.starts)[which]
+    idx = np.repeat(flat.starts[which] - cumulative(n)[:-1], n) + np.arange(int(n.sum()))
+    docs, vlens = flat.docs[idx], np.diff(flat.vstarts)[idx]
+    vbytes = flat.vbytes[np.repeat(flat.vstarts[idx] - cumulative(vlens)[:-1], vlens) + np.arange(int(vlens.sum()))]
+    lbs = lb[docs].astype(np.int64)
+    first = cumulative(n)[:-1]
+    hi = np.maximum.reduceat(lbs, first) if len(lbs) else lbs
+    lo = np.minimum.reduceat(np.where(lbs > 0, lbs, 65535), first) if len(lbs) else lbs
+    minl, maxl = np.where(hi > 0, lo - 1, 0), np.where(hi > 0, hi - 1, 0)
+    return records.encode_inline(n, minl, maxl, docs, flat.weights[idx], vlens, vbytes, fixed)
+
+
+def blocks(flat: Flat, j: int, lengths: array | None, fixed: int | None) -> tuple[bytes, tuple]:
+    """Term j's postings as blocks, and their term info fields (flags 0)."""
+    a, b = int(flat.starts[j]), int(flat.starts[j + 1])
+    docs = array("I", flat.docs[a:b].astype(np.uint32).tobytes())
+    weights = array("f", flat.weights[a:b].astype(np.float32).tobytes())
+    blob, minl, maxl = encode_blocks(docs, weights, flat.values(a, b), lengths, fixed)
+    w = flat.weights[a:b]
+    return blob, (0, float(w.sum()), b - a, minl, maxl, float(w.max()), docs[0], docs[-1])
+
+
+def appended(value: bytes, blob: bytes, more: bytes, info: tuple) -> tuple[bytes, bytes]:
+    """A term's blocks `blob` (its record value `value`) followed by the blocks `more` of postings after its
+    last (term info fields `info`): the record value (its extent to be set) and the blocks."""
+    _flags, weight, df, minl, maxl, maxw, minid, _maxid = records.info(value)
+    lo, hi = postings._spanned([(minl, maxl), info[3:5]])
+    head = len(postings.WHOOSH3_HEADER_MAGIC)
+    joined = unlast(blob) + more[head:]
+    return records.pointer_value((0, weight + info[1], df + info[2], lo, hi, max(maxw, info[5]), minid, info[7]),
+                                 0, len(joined)), joined
