@@ -69,37 +69,43 @@ class Flat(NamedTuple):
         return PackedValues(self.vbytes[vo[0] : vo[-1]].tobytes(), array("I", (vo[1:] - vo[0]).astype(np.uint32)))
 
 
-class Piece(NamedTuple):
-    """A source's record value of a term: term `term`'s postings in source `src`."""
+class Pieces(NamedTuple):
+    """Source record values of terms: piece i is term terms[i]'s postings in source srcs[i]."""
 
-    term: int
-    src: int
-    value: bytes
+    terms: list[int]
+    srcs: list[int]
+    values: list[bytes]
+
+    def add(self, term: int, src: int, value: bytes) -> None:
+        self.terms.append(term)
+        self.srcs.append(src)
+        self.values.append(value)
 
 
-def _decoded(pieces: list[Piece], which: list[int], fixed: int | None) -> tuple:
+def _decoded(pieces: Pieces, which: list[int], fixed: int | None) -> tuple:
     """Postings of the compact values among `pieces`: (piece, doc, weight, value length, value bytes)."""
     if not which:
         return ()
-    values = [pieces[i].value for i in which]
+    values = [pieces.values[i] for i in which]
     u8 = np.frombuffer(b"".join(values), dtype=np.uint8)
     d = records.decode_arrays(u8, cumulative(np.array([len(v) for v in values], dtype=np.int64))[:-1])
     vlens, vbytes = records.value_pieces(d["numbers"], cumulative(d["numbers"])[:-1], d["vbytes"], fixed)
     return np.repeat(np.array(which, dtype=np.int64), d["n"]), d["docs"], d["weights"], vlens, vbytes
 
 
-def _read(pieces: list[Piece], which: list[int], sources: list, fixed: int | None) -> tuple:
+def _read(pieces: Pieces, which: list[int], sources: list, fixed: int | None) -> tuple:
     """`_decoded` of the other values (older pickled inlined ones, posting blocks), a value at a time."""
     if not which:
         return ()
     owner, docs, weights, vals = [], [], [], []
     for i in which:
-        p = pieces[i]
-        if p.value[0]:
-            ids, ws, vs = records.inlined(p.value)
+        value = pieces.values[i]
+        if value[0]:
+            ids, ws, vs = records.inlined(value)
         else:
-            offset, length = records.extent(p.value)
-            ids, ws, chunks = read_blocks(sources[p.src].reader._terms._postfile, offset, length, values=fixed != 0)
+            offset, length = records.extent(value)
+            postfile = sources[pieces.srcs[i]].reader._terms._postfile
+            ids, ws, chunks = read_blocks(postfile, offset, length, values=fixed != 0)
             vs = [v for chunk in chunks for v in split_values(chunk, fixed)]
         owner += [i] * len(ids)
         docs += list(ids)
@@ -120,11 +126,12 @@ def split_values(chunk, fixed: int | None) -> list:
     return list(chunk)
 
 
-def gather(pieces: list[Piece], terms: int, sources: list, renumber: Renumbering, fixed: int | None) -> Flat:
+def gather(pieces: Pieces, terms: int, sources: list, renumber: Renumbering, fixed: int | None) -> Flat:
     """The postings of `terms` terms of one field from their `pieces` (in term, then source order), documents
     renumbered, purged ones dropped."""
-    compact = [i for i, p in enumerate(pieces) if p.value[0] >= records.COMPACT]
-    other = [i for i, p in enumerate(pieces) if p.value[0] < records.COMPACT]
+    tags = np.array([v[0] for v in pieces.values], dtype=np.int64)
+    compact = np.flatnonzero(tags >= records.COMPACT).tolist()
+    other = np.flatnonzero(tags < records.COMPACT).tolist()
     parts = [x for x in (_decoded(pieces, compact, fixed), _read(pieces, other, sources, fixed)) if x]
     if not parts:
         return Flat(np.zeros(terms + 1, dtype=np.int64), *(np.zeros(0, dtype=t) for t in (np.int64, float)),
@@ -134,11 +141,11 @@ def gather(pieces: list[Piece], terms: int, sources: list, renumber: Renumbering
     vbytes = np.concatenate([p[4] for p in parts])
     order = np.argsort(owner, kind="stable")  # pieces in order, each one's postings in order
     owner, docs, weights, vlens, vstart = owner[order], docs[order], weights[order], vlens[order], vstart[order]
-    src = np.array([p.src for p in pieces], dtype=np.int64)
+    src = np.array(pieces.srcs, dtype=np.int64)
     docs = renumber.new[renumber.first[src[owner]] + docs]
     live = docs >= 0
     owner, docs, weights, vlens, vstart = owner[live], docs[live], weights[live], vlens[live], vstart[live]
-    term = np.array([p.term for p in pieces], dtype=np.int64)[owner]
+    term = np.array(pieces.terms, dtype=np.int64)[owner]
     taken = vbytes[np.repeat(vstart - cumulative(vlens)[:-1], vlens) + np.arange(int(vlens.sum()))]
     return Flat(cumulative(np.bincount(term, minlength=terms)), docs, weights, cumulative(vlens), taken)
 

@@ -49,7 +49,7 @@ from typing import NamedTuple
 from zlib import crc32
 
 import numpy as np
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec
 from whoosh.columns import TranslatingColumnReader
 from whoosh.filedb.filetables import _lengths
 from whoosh.reading import SegmentReader
@@ -279,14 +279,16 @@ def _field_events(sources: list[_Source], t: Records, events: list[_Event], fixe
                   renumber: fold_terms.Renumbering) -> list[tuple[bytes, bytes | None]]:
     """One field's events: each one's record value (b"": every posting purged) and its blocks (None: inlined;
     the value's extent is set where the blocks land)."""
-    pieces, kept = [], np.zeros(len(events), dtype=bool)  # kept: the first source's blocks are copied
+    pieces = fold_terms.Pieces([], [], [])
+    kept = np.zeros(len(events), dtype=bool)  # the first source's blocks are copied
     for j, e in enumerate(events):
         if e.shared:
             if t.inlined[e.g]:
-                pieces.append(fold_terms.Piece(j, 0, t.value(e.g)))
+                pieces.add(j, 0, t.value(e.g))
             else:
                 kept[j] = True
-        pieces += [fold_terms.Piece(j, k, v) for _, k, v in e.group]
+        for _, k, v in e.group:
+            pieces.add(j, k, v)
     flat = fold_terms.gather(pieces, len(events), sources, renumber, fixed)
     n = np.diff(flat.starts)
     out: list[tuple[bytes, bytes | None]] = [(b"", None)] * len(events)
@@ -413,34 +415,61 @@ def _bulk_terms(fw, sources: list[_Source], fields: list[str], schema, lengths: 
 
 def _copy_documents(perdoc, schema, sources: list[_Source], with_stored: bool) -> dict[str, array]:
     """Columns, lengths and (`with_stored`) stored fields of every copied document; return each scorable
-    field's length bytes."""
+    field's length bytes. Columns go straight to their writers and lengths are written whole
+    (`_write_lengths`): a fold copies a big segment's documents in ~0.5 s rather than ~2 s."""
     names = sorted(schema.names())
     scorable = [n for n in names if schema[n].scorable]
-    lengths = {n: array("H") for n in scorable}
+    lens: dict[str, list[np.ndarray]] = {n: [] for n in scorable}
     doc = 0
     for src in sources:
         r = src.reader
-        cols = {}
+        kept = np.flatnonzero(src.keep).tolist()
+        for n in scorable:
+            lens[n].append(length_bytes(r, n)[src.keep])
+        for k, old in enumerate(kept if with_stored else ()):
+            values = r.stored_fields(old)
+            perdoc.start_doc(doc + k)
+            for n in names:
+                perdoc.add_field(n, schema[n], values.get(n), 0)
+            perdoc.finish_doc()
         for n in names:
             ctype = schema[n].column_type
             if ctype and r.has_column(n):
                 col = r.column_reader(n, ctype)
-                cols[n] = col.raw_column() if isinstance(col, TranslatingColumnReader) else col
-        lens = {n: length_bytes(r, n)[src.keep] for n in scorable}
-        for n, b in lens.items():
-            lengths[n].extend((b.astype(np.uint16) + (b > 0)).tolist())  # 1 + byte, 0 for an empty field
-        lens_list = {n: b.tolist() for n, b in lens.items()}
-        for k, old in enumerate(np.flatnonzero(src.keep).tolist()):
-            values = r.stored_fields(old) if with_stored else {}
-            perdoc.start_doc(doc)
-            for n in names:
-                b = lens_list[n][k] if n in lens_list else 0
-                perdoc.add_field(n, schema[n], values.get(n), byte_to_length(b) if b else 0)
-                if n in cols:
-                    perdoc.add_column_value(n, schema[n].column_type, cols[n][old])
-            perdoc.finish_doc()
-            doc += 1
+                col = col.raw_column() if isinstance(col, TranslatingColumnReader) else col
+                add = _column_writer(perdoc, n, ctype).add
+                for k, old in enumerate(kept, doc):
+                    add(k, col[old])
+        doc += len(kept)
+    perdoc._doccount = doc
+    lengths = {}
+    for n, parts in lens.items():
+        b = np.concatenate(parts)
+        _write_lengths(perdoc, n, b)
+        lengths[n] = array("H", (b.astype(np.uint16) + (b > 0)).tobytes())  # 1 + byte, 0 for an empty field
     return lengths
+
+
+def _column_writer(perdoc, name: str, ctype):
+    """A column's writer in Whoosh's per-document writer (what its add_column_value adds to)."""
+    if not perdoc._has_column(name):
+        perdoc._create_column(name, ctype)
+    return perdoc._get_column(name)
+
+
+_LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.int64)
+
+
+def _write_lengths(perdoc, name: str, b: np.ndarray) -> None:
+    """A field's length byte column (`LENGTHS_COLUMN`: a byte a document up to the last non-empty one) and
+    total length, as Whoosh's per-document writer keeps them."""
+    nonzero = np.flatnonzero(b)
+    if not len(nonzero):
+        return
+    w = _column_writer(perdoc, f"_{name}_len", LENGTHS_COLUMN)
+    w._dbfile.write(b[: nonzero[-1] + 1].astype(np.uint8).tobytes())
+    w._count = int(nonzero[-1]) + 1
+    perdoc._fieldlengths[name] += int(_LENGTH_OF_BYTE[b].sum())
 
 
 def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True):
