@@ -10,13 +10,25 @@ segment costs every query a term lookup per query term (~2 % of a query's
 time at 35,000 articles), and a merge costs ~1 ms of CPU per article it
 writes (`indexer.codec.segment_merge`), paid by the cron run that commits it.
 
-* **Budget.** One commit writes at most `MERGE_MAX` live articles in merges
-  (a few seconds of CPU): a merge that would pass it is not made, and what
-  the rules below still want waits for later runs.
+* **Budget.** One commit's merges cost at most `MERGE_MAX` articles written
+  (a few seconds of CPU; a big fold counts less, see below): a merge that would
+  pass it is not made, and what the rules below still want waits for later runs.
 * **Full.** A segment of `FULL` live articles or more is left out of the
-  rules below (it is never merged into), so no merge outgrows the budget: a
-  season of 8-article runs leaves a few segments of 3,000–3,500 articles
-  beside the big ones a fresh build made.
+  rules below but the big fold, so no merge outgrows the budget.
+* **Big fold.** Once the segments below FULL hold `BIG_FOLD` live articles,
+  they are merged into the biggest segment (if it is FULL or more), the
+  smallest first, as many as the budget takes. That segment goes first and is
+  kept (as in a fold, below), so the merge copies it in bulk and only the
+  small segments' terms cost per term (`indexer.codec.segment_merge`,
+  `indexer.codec.fold_terms`): its cost (`Group.cost`) is counted as
+  `BIG_COPY` per article of the big segment plus `BIG_RATE` per article
+  folded (bench/merge.py, 2 cores: ~3 s for a few articles into 27,000,
+  ~3 ms more per article folded). A season of 8-article runs on a
+  27,000-article index folds ~30 times (~300 articles each) and ends as the
+  big segment and a tail of a few hundred articles, where without big folds
+  it left segments of 3,000–3,500 beside it. A segment so big that copying
+  it passes the budget (~50,000 articles) is not folded into: the tail then
+  grows into FULL segments beside it, as before, until ``--optimize``.
 * **Tiers.** Segments of similar size (within a factor of `FACTOR`) sit in one
   tier; when a tier holds `FACTOR` segments they become one segment of the
   next tier: four runs of 8 articles make one of 32, four of those one of 128,

@@ -213,49 +213,54 @@ class Seg:
         return self.deleted > 0
 
 
-def _season(base: list[Seg], runs: int) -> tuple[list[Seg], int]:
-    """Plan `runs` commits of 8 new articles; return the segments left and the most articles one run rewrote."""
-    segs, most = list(base), 0
+def _season(base: list[Seg], runs: int) -> tuple[list[Seg], int, int]:
+    """Plan `runs` commits of 8 new articles; return the segments left, the most one run's merges cost
+    (`Group.cost`) and how many runs merged into a segment of FULL or more."""
+    segs, most, big = list(base), 0, 0
     for _ in range(runs):
         new = Seg(8)
         groups = merge.plan([*segs, new])
-        rewritten = sum(s.n for g in groups if g.needs_writing(False) for s in g.segments)
-        most = max(most, rewritten)
+        written = [g for g in groups if g.needs_writing(False)]
+        most = max(most, sum(g.cost() for g in written))
+        big += any(g.segments[0].doc_count() >= merge.FULL for g in written)
         segs = [g.segments[0] if not g.needs_writing(False) else Seg(g.live) for g in groups]
         assert sum(s.doc_count() < merge.FULL for s in segs) <= merge.MAX_SEGMENTS
-    return segs, most
+    return segs, most, big
 
 
 def test_policy_small_runs_do_not_rewrite_big_segments():
-    big = [Seg(5_000), Seg(5_000, deleted=200)]
-    segs, most = _season(big, 70)
-    assert big[0] in segs and big[1] in segs  # 560 articles are less than 1/FOLD of either
-    assert most < 560 and sum(s.doc_count() for s in segs) == 9_800 + 8 * 70
-    full = [Seg(merge.FULL)]
-    segs, most = _season(full, 1_000)  # 8,000 articles, more than 1/FOLD: still not merged into a full one
-    assert full[0] in segs and most <= merge.MERGE_MAX
-
-
-def test_policy_bounds_what_one_run_writes_and_keeps_few_segments():
-    base = [Seg(13_500), Seg(13_500)]  # a fresh build of 27,000 articles
-    segs, most = _season(base, 1_000)
-    assert base[0] in segs and base[1] in segs
-    assert 1_000 < most <= merge.MERGE_MAX  # merges happen, none over the budget
+    """Segments too big to copy within the budget are never merged into: the tail grows into FULL ones."""
+    big = [Seg(60_000), Seg(60_000, deleted=200)]
+    segs, most, folds = _season(big, 1_000)
+    assert big[0] in segs and big[1] in segs and folds == 0
+    assert sum(s.doc_count() for s in segs) == 119_800 + 8_000 and most <= merge.MERGE_MAX
     assert len(segs) <= 2 + 8_000 // merge.FULL + merge.MAX_SEGMENTS
     over = merge.plan([Seg(merge.FULL - 1), Seg(merge.FULL - 1), Seg(merge.FULL - 1), Seg(merge.FULL - 1)])
     assert not any(g.needs_writing(False) for g in over)  # a tier whose merge passes the budget waits
 
 
+def test_policy_folds_a_season_into_the_big_segment():
+    """A 27,000-article index: the tail is folded into the big segment tens of times (not every run), each
+    fold within the budget, and the season ends as the big segment and a short tail."""
+    base = [Seg(27_000)]
+    segs, most, folds = _season(base, 1_000)
+    assert 10 <= folds <= 60 and most <= merge.MERGE_MAX
+    sizes = sorted((s.doc_count() for s in segs), reverse=True)
+    assert sizes[0] >= 27_000 + 8_000 - merge.BIG_FOLD and sum(sizes[1:]) < merge.BIG_FOLD
+    two = [Seg(13_500), Seg(13_500)]  # a fresh build in two segments: the bigger one takes the folds
+    segs, most, _ = _season(two, 1_000)
+    assert two[1] in segs and most <= merge.MERGE_MAX and len(segs) <= 2 + merge.MAX_SEGMENTS
+
+
 def test_policy_folds_the_tail_into_a_big_segment_and_purges_deletions():
-    segs, _ = _season([Seg(2_000), Seg(2_000)], 80)  # 640 articles: more than 1/FOLD of one half
+    segs, _, _ = _season([Seg(2_000), Seg(2_000)], 80)  # 640 articles: more than 1/FOLD of one half
     assert max(s.n for s in segs) > 2_000
-    full = [Seg(merge.FULL), Seg(merge.FULL)]
-    segs, _ = _season(full, 400)  # full ones are not folded into
-    assert full[0] in segs and full[1] in segs
     purged = merge.plan([Seg(1_000, deleted=300), Seg(1_000, deleted=10)])
     assert [g.needs_writing(False) for g in purged] == [True, False]
     assert [len(g.segments) for g in merge.plan([Seg(5), Seg(9_000, deleted=1)], optimize=True)] == [2]
     assert [g.live for g in merge.plan([Seg(8, deleted=8), Seg(100)])] == [100]  # nothing left: dropped
+    gone = merge.plan([Seg(27_000, deleted=6_000), *(Seg(100) for _ in range(3))])  # a big one purged: no fold
+    assert [len(g.segments) for g in gone] == [1, 1, 1, 1] and gone[0].needs_writing(False)
 
 
 def _segment_sizes(config) -> dict[str, int]:
