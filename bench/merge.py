@@ -5,10 +5,13 @@ for each shape a first segment (1 % of its articles deleted: kept marked) and
 small segments after it (halving sizes, 5 % deleted: purged), as the merge
 policy's fold merges them. Then merges each shape alternately through the
 term-by-term merge (``merge_segments(..., bulk=False)``, the baseline) and the
-bulk copy of the first segment's records (the default), --repeat times each,
-and prints the median wall and CPU seconds of one merge and whether both wrote
-the same files (all but the stored fields' column, which the bulk copy
-compresses with the first segment's dictionary: those are compared decoded).
+bulk copy of the first segment's records with the others' terms written in
+bulk (the default), --repeat times each, and prints the median wall and CPU
+seconds of one merge and whether both hold the same: the same files but the
+stored fields' column (the bulk copy compresses with the first segment's
+dictionary: compared decoded), the term table and the postings (the bulk path
+appends other blocks: the same keys, and every term whose record or blocks
+differ with the same statistics and postings).
 
 Usage: python bench/merge.py [--shapes 230+24,3000+500] [--repeat 3] [--corpus DIR] [--keep DIR]
 --keep DIR builds the segments in DIR once and reuses them on later runs.
@@ -24,16 +27,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from whoosh import index as windex  # noqa: E402
+from whoosh.codec.whoosh3 import W3Codec  # noqa: E402
 from whoosh.reading import SegmentReader  # noqa: E402
+from whoosh.system import pack_ushort  # noqa: E402
 
 from bench import corpus  # noqa: E402
 from bench.season import new_articles  # noqa: E402
+from indexer.codec import records as records_codec  # noqa: E402
 from indexer.codec import segment_merge  # noqa: E402
+from indexer.codec.segment_join import Records  # noqa: E402
 from indexer.codec.segment_writer import build_range, build_segments, discard  # noqa: E402
 from indexer.codec.stored import COLUMN  # noqa: E402
 from indexer.ingest.article import Article  # noqa: E402
@@ -84,34 +92,82 @@ def build(path: Path, name: str, first: int, small: int, records: list[dict], se
     w._finish()
 
 
-def timed_merge(ix, segments: list, bulk: bool) -> tuple[dict, dict]:
-    """One merge (the first segment kept, the others purged): wall and CPU seconds; its files (stored fields
-    decoded)."""
+def timed_merge(ix, segments: list, bulk: bool):
+    """One merge (the first segment kept, the others purged): wall and CPU seconds; the new segment."""
     gc.collect()
     c0, t0 = time.process_time(), time.perf_counter()
     new = segment_merge.merge_segments(ix, segments, [False] + [True] * (len(segments) - 1), bulk=bulk)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    prefix = new.make_filename("")
-    files = {n[len(prefix) :]: ix.storage.open_file(n).read() for n in new.list_files(ix.storage)
-             if COLUMN not in n}
-    reader = SegmentReader(ix.storage, ix.schema, new)
-    files["stored"] = [reader.stored_fields(d) for d in range(new.doc_count_all())]
+    return {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}, new
+
+
+def contents(ix, seg) -> dict:
+    """A segment's files but its term table and postings (stored fields decoded), and its term records
+    (`records`)."""
+    prefix = seg.make_filename("")
+    files = {n[len(prefix) :]: ix.storage.open_file(n).read() for n in seg.list_files(ix.storage)
+             if COLUMN not in n and not n.endswith((W3Codec.TERMS_EXT, W3Codec.POSTS_EXT))}
+    reader = SegmentReader(ix.storage, ix.schema, seg)
+    files["stored"] = [reader.stored_fields(d) for d in range(seg.doc_count_all())]
     reader.close()
-    discard(ix.storage, [new])
-    return {"wall": wall, "cpu": cpu}, files
+    return files
+
+
+def records(ix, seg) -> tuple[list[bytes], list[tuple], dict[bytes, str]]:
+    """Every term record of a segment: keys, (value without its blocks' offset, blocks), field by key prefix."""
+    reader = SegmentReader(ix.storage, ix.schema, seg)
+    fieldmap = reader._terms._fieldmap
+    t = Records(SimpleNamespace(reader=reader), fieldmap)
+    got = []
+    for k in range(len(t.keys)):
+        value = t.value(k)
+        got.append((value, None) if value[0] else (value[: -records_codec.EXTENT.size], t.blob(value)))
+    reader.close()
+    return t.keys, got, {pack_ushort(n): name for name, n in fieldmap.items()}
+
+
+def postings(ix, seg, keys: list[bytes], fields: dict[bytes, str]) -> list:
+    """Term statistics and postings (document, weight, value) of the terms `keys`, deleted documents included."""
+    reader = SegmentReader(ix.storage, ix.schema, seg)
+    out = []
+    for key in keys:
+        name, text = fields[key[:2]], key[2:]
+        ti = reader.term_info(name, text)
+        m = reader._terms.matcher(name, text, ix.schema[name].format)
+        got = []
+        while m.is_active():
+            got.append((m.id(), round(m.weight(), 3), m.value()))
+            m.next()
+        out.append(((ti.doc_frequency(), round(ti.weight(), 3), ti.min_length(), ti.max_length(),
+                     round(ti.max_weight(), 3), ti.min_id(), ti.max_id()), got))
+    reader.close()
+    return out
+
+
+def same_segments(ix, old, new) -> bool:
+    """Whether two merges hold the same: files but the term table and postings alike, the same keys, and
+    each term whose record or blocks differ with the same statistics and postings."""
+    if contents(ix, old) != contents(ix, new):
+        return False
+    (ok, ov, fields), (nk, nv, _) = records(ix, old), records(ix, new)
+    if ok != nk:
+        return False
+    differ = [k for k, a, b in zip(ok, ov, nv, strict=True) if a != b]
+    return postings(ix, old, differ, fields) == postings(ix, new, differ, fields)
 
 
 def measure(ix, repeat: int) -> tuple[dict, dict, bool]:
-    """Median of `repeat` merges each way, alternating; whether both wrote the same files."""
+    """Median of `repeat` merges each way, alternating; whether both hold the same (checked once)."""
     segs = sorted(ix._segments(), key=lambda s: -s.doc_count_all())
     runs: dict[bool, list[dict]] = {False: [], True: []}
-    same = True
+    same = None
     for _ in range(repeat):
-        old, old_files = timed_merge(ix, segs, False)
-        new, new_files = timed_merge(ix, segs, True)
+        old, old_seg = timed_merge(ix, segs, False)
+        new, new_seg = timed_merge(ix, segs, True)
         runs[False].append(old)
         runs[True].append(new)
-        same &= old_files == new_files
+        if same is None:
+            same = same_segments(ix, old_seg, new_seg)
+        discard(ix.storage, [old_seg, new_seg])
     med = {b: {k: statistics.median(r[k] for r in rs) for k in ("wall", "cpu")} for b, rs in runs.items()}
     return med[False], med[True], same
 
@@ -141,13 +197,13 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((ix, first, small, len(ix._segments()), *measure(ix, args.repeat)))
     print(f"\nmedian of {args.repeat} merges each; first segment kept (1 % deleted), small ones purged (5 %)\n")
     print(f"{'first + small (segments)':<26} {'merge':<14} {'wall s':>7} {'CPU s':>7} "
-          f"{'x wall':>7} {'same files':>11}")
+          f"{'x wall':>7} {'same postings':>14}")
     for _ix, first, small, nseg, old, new, same in rows:
         label = f"{first:,} + {small:,} ({nseg})"
         for what, r in (("term by term", old), ("bulk copy", new)):
             ratio = f"{r['wall'] / old['wall']:.2f}"
             print(f"{label:<26} {what:<14} {r['wall']:>7.3f} {r['cpu']:>7.3f} {ratio:>7} "
-                  f"{('yes' if same else 'NO') if r is new else '':>11}")
+                  f"{('yes' if same else 'NO') if r is new else '':>14}")
             label = ""
     return 0 if all(row[-1] for row in rows) else 1
 
