@@ -13,7 +13,11 @@ dictionary: compared decoded), the term table and the postings (the bulk path
 appends other blocks: the same keys, and every term whose record or blocks
 differ with the same statistics and postings).
 
-Usage: python bench/merge.py [--shapes 230+24,3000+500] [--repeat 3] [--corpus DIR] [--keep DIR]
+With --queries R it then merges each shape both ways into copies of the
+index and times bench/perf.py's query mix on each (R passes, by turns): the
+bulk path's short blocks must not make queries slower.
+
+Usage: python bench/merge.py [--shapes 230+24,3000+500] [--repeat 3] [--corpus DIR] [--keep DIR] [--queries R]
 --keep DIR builds the segments in DIR once and reuses them on later runs.
 """
 
@@ -21,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -37,7 +43,7 @@ from whoosh.codec.whoosh3 import W3Codec  # noqa: E402
 from whoosh.reading import SegmentReader  # noqa: E402
 from whoosh.system import pack_ushort  # noqa: E402
 
-from bench import corpus  # noqa: E402
+from bench import corpus, perf  # noqa: E402
 from bench.season import new_articles  # noqa: E402
 from indexer.codec import records as records_codec  # noqa: E402
 from indexer.codec import segment_merge  # noqa: E402
@@ -46,6 +52,7 @@ from indexer.codec.segment_writer import build_range, build_segments, discard  #
 from indexer.codec.stored import COLUMN  # noqa: E402
 from indexer.ingest.article import Article  # noqa: E402
 from indexer.schema import make_schema  # noqa: E402
+from indexer.store import STATE  # noqa: E402
 from indexer.writer import _fields  # noqa: E402
 
 FIRST_DELETED, SMALL_DELETED = 0.01, 0.05
@@ -172,6 +179,29 @@ def measure(ix, repeat: int) -> tuple[dict, dict, bool]:
     return med[False], med[True], same
 
 
+def query_times(path: Path, tmp: Path, repeat: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """p50 and p95 ms of the query mix on two copies of `path`, its segments merged term by term and in bulk
+    (one segment each), timed by turns."""
+    copies = []
+    for bulk in (False, True):
+        copy = tmp / f"{path.name}-{'bulk' if bulk else 'terms'}"
+        shutil.copytree(path, copy)
+        ix = windex.open_dir(str(copy), indexname=path.name)
+        segs = sorted(ix._segments(), key=lambda s: -s.doc_count_all())
+        new = segment_merge.merge_segments(ix, segs, [False] + [True] * (len(segs) - 1), bulk=bulk)
+        w = ix.writer()
+        w._close_segment()
+        w._commit_toc([new])
+        w._finish()
+        (copy / STATE).write_text(json.dumps({"generation": path.name}), encoding="utf-8")
+        copies.append(copy)
+    times: list[list[float]] = [[], []]
+    for _ in range(2):
+        for k, copy in enumerate(copies):
+            times[k] += [t for ts in perf.newssearch_queries(copy, max(1, repeat // 2)).values() for t in ts]
+    return tuple((perf.pct(sorted(t), 50) * 1000, perf.pct(sorted(t), 95) * 1000) for t in times)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, default=corpus.DEFAULT_CORPUS)
@@ -179,9 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=corpus.SEED)
     ap.add_argument("--keep", type=Path, metavar="DIR", help="build the segments in DIR once and reuse them")
+    ap.add_argument("--queries", type=int, default=0, metavar="R",
+                    help="also time bench/perf.py's query mix (R passes) on each shape merged each way")
     args = ap.parse_args(argv)
     shapes = [tuple(map(int, shape.split("+"))) for shape in args.shapes.split(",")]
-    rows = []
+    rows, queries = [], {}
     with tempfile.TemporaryDirectory(prefix="nsmerge-") as tmp:
         paths = {(first, small): (args.keep or Path(tmp)) / f"m{first}_{small}" for first, small in shapes}
         missing = [s for s, p in paths.items() if not (p.is_dir() and windex.exists_in(str(p), indexname=p.name))]
@@ -195,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         for (first, small), path in paths.items():
             ix = windex.open_dir(str(path), indexname=path.name)
             rows.append((ix, first, small, len(ix._segments()), *measure(ix, args.repeat)))
+            if args.queries:
+                queries[first, small] = query_times(path, Path(tmp), args.queries)
     print(f"\nmedian of {args.repeat} merges each; first segment kept (1 % deleted), small ones purged (5 %)\n")
     print(f"{'first + small (segments)':<26} {'merge':<14} {'wall s':>7} {'CPU s':>7} "
           f"{'x wall':>7} {'same postings':>14}")
@@ -205,6 +239,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label:<26} {what:<14} {r['wall']:>7.3f} {r['cpu']:>7.3f} {ratio:>7} "
                   f"{('yes' if same else 'NO') if r is new else '':>14}")
             label = ""
+    if queries:
+        print(f"\nquery mix of bench/perf.py on the merged segment, {args.queries} passes each, alternating\n")
+        print(f"{'first + small':<26} {'merge':<14} {'p50 ms':>7} {'p95 ms':>7} {'x p50':>7} {'x p95':>7}")
+        for (first, small), (old, new) in queries.items():
+            label = f"{first:,} + {small:,}"
+            for what, (p50, p95) in (("term by term", old), ("bulk copy", new)):
+                print(f"{label:<26} {what:<14} {p50:>7.2f} {p95:>7.2f} {p50 / old[0]:>7.2f} {p95 / old[1]:>7.2f}")
+                label = ""
     return 0 if all(row[-1] for row in rows) else 1
 
 

@@ -380,7 +380,9 @@ def test_kill_9_during_a_merge_leaves_the_last_good_index(site, stage):  # noqa:
 
 @pytest.mark.parametrize("stage", ["merge", "merged"])
 def test_kill_9_during_a_fold_into_a_kept_segment_leaves_the_last_good_index(site, stage):  # noqa: F811
-    """The bulk path (a first segment kept, its records copied in byte runs) is as safe to kill as the rest."""
+    """The bulk path (a first segment kept, its records copied in byte runs, the others' terms written a field
+    at a time by codec.fold_terms, as a big fold writes them) is as safe to kill as the rest: killed before
+    the merged segment is written or after, before the TOC names it."""
     n = site.v1()
     assert site.cli("index", "--quiet", str(site.src)).returncode == 0
     write_jsonl(site.src / "c.jsonl", site.hant[:30])  # under half of the 100-article segment, over FOLD_MIN

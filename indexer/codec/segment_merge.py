@@ -1,10 +1,11 @@
 """Merging segments: several segments rewritten as one, in the fast build's format, without analyzing again.
 
-Columns and length bytes are copied a document at a time; postings a term at
-a time: the segments' term tables are read in sorted order side by side, each
-term's postings are renumbered and written through `indexer.postings` exactly
-as a fresh build writes them (inlined small terms, array blocks, CRC32 term
-table). Memory stays at one term's postings.
+Columns are copied a document at a time (straight to their writers), length
+bytes a field at a time; postings a term at a time: the segments' term tables
+are read in sorted order side by side, each term's postings are renumbered and
+written through `indexer.postings` exactly as a fresh build writes them
+(inlined small terms, array blocks, CRC32 term table). Memory stays at one
+term's postings.
 
 A segment is either *purged* (its deleted documents dropped, the rest
 renumbered) or *kept* (every document keeps its place and deleted ones stay
@@ -21,15 +22,19 @@ for 24 articles folded into 230):
   of its postings file; the pointers of all copied records are then moved at
   once with numpy, and the term table's hash is built in bulk, as the join
   does (`_Copy`).
-* A term the others hold is merged as before, one at a time, except when all
-  its records (the first's too, if it has the term) are compact inlined values
-  whose postings stay inlined: those are decoded, renumbered and encoded again
-  with numpy, a field at a time (`_inlined`).
+* The terms the others hold are written a field at a time
+  (`indexer.codec.fold_terms`): their postings read into arrays at once,
+  renumbered with numpy, inlined values encoded at once, and the first's
+  blocks of a term kept as bytes with the others' postings appended as
+  blocks of their own (the term-by-term merge rewrites its last block with
+  them: `APPEND_MIN`).
 * Its stored fields are copied as bytes with its zstd dictionary; the others'
   documents are compressed again with it (`indexer.codec.stored.join_frames`).
 
-The files are the ones the term-by-term merge writes (`bulk=False`), byte for
-byte, but for the stored fields' column (same fields, the first's dictionary).
+The files hold what the term-by-term merge writes (`bulk=False`): the same
+columns byte for byte, the same stored fields (compressed with the first's
+dictionary), the same terms, statistics and postings (in other blocks where a
+term the first holds in blocks gets more).
 
 Like `indexer.codec.segment_writer`, this relies on whoosh3 3.54.0's codec (pinned): the
 term table's record layout, term infos and W3 posting blocks.
