@@ -17,28 +17,60 @@ for a few articles. Here they are written a field at a time:
   (`records.encode_inline`).
 * A term the big segment holds in blocks keeps them as bytes, and the others'
   postings follow as blocks of their own (Whoosh 3 blocks are self-contained,
-  as in `indexer.codec.segment_join`): the big segment's blocks are never
-  decoded. Its last block may stay short and a short block follow it, where the
-  term-by-term merge rewrote the two as one; a fresh build or ``--optimize``
-  writes full blocks again.
+  as in `indexer.codec.segment_join`). Only its last block is decoded, and only
+  when it is short and the new postings few (`APPEND_MIN`, `CARRY_MAX`): then the two are
+  written as one, as the term-by-term merge does, or every fold would leave
+  every common term one more small block (a season's folds grew the index by
+  a fifth).
 * Other terms (too many postings to inline, no blocks in the big segment) get
   blocks from all their postings (`indexer.postings.encode_blocks`).
 
-The answers are a term-by-term merge's; the bytes differ only in those blocks.
+The answers are a term-by-term merge's; the bytes differ only in blocks written after the big segment's.
 """
 
 from __future__ import annotations
 
+import pickle
 from array import array
 from typing import NamedTuple
 
 import numpy as np
+from whoosh.system import pack_int, unpack_int
 
 from .. import postings
 from ..postings import PackedValues, encode_blocks
 from . import records
 from .arrays import read_blocks
-from .segment_join import unlast
+
+# Postings a merge adds to a kept term that get blocks of their own after its old last block; fewer are
+# written together with that block's postings when it is short, so a term gets no trail of small blocks
+# (each read costs, and each block's headers take ~100 bytes: a season of folds appending blocks grew the
+# index by a fifth).
+APPEND_MIN = 64
+CARRY_MAX = 256  # ... when it holds fewer postings than this (writing a longer one again costs more than it saves)
+_MAGIC = len(postings.WHOOSH3_HEADER_MAGIC)
+
+
+class BytesFile:
+    """Bytes read like a postings file (what `read_blocks` asks of one)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def get(self, offset: int, length: int) -> bytes:
+        return self.data[offset : offset + length]
+
+
+def split_last(blob: bytes, new: int) -> tuple[bytes, bytes | None]:
+    """A term's blocks `blob` to be followed by `new` more postings: the blocks kept, none marked last, and
+    the last block (as blocks of its own) when its postings are to be written again with the new ones."""
+    pos = _MAGIC
+    while (size := unpack_int(blob[pos : pos + 4])[0]) > 0:  # the last block's size is negative
+        pos += 4 + size
+    size = -size
+    if new >= 3 * APPEND_MIN or pickle.loads(blob[pos + 4 : pos + 4 + size])[0] >= CARRY_MAX:
+        return blob[:pos] + pack_int(size) + blob[pos + 4 :], None  # a block of their own after it
+    return blob[:pos], blob[:_MAGIC] + blob[pos:]
 
 
 def cumulative(x: np.ndarray) -> np.ndarray:
@@ -165,22 +197,45 @@ def inline_values(flat: Flat, which: np.ndarray, fixed: int | None, lb: np.ndarr
     return records.encode_inline(n, minl, maxl, docs, flat.weights[idx], vlens, vbytes, fixed)
 
 
-def blocks(flat: Flat, j: int, lengths: array | None, fixed: int | None) -> tuple[bytes, tuple]:
-    """Term j's postings as blocks, and their term info fields (flags 0)."""
+def blocks(flat: Flat, j: int, lengths: array | None, fixed: int | None,
+           before: bytes | None = None) -> tuple[bytes, tuple]:
+    """Term j's postings as blocks (after the postings of the blocks `before`, if any), and the term info fields
+    (flags 0) of term j's postings."""
     a, b = int(flat.starts[j]), int(flat.starts[j + 1])
-    docs = array("I", flat.docs[a:b].astype(np.uint32).tobytes())
-    weights = array("f", flat.weights[a:b].astype(np.float32).tobytes())
-    blob, minl, maxl = encode_blocks(docs, weights, flat.values(a, b), lengths, fixed)
-    w = flat.weights[a:b]
-    return blob, (0, float(w.sum()), b - a, minl, maxl, float(w.max()), docs[0], docs[-1])
+    docs, w, values = flat.docs[a:b], flat.weights[a:b], flat.values(a, b)
+    if before is not None:
+        ids, weights, chunks = read_blocks(BytesFile(before), 0, len(before), values=fixed != 0)
+        docs, w = np.concatenate([ids, docs]), np.concatenate([weights, w])
+        if fixed != 0:
+            values = _joined(_packed(chunks, fixed), values)
+    blob, minl, maxl = encode_blocks(array("I", docs.astype(np.uint32).tobytes()),
+                                     array("f", w.astype(np.float32).tobytes()), values, lengths, fixed)
+    new = flat.weights[a:b]
+    return blob, (0, float(new.sum()), b - a, minl, maxl, float(new.max()), int(docs[0]), int(docs[-1]))
 
 
-def appended(value: bytes, blob: bytes, more: bytes, info: tuple) -> tuple[bytes, bytes]:
-    """A term's blocks `blob` (its record value `value`) followed by the blocks `more` of postings after its
-    last (term info fields `info`): the record value (its extent to be set) and the blocks."""
+def _packed(chunks: list, fixed: int | None) -> PackedValues:
+    """A block's values (`read_blocks`' chunks) as PackedValues."""
+    (chunk,) = chunks
+    if isinstance(chunk, PackedValues):
+        return chunk
+    if isinstance(chunk, bytes):
+        return PackedValues(chunk, array("I", range(fixed, len(chunk) + 1, fixed)))
+    return PackedValues.pack(list(chunk))
+
+
+def _joined(a: PackedValues, b: PackedValues) -> PackedValues:
+    ends = np.concatenate([np.frombuffer(a.ends, dtype=np.uint32),
+                           np.frombuffer(b.ends, dtype=np.uint32) + len(a.data)])
+    return PackedValues(a.data + b.data, array("I", ends.astype(np.uint32).tobytes()))
+
+
+def appended(value: bytes, head: bytes, more: bytes, info: tuple) -> tuple[bytes, bytes]:
+    """A term's blocks `head` (its record value `value`; `split_last`) followed by the blocks `more` of postings
+    after its last (term info fields `info` of those not in `head`'s blocks): the record value (its extent to be
+    set) and the blocks."""
     _flags, weight, df, minl, maxl, maxw, minid, _maxid = records.info(value)
     lo, hi = postings._spanned([(minl, maxl), info[3:5]])
-    head = len(postings.WHOOSH3_HEADER_MAGIC)
-    joined = unlast(blob) + more[head:]
+    joined = head + more[_MAGIC:]
     return records.pointer_value((0, weight + info[1], df + info[2], lo, hi, max(maxw, info[5]), minid, info[7]),
                                  0, len(joined)), joined

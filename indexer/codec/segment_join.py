@@ -328,7 +328,7 @@ def _combined(group: list[tuple[Records, int]], fixed: int | None, lengths: arra
         blobs.append(t.blob(v))
     if pending:
         blobs.append(_block(_inlined(pending), fixed, lengths))
-    blob = blobs[0][:_MAGIC] + b"".join(b[_MAGIC:] for b in [*map(unlast, blobs[:-1]), blobs[-1]])
+    blob = blobs[0][:_MAGIC] + b"".join(b[_MAGIC:] for b in [*map(_unlast, blobs[:-1]), blobs[-1]])
     return Copied(records.pointer_value(_merged_info(infos, 0), 0, len(blob)), blob).moved(sink)
 
 
@@ -347,7 +347,7 @@ def _block(inlined: tuple[tuple, tuple, tuple], fixed: int | None, lengths: arra
     return encode_blocks(array("I", ids), array("f", weights), list(vals), lengths, fixed)[0]
 
 
-def unlast(blob: bytes) -> bytes:
+def _unlast(blob: bytes) -> bytes:
     """A term's posting blocks with the last one not marked last (more blocks follow)."""
     pos = _MAGIC
     while (size := unpack_int(blob[pos : pos + 4])[0]) > 0:

@@ -26,8 +26,8 @@ for 24 articles folded into 230):
   (`indexer.codec.fold_terms`): their postings read into arrays at once,
   renumbered with numpy, inlined values encoded at once, and the first's
   blocks of a term kept as bytes with the others' postings appended as
-  blocks of their own (the term-by-term merge rewrites its last block with
-  them: `APPEND_MIN`).
+  blocks of their own (written with its last block when that one is short,
+  as the term-by-term merge does: `fold_terms.APPEND_MIN`).
 * Its stored fields are copied as bytes with its zstd dictionary; the others'
   documents are compressed again with it (`indexer.codec.stored.join_frames`).
 
@@ -43,7 +43,6 @@ term table's record layout, term infos and W3 posting blocks.
 from __future__ import annotations
 
 import heapq
-import pickle
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -54,25 +53,22 @@ from typing import NamedTuple
 from zlib import crc32
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec
 from whoosh.columns import TranslatingColumnReader
 from whoosh.filedb.filetables import _lengths
 from whoosh.reading import SegmentReader
-from whoosh.system import pack_int, pack_ushort, unpack_int
+from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length
 
 from .. import postings
-from ..postings import BLOCK, Copied, Extended, term_record, use_fast_term_table, write_sorted
+from ..postings import Copied, Extended, term_record, use_fast_term_table, write_sorted
 from . import fold_terms, records
 from .arrays import length_bytes, read_blocks
-from .fold_terms import cumulative, split_values
+from .fold_terms import BytesFile, cumulative, split_last, split_values
 from .segment_join import Half, Records, write_half
 from .stored import COLUMN, STORED, StoredCodec, join_frames
 
 _CHUNK = 1 << 22  # term table bytes read at once
-# Postings a merge adds to a kept term that get blocks of their own after its old last block; fewer are
-# written together with that block's postings, so a term gets no trail of tiny blocks (each read costs).
-APPEND_MIN = 64
 
 
 class _Source:
@@ -140,17 +136,12 @@ class _Source:
     def extended(self, value: bytes, fixed: int | None, flat: list) -> Extended:
         """A verbatim source's term with blocks, to be followed by `flat` (see `indexer.postings.Extended`)."""
         offset, length = self._extent(value)
-        blob = self.reader._terms._postfile.get(offset, length)
-        pos = len(WHOOSH3_HEADER_MAGIC)
-        while (size := unpack_int(blob[pos : pos + 4])[0]) > 0:  # the last block's size is negative
-            pos += 4 + size
-        size = -unpack_int(blob[pos : pos + 4])[0]
-        if len(flat) >= 3 * APPEND_MIN or pickle.loads(blob[pos + 4 : pos + 4 + size])[0] >= BLOCK // 2:
-            # enough to make a block of their own, or a last block worth keeping: append after it
-            return Extended(value, blob[:pos] + pack_int(size) + blob[pos + 4 :], flat, 0)
-        last: list = []
-        self._blocks(_Bytes(WHOOSH3_HEADER_MAGIC + blob[pos:]), 0, size + 8, fixed, last)
-        return Extended(value, blob[:pos], last + flat, len(last) // 3)
+        head, last = split_last(self.reader._terms._postfile.get(offset, length), len(flat) // 3)
+        if last is None:
+            return Extended(value, head, flat, 0)
+        carried: list = []
+        self._blocks(BytesFile(last), 0, len(last), fixed, carried)
+        return Extended(value, head, carried + flat, len(carried) // 3)
 
     def postings(self, value: bytes, fixed: int | None, flat: list) -> None:
         """Append one term's copied postings, renumbered, to `flat` (doc, weight, value, doc, ...)."""
@@ -186,16 +177,6 @@ class _Source:
 
     def close(self) -> None:
         self.reader.close()
-
-
-class _Bytes:
-    """Bytes read like a postings file (what `read_blocks` asks of one)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def get(self, offset: int, length: int) -> bytes:
-        return self.data[offset : offset + length]
 
 
 def _item(sources: list[_Source], group: list[tuple[bytes, int, bytes]], fixed: int | None):
@@ -304,8 +285,11 @@ def _field_events(sources: list[_Source], t: Records, events: list[_Event], fixe
     for j in np.flatnonzero(kept).tolist():
         value = t.value(events[j].g)
         blob = t.blob(value)
-        more = fold_terms.blocks(flat, j, lengths, fixed) if n[j] else None
-        out[j] = fold_terms.appended(value, blob, *more) if more else (value, blob)
+        if n[j]:
+            head, last = split_last(blob, int(n[j]))
+            out[j] = fold_terms.appended(value, head, *fold_terms.blocks(flat, j, lengths, fixed, last))
+        else:
+            out[j] = (value, blob)
     for j in np.flatnonzero(~kept & (n > postings.INLINE_LIMIT)).tolist():
         blob, info = fold_terms.blocks(flat, j, lengths, fixed)
         out[j] = (records.pointer_value(info, 0, len(blob)), blob)
