@@ -5,12 +5,19 @@ for each shape a first segment (1 % of its articles deleted: kept marked) and
 small segments after it (halving sizes, 5 % deleted: purged), as the merge
 policy's fold merges them. Then merges each shape alternately through the
 term-by-term merge (``merge_segments(..., bulk=False)``, the baseline) and the
-bulk copy of the first segment's records (the default), --repeat times each,
-and prints the median wall and CPU seconds of one merge and whether both wrote
-the same files (all but the stored fields' column, which the bulk copy
-compresses with the first segment's dictionary: those are compared decoded).
+bulk copy of the first segment's records with the others' terms written in
+bulk (the default), --repeat times each, and prints the median wall and CPU
+seconds of one merge and whether both hold the same: the same files but the
+stored fields' column (the bulk copy compresses with the first segment's
+dictionary: compared decoded), the term table and the postings (the bulk path
+appends other blocks: the same keys, and every term whose record or blocks
+differ with the same statistics and postings).
 
-Usage: python bench/merge.py [--shapes 230+24,3000+500] [--repeat 3] [--corpus DIR] [--keep DIR]
+With --queries R it then merges each shape both ways into copies of the
+index and times bench/perf.py's query mix on each (R passes, by turns): the
+bulk path's short blocks must not make queries slower.
+
+Usage: python bench/merge.py [--shapes 230+24,3000+500] [--repeat 3] [--corpus DIR] [--keep DIR] [--queries R]
 --keep DIR builds the segments in DIR once and reuses them on later runs.
 """
 
@@ -18,26 +25,34 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import random
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from whoosh import index as windex  # noqa: E402
+from whoosh.codec.whoosh3 import W3Codec  # noqa: E402
 from whoosh.reading import SegmentReader  # noqa: E402
+from whoosh.system import pack_ushort  # noqa: E402
 
-from bench import corpus  # noqa: E402
+from bench import corpus, perf  # noqa: E402
 from bench.season import new_articles  # noqa: E402
+from indexer.codec import records as records_codec  # noqa: E402
 from indexer.codec import segment_merge  # noqa: E402
+from indexer.codec.segment_join import Records  # noqa: E402
 from indexer.codec.segment_writer import build_range, build_segments, discard  # noqa: E402
 from indexer.codec.stored import COLUMN  # noqa: E402
 from indexer.ingest.article import Article  # noqa: E402
 from indexer.schema import make_schema  # noqa: E402
+from indexer.store import STATE  # noqa: E402
 from indexer.writer import _fields  # noqa: E402
 
 FIRST_DELETED, SMALL_DELETED = 0.01, 0.05
@@ -84,36 +99,107 @@ def build(path: Path, name: str, first: int, small: int, records: list[dict], se
     w._finish()
 
 
-def timed_merge(ix, segments: list, bulk: bool) -> tuple[dict, dict]:
-    """One merge (the first segment kept, the others purged): wall and CPU seconds; its files (stored fields
-    decoded)."""
+def timed_merge(ix, segments: list, bulk: bool):
+    """One merge (the first segment kept, the others purged): wall and CPU seconds; the new segment."""
     gc.collect()
     c0, t0 = time.process_time(), time.perf_counter()
     new = segment_merge.merge_segments(ix, segments, [False] + [True] * (len(segments) - 1), bulk=bulk)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    prefix = new.make_filename("")
-    files = {n[len(prefix) :]: ix.storage.open_file(n).read() for n in new.list_files(ix.storage)
-             if COLUMN not in n}
-    reader = SegmentReader(ix.storage, ix.schema, new)
-    files["stored"] = [reader.stored_fields(d) for d in range(new.doc_count_all())]
+    return {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}, new
+
+
+def contents(ix, seg) -> dict:
+    """A segment's files but its term table and postings (stored fields decoded), and its term records
+    (`records`)."""
+    prefix = seg.make_filename("")
+    files = {n[len(prefix) :]: ix.storage.open_file(n).read() for n in seg.list_files(ix.storage)
+             if COLUMN not in n and not n.endswith((W3Codec.TERMS_EXT, W3Codec.POSTS_EXT))}
+    reader = SegmentReader(ix.storage, ix.schema, seg)
+    files["stored"] = [reader.stored_fields(d) for d in range(seg.doc_count_all())]
     reader.close()
-    discard(ix.storage, [new])
-    return {"wall": wall, "cpu": cpu}, files
+    return files
+
+
+def records(ix, seg) -> tuple[list[bytes], list[tuple], dict[bytes, str]]:
+    """Every term record of a segment: keys, (value without its blocks' offset, blocks), field by key prefix."""
+    reader = SegmentReader(ix.storage, ix.schema, seg)
+    fieldmap = reader._terms._fieldmap
+    t = Records(SimpleNamespace(reader=reader), fieldmap)
+    got = []
+    for k in range(len(t.keys)):
+        value = t.value(k)
+        got.append((value, None) if value[0] else (value[: -records_codec.EXTENT.size], t.blob(value)))
+    reader.close()
+    return t.keys, got, {pack_ushort(n): name for name, n in fieldmap.items()}
+
+
+def postings(ix, seg, keys: list[bytes], fields: dict[bytes, str]) -> list:
+    """Term statistics and postings (document, weight, value) of the terms `keys`, deleted documents included."""
+    reader = SegmentReader(ix.storage, ix.schema, seg)
+    out = []
+    for key in keys:
+        name, text = fields[key[:2]], key[2:]
+        ti = reader.term_info(name, text)
+        m = reader._terms.matcher(name, text, ix.schema[name].format)
+        got = []
+        while m.is_active():
+            got.append((m.id(), round(m.weight(), 3), m.value()))
+            m.next()
+        out.append(((ti.doc_frequency(), round(ti.weight(), 3), ti.min_length(), ti.max_length(),
+                     round(ti.max_weight(), 3), ti.min_id(), ti.max_id()), got))
+    reader.close()
+    return out
+
+
+def same_segments(ix, old, new) -> bool:
+    """Whether two merges hold the same: files but the term table and postings alike, the same keys, and
+    each term whose record or blocks differ with the same statistics and postings."""
+    if contents(ix, old) != contents(ix, new):
+        return False
+    (ok, ov, fields), (nk, nv, _) = records(ix, old), records(ix, new)
+    if ok != nk:
+        return False
+    differ = [k for k, a, b in zip(ok, ov, nv, strict=True) if a != b]
+    return postings(ix, old, differ, fields) == postings(ix, new, differ, fields)
 
 
 def measure(ix, repeat: int) -> tuple[dict, dict, bool]:
-    """Median of `repeat` merges each way, alternating; whether both wrote the same files."""
+    """Median of `repeat` merges each way, alternating; whether both hold the same (checked once)."""
     segs = sorted(ix._segments(), key=lambda s: -s.doc_count_all())
     runs: dict[bool, list[dict]] = {False: [], True: []}
-    same = True
+    same = None
     for _ in range(repeat):
-        old, old_files = timed_merge(ix, segs, False)
-        new, new_files = timed_merge(ix, segs, True)
+        old, old_seg = timed_merge(ix, segs, False)
+        new, new_seg = timed_merge(ix, segs, True)
         runs[False].append(old)
         runs[True].append(new)
-        same &= old_files == new_files
+        if same is None:
+            same = same_segments(ix, old_seg, new_seg)
+        discard(ix.storage, [old_seg, new_seg])
     med = {b: {k: statistics.median(r[k] for r in rs) for k in ("wall", "cpu")} for b, rs in runs.items()}
     return med[False], med[True], same
+
+
+def query_times(path: Path, tmp: Path, repeat: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """p50 and p95 ms of the query mix on two copies of `path`, its segments merged term by term and in bulk
+    (one segment each), timed by turns."""
+    copies = []
+    for bulk in (False, True):
+        copy = tmp / f"{path.name}-{'bulk' if bulk else 'terms'}"
+        shutil.copytree(path, copy)
+        ix = windex.open_dir(str(copy), indexname=path.name)
+        segs = sorted(ix._segments(), key=lambda s: -s.doc_count_all())
+        new = segment_merge.merge_segments(ix, segs, [False] + [True] * (len(segs) - 1), bulk=bulk)
+        w = ix.writer()
+        w._close_segment()
+        w._commit_toc([new])
+        w._finish()
+        (copy / STATE).write_text(json.dumps({"generation": path.name}), encoding="utf-8")
+        copies.append(copy)
+    times: list[list[float]] = [[], []]
+    for _ in range(2):
+        for k, copy in enumerate(copies):
+            times[k] += [t for ts in perf.newssearch_queries(copy, max(1, repeat // 2)).values() for t in ts]
+    return tuple((perf.pct(sorted(t), 50) * 1000, perf.pct(sorted(t), 95) * 1000) for t in times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,9 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=corpus.SEED)
     ap.add_argument("--keep", type=Path, metavar="DIR", help="build the segments in DIR once and reuse them")
+    ap.add_argument("--queries", type=int, default=0, metavar="R",
+                    help="also time bench/perf.py's query mix (R passes) on each shape merged each way")
     args = ap.parse_args(argv)
     shapes = [tuple(map(int, shape.split("+"))) for shape in args.shapes.split(",")]
-    rows = []
+    rows, queries = [], {}
     with tempfile.TemporaryDirectory(prefix="nsmerge-") as tmp:
         paths = {(first, small): (args.keep or Path(tmp)) / f"m{first}_{small}" for first, small in shapes}
         missing = [s for s, p in paths.items() if not (p.is_dir() and windex.exists_in(str(p), indexname=p.name))]
@@ -139,16 +227,26 @@ def main(argv: list[str] | None = None) -> int:
         for (first, small), path in paths.items():
             ix = windex.open_dir(str(path), indexname=path.name)
             rows.append((ix, first, small, len(ix._segments()), *measure(ix, args.repeat)))
+            if args.queries:
+                queries[first, small] = query_times(path, Path(tmp), args.queries)
     print(f"\nmedian of {args.repeat} merges each; first segment kept (1 % deleted), small ones purged (5 %)\n")
     print(f"{'first + small (segments)':<26} {'merge':<14} {'wall s':>7} {'CPU s':>7} "
-          f"{'x wall':>7} {'same files':>11}")
+          f"{'x wall':>7} {'same postings':>14}")
     for _ix, first, small, nseg, old, new, same in rows:
         label = f"{first:,} + {small:,} ({nseg})"
         for what, r in (("term by term", old), ("bulk copy", new)):
             ratio = f"{r['wall'] / old['wall']:.2f}"
             print(f"{label:<26} {what:<14} {r['wall']:>7.3f} {r['cpu']:>7.3f} {ratio:>7} "
-                  f"{('yes' if same else 'NO') if r is new else '':>11}")
+                  f"{('yes' if same else 'NO') if r is new else '':>14}")
             label = ""
+    if queries:
+        print(f"\nquery mix of bench/perf.py on the merged segment, {args.queries} passes each, alternating\n")
+        print(f"{'first + small':<26} {'merge':<14} {'p50 ms':>7} {'p95 ms':>7} {'x p50':>7} {'x p95':>7}")
+        for (first, small), (old, new) in queries.items():
+            label = f"{first:,} + {small:,}"
+            for what, (p50, p95) in (("term by term", old), ("bulk copy", new)):
+                print(f"{label:<26} {what:<14} {p50:>7.2f} {p95:>7.2f} {p50 / old[0]:>7.2f} {p95 / old[1]:>7.2f}")
+                label = ""
     return 0 if all(row[-1] for row in rows) else 1
 
 

@@ -10,13 +10,25 @@ segment costs every query a term lookup per query term (~2 % of a query's
 time at 35,000 articles), and a merge costs ~1 ms of CPU per article it
 writes (`indexer.codec.segment_merge`), paid by the cron run that commits it.
 
-* **Budget.** One commit writes at most `MERGE_MAX` live articles in merges
-  (a few seconds of CPU): a merge that would pass it is not made, and what
-  the rules below still want waits for later runs.
+* **Budget.** One commit's merges cost at most `MERGE_MAX` articles written
+  (a few seconds of CPU; a big fold counts less, see below): a merge that would
+  pass it is not made, and what the rules below still want waits for later runs.
 * **Full.** A segment of `FULL` live articles or more is left out of the
-  rules below (it is never merged into), so no merge outgrows the budget: a
-  season of 8-article runs leaves a few segments of 3,000–3,500 articles
-  beside the big ones a fresh build made.
+  rules below but the big fold, so no merge outgrows the budget.
+* **Big fold.** Once the segments below FULL hold `BIG_FOLD` live articles,
+  they are merged into the biggest segment (if it is FULL or more), the
+  smallest first, as many as the budget takes. That segment goes first and is
+  kept (as in a fold, below), so the merge copies it in bulk and only the
+  small segments' terms cost per term (`indexer.codec.segment_merge`,
+  `indexer.codec.fold_terms`): its cost (`Group.cost`) is counted as
+  `BIG_COPY` per article of the big segment plus `BIG_RATE` per article
+  folded (bench/merge.py, 2 cores: ~3 s for a few articles into 27,000,
+  ~3 ms more per article folded). A season of 8-article runs on a
+  27,000-article index folds ~30 times (~300 articles each) and ends as the
+  big segment and a tail of a few hundred articles, where without big folds
+  it left segments of 3,000–3,500 beside it. A segment so big that copying
+  it passes the budget (~50,000 articles) is not folded into: the tail then
+  grows into FULL segments beside it, as before, until ``--optimize``.
 * **Tiers.** Segments of similar size (within a factor of `FACTOR`) sit in one
   tier; when a tier holds `FACTOR` segments they become one segment of the
   next tier: four runs of 8 articles make one of 32, four of those one of 128,
@@ -58,6 +70,9 @@ MERGE_MAX = 3_500  # live documents one commit may write in merges (~1 ms of CPU
 PURGE_SHARE = 0.1  # deleted share that has a segment rewritten alone (within MERGE_MAX) ...
 BIG_PURGE_SHARE = 0.2  # ... and a bigger one (a rare long run, as in Lucene)
 FLOOR = 8  # sizes below this count as this for tiers (one run's worth)
+BIG_FOLD = 300  # live articles below FULL that are folded into the biggest segment (if FULL or more) at once
+BIG_COPY = 0.07  # a fold into a kept FULL segment costs this per article of it (copied in bulk) ...
+BIG_RATE = 3  # ... and this per article folded (its terms' postings appended to the big one's), in articles written
 
 
 @dataclass(eq=False)  # groups are compared by identity
@@ -80,6 +95,15 @@ class Group:
         share = PURGE_SHARE if first.doc_count_all() <= MERGE_MAX else BIG_PURGE_SHARE
         return [optimize or deleted >= share] + [True] * (len(self.segments) - 1)
 
+    def cost(self) -> int:
+        """Articles' worth of CPU a merge of the group costs: its live articles, or, when its first segment
+        is FULL or more and kept (copied in bulk, `indexer.codec.segment_merge`), a share of that one's and
+        BIG_RATE for each other article."""
+        first = self.segments[0]
+        if first.doc_count() < FULL or self.purged(False)[0]:
+            return self.live
+        return int(first.doc_count() * BIG_COPY) + BIG_RATE * (self.live - first.doc_count())
+
     def needs_writing(self, optimize: bool) -> bool:
         return len(self.segments) > 1 or (self.segments[0].has_deletions() and self.purged(optimize)[0])
 
@@ -91,15 +115,22 @@ def _join(groups: list[Group]) -> Group:
 
 
 def _written(groups: list[Group]) -> int:
-    """Live articles a commit of `groups` writes (the cost of a plan: ~1 ms of CPU each)."""
-    return sum(g.live for g in groups if g.needs_writing(False))
+    """What a commit of `groups` costs, in articles written (~1 ms of CPU each): a merge writes its live
+    articles, a fold into a big kept segment costs less (`Group.cost`)."""
+    return sum(g.cost() for g in groups if g.needs_writing(False))
 
 
 def _one_step(groups: list[Group]) -> list[Group] | None:
-    """The first rule's step (tiers, fold, cap) on the segments below FULL that keeps the plan within
-    MERGE_MAX articles written; None when there is none."""
-    full = [g for g in groups if g.live >= FULL]
-    for step in _steps(sorted((g for g in groups if g.live < FULL), key=lambda g: -g.live)):
+    """The first rule's step (big fold, tiers, fold, cap) that keeps the plan within MERGE_MAX; None when there
+    is none."""
+    full = sorted((g for g in groups if g.live >= FULL), key=lambda g: -g.live)
+    small = sorted((g for g in groups if g.live < FULL), key=lambda g: -g.live)
+    if full and sum(g.live for g in small) >= BIG_FOLD:  # the smallest first, as many as the budget takes
+        for n in range(len(small), 0, -1):
+            step = [_join([full[0], *small[-n:]]), *full[1:], *small[:-n]]
+            if _written(step) <= MERGE_MAX:
+                return step
+    for step in _steps(small):
         if _written(full + step) <= MERGE_MAX:
             return full + step
     return None

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from whoosh import index as windex
 from whoosh.codec.whoosh3 import W3Codec
+from whoosh.reading import SegmentReader
 
 from indexer import merge_policy as merge
 from indexer import postings, vocab
@@ -109,17 +110,41 @@ def test_kept_first_segment_is_copied_and_keeps_its_deleted_articles(tmp_path, d
 
 
 def _files(ix, seg) -> dict[str, bytes]:
-    """A segment's files by extension (column files by column), their bytes."""
+    """A segment's files by extension (column files by column), their bytes; its term table and postings
+    decoded (`_terms`: the bulk path writes other blocks for the same postings)."""
     prefix = seg.make_filename("")
-    return {name[len(prefix) :]: ix.storage.open_file(name).read() for name in seg.list_files(ix.storage)}
+    out = {name[len(prefix) :]: ix.storage.open_file(name).read() for name in seg.list_files(ix.storage)}
+    for ext in (W3Codec.TERMS_EXT, W3Codec.POSTS_EXT):
+        out.pop(ext)
+    return {**out, "terms": _terms(ix, seg)}
+
+
+def _terms(ix, seg) -> dict:
+    """(field, term) -> (term statistics, [(doc, weight, value)]) of one segment, deleted documents included."""
+    r = SegmentReader(ix.storage, ix.schema, seg)
+    out = {}
+    try:
+        for fieldname, term in r.all_terms():
+            ti = r.term_info(fieldname, term)
+            m = r._terms.matcher(fieldname, term, ix.schema[fieldname].format)
+            got = []
+            while m.is_active():
+                got.append((m.id(), round(m.weight(), 3), m.value()))
+                m.next()
+            out[fieldname, term] = ((ti.doc_frequency(), round(ti.weight(), 3), ti.min_length(), ti.max_length(),
+                                     round(ti.max_weight(), 3), ti.min_id(), ti.max_id()), got)
+    finally:
+        r.close()
+    return out
 
 
 @pytest.mark.parametrize("small", [False, True], ids=["default", "blocks-and-inlined"])
-def test_bulk_copy_of_a_kept_first_segment_writes_what_the_term_by_term_merge_writes(tmp_path, docs, monkeypatch,
+def test_bulk_copy_of_a_kept_first_segment_holds_what_the_term_by_term_merge_writes(tmp_path, docs, monkeypatch,
                                                                                       small):
-    """The first segment's records and blocks copied in runs (segment_merge._Copy) give the same files as a
-    merge that writes every term: shared terms (inlined and with blocks, astral ones too), terms only the
-    first or only the others hold, a kept deleted article in the first and purged ones in the others."""
+    """The first segment's records and blocks copied in runs (segment_merge._Copy), the others' terms written in
+    bulk (codec.fold_terms), give the same postings and columns as a merge that writes every term: shared terms
+    (inlined and with blocks, astral ones too), terms only the first or only the others hold, a kept deleted
+    article in the first and purged ones in the others."""
     if small:  # few postings inlined, several blocks a term: every kind of record on both sides
         monkeypatch.setattr(postings, "INLINE_LIMIT", 2)
         monkeypatch.setattr(postings, "BLOCK", 4)
@@ -137,7 +162,7 @@ def test_bulk_copy_of_a_kept_first_segment_writes_what_the_term_by_term_merge_wr
     old_files, new_files = _files(ix, old), _files(ix, new)
     zstored = f".{stored.COLUMN}{W3Codec.COLUMN_EXT}"  # the first's dictionary kept: other bytes, same fields
     assert old_files.pop(zstored) != new_files.pop(zstored)
-    assert old_files == new_files  # term table, postings, columns, lengths
+    assert old_files == new_files  # terms and their postings, columns, lengths
     assert (new.doc_count_all(), sorted(new.deleted_docs())) == (old.doc_count_all(), sorted(old.deleted_docs()))
     _replace(ix, segs, new)
     merged = windex.open_dir(str(tmp_path / "parts"), indexname="g1")
@@ -147,9 +172,9 @@ def test_bulk_copy_of_a_kept_first_segment_writes_what_the_term_by_term_merge_wr
     assert {len(got[f][t][1]) for f in got for t in got[f] if "𡈽".encode() in t} >= {4}  # in both sides' articles
 
 
-def test_bulk_copy_of_an_older_segment_writes_what_the_term_by_term_merge_writes(tmp_path, docs):
+def test_bulk_copy_of_an_older_segment_holds_what_the_term_by_term_merge_writes(tmp_path, docs):
     """A segment older code wrote (Whoosh's hash tables, pickled values, Whoosh's stored fields) kept verbatim
-    first, or merged after a new one: the same files both ways."""
+    first, or merged after a new one: the same postings and columns both ways."""
     shutil.copytree(PRIOR / "index", tmp_path / "mixed")
     ix, _state = IndexDir(tmp_path / "mixed").open()
     prior = ix._segments()
@@ -188,49 +213,54 @@ class Seg:
         return self.deleted > 0
 
 
-def _season(base: list[Seg], runs: int) -> tuple[list[Seg], int]:
-    """Plan `runs` commits of 8 new articles; return the segments left and the most articles one run rewrote."""
-    segs, most = list(base), 0
+def _season(base: list[Seg], runs: int) -> tuple[list[Seg], int, int]:
+    """Plan `runs` commits of 8 new articles; return the segments left, the most one run's merges cost
+    (`Group.cost`) and how many runs merged into a segment of FULL or more."""
+    segs, most, big = list(base), 0, 0
     for _ in range(runs):
         new = Seg(8)
         groups = merge.plan([*segs, new])
-        rewritten = sum(s.n for g in groups if g.needs_writing(False) for s in g.segments)
-        most = max(most, rewritten)
+        written = [g for g in groups if g.needs_writing(False)]
+        most = max(most, sum(g.cost() for g in written))
+        big += any(g.segments[0].doc_count() >= merge.FULL for g in written)
         segs = [g.segments[0] if not g.needs_writing(False) else Seg(g.live) for g in groups]
         assert sum(s.doc_count() < merge.FULL for s in segs) <= merge.MAX_SEGMENTS
-    return segs, most
+    return segs, most, big
 
 
 def test_policy_small_runs_do_not_rewrite_big_segments():
-    big = [Seg(5_000), Seg(5_000, deleted=200)]
-    segs, most = _season(big, 70)
-    assert big[0] in segs and big[1] in segs  # 560 articles are less than 1/FOLD of either
-    assert most < 560 and sum(s.doc_count() for s in segs) == 9_800 + 8 * 70
-    full = [Seg(merge.FULL)]
-    segs, most = _season(full, 1_000)  # 8,000 articles, more than 1/FOLD: still not merged into a full one
-    assert full[0] in segs and most <= merge.MERGE_MAX
-
-
-def test_policy_bounds_what_one_run_writes_and_keeps_few_segments():
-    base = [Seg(13_500), Seg(13_500)]  # a fresh build of 27,000 articles
-    segs, most = _season(base, 1_000)
-    assert base[0] in segs and base[1] in segs
-    assert 1_000 < most <= merge.MERGE_MAX  # merges happen, none over the budget
+    """Segments too big to copy within the budget are never merged into: the tail grows into FULL ones."""
+    big = [Seg(60_000), Seg(60_000, deleted=200)]
+    segs, most, folds = _season(big, 1_000)
+    assert big[0] in segs and big[1] in segs and folds == 0
+    assert sum(s.doc_count() for s in segs) == 119_800 + 8_000 and most <= merge.MERGE_MAX
     assert len(segs) <= 2 + 8_000 // merge.FULL + merge.MAX_SEGMENTS
     over = merge.plan([Seg(merge.FULL - 1), Seg(merge.FULL - 1), Seg(merge.FULL - 1), Seg(merge.FULL - 1)])
     assert not any(g.needs_writing(False) for g in over)  # a tier whose merge passes the budget waits
 
 
+def test_policy_folds_a_season_into_the_big_segment():
+    """A 27,000-article index: the tail is folded into the big segment tens of times (not every run), each
+    fold within the budget, and the season ends as the big segment and a short tail."""
+    base = [Seg(27_000)]
+    segs, most, folds = _season(base, 1_000)
+    assert 10 <= folds <= 60 and most <= merge.MERGE_MAX
+    sizes = sorted((s.doc_count() for s in segs), reverse=True)
+    assert sizes[0] >= 27_000 + 8_000 - merge.BIG_FOLD and sum(sizes[1:]) < merge.BIG_FOLD
+    two = [Seg(13_500), Seg(13_500)]  # a fresh build in two segments: the bigger one takes the folds
+    segs, most, _ = _season(two, 1_000)
+    assert two[1] in segs and most <= merge.MERGE_MAX and len(segs) <= 2 + merge.MAX_SEGMENTS
+
+
 def test_policy_folds_the_tail_into_a_big_segment_and_purges_deletions():
-    segs, _ = _season([Seg(2_000), Seg(2_000)], 80)  # 640 articles: more than 1/FOLD of one half
+    segs, _, _ = _season([Seg(2_000), Seg(2_000)], 80)  # 640 articles: more than 1/FOLD of one half
     assert max(s.n for s in segs) > 2_000
-    full = [Seg(merge.FULL), Seg(merge.FULL)]
-    segs, _ = _season(full, 400)  # full ones are not folded into
-    assert full[0] in segs and full[1] in segs
     purged = merge.plan([Seg(1_000, deleted=300), Seg(1_000, deleted=10)])
     assert [g.needs_writing(False) for g in purged] == [True, False]
     assert [len(g.segments) for g in merge.plan([Seg(5), Seg(9_000, deleted=1)], optimize=True)] == [2]
     assert [g.live for g in merge.plan([Seg(8, deleted=8), Seg(100)])] == [100]  # nothing left: dropped
+    gone = merge.plan([Seg(27_000, deleted=6_000), *(Seg(100) for _ in range(3))])  # a big one purged: no fold
+    assert [len(g.segments) for g in gone] == [1, 1, 1, 1] and gone[0].needs_writing(False)
 
 
 def _segment_sizes(config) -> dict[str, int]:
@@ -350,7 +380,9 @@ def test_kill_9_during_a_merge_leaves_the_last_good_index(site, stage):  # noqa:
 
 @pytest.mark.parametrize("stage", ["merge", "merged"])
 def test_kill_9_during_a_fold_into_a_kept_segment_leaves_the_last_good_index(site, stage):  # noqa: F811
-    """The bulk path (a first segment kept, its records copied in byte runs) is as safe to kill as the rest."""
+    """The bulk path (a first segment kept, its records copied in byte runs, the others' terms written a field
+    at a time by codec.fold_terms, as a big fold writes them) is as safe to kill as the rest: killed before
+    the merged segment is written or after, before the TOC names it."""
     n = site.v1()
     assert site.cli("index", "--quiet", str(site.src)).returncode == 0
     write_jsonl(site.src / "c.jsonl", site.hant[:30])  # under half of the 100-article segment, over FOLD_MIN

@@ -1,10 +1,11 @@
 """Merging segments: several segments rewritten as one, in the fast build's format, without analyzing again.
 
-Columns and length bytes are copied a document at a time; postings a term at
-a time: the segments' term tables are read in sorted order side by side, each
-term's postings are renumbered and written through `indexer.postings` exactly
-as a fresh build writes them (inlined small terms, array blocks, CRC32 term
-table). Memory stays at one term's postings.
+Columns are copied a document at a time (straight to their writers), length
+bytes a field at a time; postings a term at a time: the segments' term tables
+are read in sorted order side by side, each term's postings are renumbered and
+written through `indexer.postings` exactly as a fresh build writes them
+(inlined small terms, array blocks, CRC32 term table). Memory stays at one
+term's postings.
 
 A segment is either *purged* (its deleted documents dropped, the rest
 renumbered) or *kept* (every document keeps its place and deleted ones stay
@@ -21,15 +22,19 @@ for 24 articles folded into 230):
   of its postings file; the pointers of all copied records are then moved at
   once with numpy, and the term table's hash is built in bulk, as the join
   does (`_Copy`).
-* A term the others hold is merged as before, one at a time, except when all
-  its records (the first's too, if it has the term) are compact inlined values
-  whose postings stay inlined: those are decoded, renumbered and encoded again
-  with numpy, a field at a time (`_inlined`).
+* The terms the others hold are written a field at a time
+  (`indexer.codec.fold_terms`): their postings read into arrays at once,
+  renumbered with numpy, inlined values encoded at once, and the first's
+  blocks of a term kept as bytes with the others' postings appended as
+  blocks of their own (written with its last block when that one is short,
+  as the term-by-term merge does: `fold_terms.APPEND_MIN`).
 * Its stored fields are copied as bytes with its zstd dictionary; the others'
   documents are compressed again with it (`indexer.codec.stored.join_frames`).
 
-The files are the ones the term-by-term merge writes (`bulk=False`), byte for
-byte, but for the stored fields' column (same fields, the first's dictionary).
+The files hold what the term-by-term merge writes (`bulk=False`): the same
+columns byte for byte, the same stored fields (compressed with the first's
+dictionary), the same terms, statistics and postings (in other blocks where a
+term the first holds in blocks gets more).
 
 Like `indexer.codec.segment_writer`, this relies on whoosh3 3.54.0's codec (pinned): the
 term table's record layout, term infos and W3 posting blocks.
@@ -38,35 +43,32 @@ term table's record layout, term infos and W3 posting blocks.
 from __future__ import annotations
 
 import heapq
-import pickle
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import closing
 from itertools import groupby
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 from zlib import crc32
 
 import numpy as np
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec
 from whoosh.columns import TranslatingColumnReader
 from whoosh.filedb.filetables import _lengths
 from whoosh.reading import SegmentReader
-from whoosh.system import pack_int, pack_ushort, unpack_int
+from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length
 
 from .. import postings
-from ..postings import BLOCK, Copied, Extended, PackedValues, item_value, term_record, use_fast_term_table, write_sorted
-from . import records
+from ..postings import Copied, Extended, term_record, use_fast_term_table, write_sorted
+from . import fold_terms, records
 from .arrays import length_bytes, read_blocks
-from .segment_join import Half, Records, Sink, write_half
+from .fold_terms import BytesFile, cumulative, split_last, split_values
+from .segment_join import Half, Records, write_half
 from .stored import COLUMN, STORED, StoredCodec, join_frames
 
 _CHUNK = 1 << 22  # term table bytes read at once
-# Postings a merge adds to a kept term that get blocks of their own after its old last block; fewer are
-# written together with that block's postings, so a term gets no trail of tiny blocks (each read costs).
-APPEND_MIN = 64
 
 
 class _Source:
@@ -134,17 +136,12 @@ class _Source:
     def extended(self, value: bytes, fixed: int | None, flat: list) -> Extended:
         """A verbatim source's term with blocks, to be followed by `flat` (see `indexer.postings.Extended`)."""
         offset, length = self._extent(value)
-        blob = self.reader._terms._postfile.get(offset, length)
-        pos = len(WHOOSH3_HEADER_MAGIC)
-        while (size := unpack_int(blob[pos : pos + 4])[0]) > 0:  # the last block's size is negative
-            pos += 4 + size
-        size = -unpack_int(blob[pos : pos + 4])[0]
-        if len(flat) >= 3 * APPEND_MIN or pickle.loads(blob[pos + 4 : pos + 4 + size])[0] >= BLOCK // 2:
-            # enough to make a block of their own, or a last block worth keeping: append after it
-            return Extended(value, blob[:pos] + pack_int(size) + blob[pos + 4 :], flat, 0)
-        last: list = []
-        self._blocks(_Bytes(WHOOSH3_HEADER_MAGIC + blob[pos:]), 0, size + 8, fixed, last)
-        return Extended(value, blob[:pos], last + flat, len(last) // 3)
+        head, last = split_last(self.reader._terms._postfile.get(offset, length), len(flat) // 3)
+        if last is None:
+            return Extended(value, head, flat, 0)
+        carried: list = []
+        self._blocks(BytesFile(last), 0, len(last), fixed, carried)
+        return Extended(value, head, carried + flat, len(carried) // 3)
 
     def postings(self, value: bytes, fixed: int | None, flat: list) -> None:
         """Append one term's copied postings, renumbered, to `flat` (doc, weight, value, doc, ...)."""
@@ -163,7 +160,7 @@ class _Source:
 
     def _blocks(self, postfile, offset: int, length: int, fixed: int | None, flat: list) -> None:
         ids, weights, chunks = read_blocks(postfile, offset, length, values=fixed != 0)
-        values = [v for chunk in chunks for v in _split(chunk, fixed)] if fixed != 0 else [None] * len(ids)
+        values = [v for chunk in chunks for v in split_values(chunk, fixed)] if fixed != 0 else [None] * len(ids)
         if self.renumber_a is None:
             ids = ids + self.base
         else:
@@ -180,26 +177,6 @@ class _Source:
 
     def close(self) -> None:
         self.reader.close()
-
-
-class _Bytes:
-    """Bytes read like a postings file (what `read_blocks` asks of one)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def get(self, offset: int, length: int) -> bytes:
-        return self.data[offset : offset + length]
-
-
-def _split(chunk, fixed: int | None) -> list:
-    """A block's encoded values as a list of bytes, whichever way the block stored them."""
-    if isinstance(chunk, PackedValues):
-        data, ends = chunk.data, chunk.ends.tolist()
-        return [data[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
-    if isinstance(chunk, bytes) and fixed:
-        return [chunk[i : i + fixed] for i in range(0, len(chunk), fixed)]
-    return list(chunk)
 
 
 def _item(sources: list[_Source], group: list[tuple[bytes, int, bytes]], fixed: int | None):
@@ -264,91 +241,59 @@ class _Written(NamedTuple):
 
 def _write_events(sources: list[_Source], t: Records, events: list[_Event], before: list[int], pst_start: int,
                   schema, lengths: dict[str, array]) -> _Written:
-    """Each event's term record, its blocks placed after `before[e]` bytes of the first source's copied blocks."""
-    sink = Sink(pst_start)
+    """Each event's term record, its blocks placed after `before[e]` bytes of the first source's copied blocks
+    (written a field at a time, `indexer.codec.fold_terms`)."""
+    renumber = fold_terms.Renumbering(
+        cumulative(np.array([s.keep.size for s in sources], dtype=np.int64)),
+        np.concatenate([np.arange(s.keep.size) + s.base if s.renumber_a is None else s.renumber_a for s in sources]))
+    written: list[tuple[bytes, bytes | None]] = []
+    for name, group in groupby(events, key=attrgetter("field")):
+        lb = lengths.get(name)
+        written += _field_events(sources, t, list(group), schema[name].format.fixed_value_size(), lb, renumber)
     out = _Written([], [])
     inserted = 0
-    inline = _inlined(sources, t, events, schema, lengths)
-    for i, (e, copied) in enumerate(zip(events, before, strict=True)):
-        if i in inline:
-            value = inline[i]
-            out.records.append(term_record(e.key, value) if value else b"")
-            out.blobs.append([])
-            continue
-        group = [(e.key[2:], 0, t.value(e.g)), *e.group] if e.shared else e.group
-        fixed = schema[e.field].format.fixed_value_size()
-        item = _item(sources, group, fixed)
-        sink.pos, mark = pst_start + copied + inserted, len(sink.parts)
-        out.records.append(term_record(e.key, item_value(item, lengths.get(e.field), fixed, sink)) if item else b"")
-        out.blobs.append(sink.parts[mark:])
-        inserted = sink.pos - pst_start - copied
+    for e, copied, (value, blob) in zip(events, before, written, strict=True):
+        if blob:
+            value = records.with_extent(value, pst_start + copied + inserted, len(blob))
+            inserted += len(blob)
+        out.records.append(term_record(e.key, value) if value else b"")
+        out.blobs.append([blob] if blob else [])
     return out
 
 
-def _inlinable(t: Records, events: list[_Event]) -> dict[str, list[int]]:
-    """By field, the events whose values (the first source's too, when it holds the term) are all compact
-    inlined ones: `_inlined` joins them when their postings stay few enough."""
-    out: dict[str, list[int]] = {}
-    for i, e in enumerate(events):
-        if (not e.shared or t.compact[e.g]) and all(v[0] >= records.COMPACT for _, _, v in e.group):
-            out.setdefault(e.field, []).append(i)
+def _field_events(sources: list[_Source], t: Records, events: list[_Event], fixed: int | None, lengths: array | None,
+                  renumber: fold_terms.Renumbering) -> list[tuple[bytes, bytes | None]]:
+    """One field's events: each one's record value (b"": every posting purged) and its blocks (None: inlined;
+    the value's extent is set where the blocks land)."""
+    pieces = fold_terms.Pieces([], [], [])
+    kept = np.zeros(len(events), dtype=bool)  # the first source's blocks are copied
+    for j, e in enumerate(events):
+        if e.shared:
+            if t.inlined[e.g]:
+                pieces.add(j, 0, t.value(e.g))
+            else:
+                kept[j] = True
+        for _, k, v in e.group:
+            pieces.add(j, k, v)
+    flat = fold_terms.gather(pieces, len(events), sources, renumber, fixed)
+    n = np.diff(flat.starts)
+    out: list[tuple[bytes, bytes | None]] = [(b"", None)] * len(events)
+    inline = np.flatnonzero(~kept & (n > 0) & (n <= postings.INLINE_LIMIT))
+    lb = np.zeros(len(renumber.new), dtype=np.uint16) if lengths is None else np.frombuffer(lengths, dtype=np.uint16)
+    for j, value in zip(inline.tolist(), fold_terms.inline_values(flat, inline, fixed, lb), strict=True):
+        out[j] = (value, None)
+    for j in np.flatnonzero(kept).tolist():
+        value = t.value(events[j].g)
+        blob = t.blob(value)
+        if n[j]:
+            head, last = split_last(blob, int(n[j]))
+            out[j] = fold_terms.appended(value, head, *fold_terms.blocks(flat, j, lengths, fixed, last))
+        else:
+            out[j] = (value, blob)
+    for j in np.flatnonzero(~kept & (n > postings.INLINE_LIMIT)).tolist():
+        blob, info = fold_terms.blocks(flat, j, lengths, fixed)
+        out[j] = (records.pointer_value(info, 0, len(blob)), blob)
     return out
-
-
-def _inlined(sources: list[_Source], t: Records, events: list[_Event], schema,
-             lengths: dict[str, array]) -> dict[int, bytes]:
-    """Record values (b"": no posting left) of the events whose postings all stay inlined, by event: the
-    compact values decoded, renumbered (purged documents dropped) and encoded again with numpy, a field at a
-    time; what `postings.term_value` writes for them one at a time."""
-    sizes = [s.keep.size for s in sources]
-    new_doc = np.concatenate([np.arange(s.keep.size) + s.base if s.renumber_a is None else s.renumber_a
-                              for s in sources])  # old -> new document number, sources one after another
-    first_doc = _cumulative(np.array(sizes, dtype=np.int64))
-    out: dict[int, bytes] = {}
-    for name, idx in _inlinable(t, events).items():
-        values, src, owner = [], [], []
-        for j, i in enumerate(idx):
-            e = events[i]
-            group = [(0, t.value(e.g)), *((k, v) for _, k, v in e.group)] if e.shared else \
-                [(k, v) for _, k, v in e.group]
-            values += [v for _, v in group]
-            src += [k for k, _ in group]
-            owner += [j] * len(group)
-        fixed = schema[name].format.fixed_value_size()
-        lb = lengths.get(name)
-        values = _joined(values, np.array(src), np.array(owner), len(idx), first_doc, new_doc, fixed,
-                         np.zeros(len(new_doc), dtype=np.uint16) if lb is None else np.frombuffer(lb, dtype=np.uint16))
-        out.update((i, v) for i, v in zip(idx, values, strict=True) if v is not None)
-    return out
-
-
-def _joined(values: list[bytes], src: np.ndarray, owner: np.ndarray, terms: int, first_doc: np.ndarray,
-            new_doc: np.ndarray, fixed: int | None, lb: np.ndarray) -> list[bytes | None]:
-    """`_inlined` of one field: term owner[j] has compact value values[j] of source src[j]; each term's
-    value (None: too many postings to inline, left to `postings.term_value`)."""
-    u8 = np.frombuffer(b"".join(values), dtype=np.uint8)
-    d = records.decode_arrays(u8, _cumulative(np.array([len(v) for v in values], dtype=np.int64))[:-1])
-    per = d["n"]
-    docs = new_doc[first_doc[np.repeat(src, per)] + d["docs"]]
-    term = np.repeat(owner, per)
-    live = docs >= 0
-    n = np.bincount(term[live], minlength=terms)
-    ok = n <= postings.INLINE_LIMIT
-    take = live & ok[term]
-    vlens, vbytes = records.value_pieces(d["numbers"][take], _cumulative(d["numbers"])[:-1][take], d["vbytes"], fixed)
-    some = ok & (n > 0)
-    ni, docs, lbs = n[some], docs[take], lb[docs[take]].astype(np.int64)
-    first = np.cumsum(ni) - ni
-    hi = np.maximum.reduceat(lbs, first) if len(lbs) else lbs
-    lo = np.minimum.reduceat(np.where(lbs > 0, lbs, 65535), first) if len(lbs) else lbs
-    minl, maxl = np.where(hi > 0, lo - 1, 0), np.where(hi > 0, hi - 1, 0)
-    encoded = iter(records.encode_inline(ni, minl, maxl, docs, d["weights"][take], vlens, vbytes, fixed))
-    return [next(encoded) if s else b"" if k else None for s, k in zip(some.tolist(), ok.tolist(), strict=True)]
-
-
-def _cumulative(x: np.ndarray) -> np.ndarray:
-    """Sums of `x` before each place, and the total: len(x) + 1 numbers."""
-    return np.concatenate(([0], np.cumsum(x, dtype=np.int64)))
 
 
 class _Copy:
@@ -374,7 +319,7 @@ class _Copy:
         self.len = t.u8[at[:, None] + np.arange(8, 12)].copy().view(">i4")[:, 0].astype(np.int64)
         blocks = np.zeros(n, dtype=np.int64)
         blocks[self.ptr] = self.len
-        self.blocks = _cumulative(blocks)  # copied block bytes before each record
+        self.blocks = cumulative(blocks)  # copied block bytes before each record
 
     def before(self) -> list[int]:
         """Copied block bytes before each event's blocks."""
@@ -387,7 +332,7 @@ class _Copy:
         b = np.append(self.g, len(self.keep))
         lo, hi = np.searchsorted(self.ptr, a).tolist(), np.searchsorted(self.ptr, b).tolist()
         off, size = self.off.tolist(), self.len.tolist()
-        gaps = _cumulative(self.off[1:] != self.off[:-1] + self.len[:-1]).tolist()  # blocks not back to back
+        gaps = cumulative(self.off[1:] != self.off[:-1] + self.len[:-1]).tolist()  # blocks not back to back
         recs, pst = [], []
         for r, (x, y, p, q) in enumerate(zip(a.tolist(), b.tolist(), lo, hi, strict=True)):
             if y > x:
@@ -410,18 +355,18 @@ class _Copy:
         recs, pst = self.pieces(w)
         k = np.flatnonzero(self.keep)
         ev = np.searchsorted(g, k, "right")  # the events before each copied record
-        dropped = _cumulative(~self.keep)
-        start = self.starts[k] - _cumulative(np.where(self.keep, 0, self.sizes))[k] + _cumulative(recsize)[ev]
+        dropped = cumulative(~self.keep)
+        start = self.starts[k] - cumulative(np.where(self.keep, 0, self.sizes))[k] + cumulative(recsize)[ev]
         out = np.frombuffer(bytearray(recs), dtype=np.uint8)
         mine = np.searchsorted(k, self.ptr)
-        moved = pst_start + self.blocks[self.ptr] + _cumulative(blobsize)[ev[mine]]
+        moved = pst_start + self.blocks[self.ptr] + cumulative(blobsize)[ev[mine]]
         at = start[mine] + self.sizes[self.ptr] - records.EXTENT.size
         out[at[:, None] + np.arange(8)] = moved.astype(">i8").view(np.uint8).reshape(-1, 8)
         if not t.same:  # the field numbers of the keys change
             prefixes = b"".join([t.keys[i][:2] for i in k.tolist()])
             out[start[:, None] + np.arange(8, 10)] = np.frombuffer(prefixes, dtype=np.uint8).reshape(-1, 2)
-        index = k - dropped[k] + _cumulative(has)[ev]  # where each copied record goes among all
-        at_event = (g - dropped[g] + _cumulative(has)[:-1])[has]
+        index = k - dropped[k] + cumulative(has)[ev]  # where each copied record goes among all
+        at_event = (g - dropped[g] + cumulative(has)[:-1])[has]
         total = len(k) + len(at_event)
         sizes, hashes = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.uint32)
         sizes[index], sizes[at_event] = self.sizes[k], recsize[has]
@@ -459,34 +404,61 @@ def _bulk_terms(fw, sources: list[_Source], fields: list[str], schema, lengths: 
 
 def _copy_documents(perdoc, schema, sources: list[_Source], with_stored: bool) -> dict[str, array]:
     """Columns, lengths and (`with_stored`) stored fields of every copied document; return each scorable
-    field's length bytes."""
+    field's length bytes. Columns go straight to their writers and lengths are written whole
+    (`_write_lengths`): a fold copies a big segment's documents in ~0.5 s rather than ~2 s."""
     names = sorted(schema.names())
     scorable = [n for n in names if schema[n].scorable]
-    lengths = {n: array("H") for n in scorable}
+    lens: dict[str, list[np.ndarray]] = {n: [] for n in scorable}
     doc = 0
     for src in sources:
         r = src.reader
-        cols = {}
+        kept = np.flatnonzero(src.keep).tolist()
+        for n in scorable:
+            lens[n].append(length_bytes(r, n)[src.keep])
+        for k, old in enumerate(kept if with_stored else ()):
+            values = r.stored_fields(old)
+            perdoc.start_doc(doc + k)
+            for n in names:
+                perdoc.add_field(n, schema[n], values.get(n), 0)
+            perdoc.finish_doc()
         for n in names:
             ctype = schema[n].column_type
             if ctype and r.has_column(n):
                 col = r.column_reader(n, ctype)
-                cols[n] = col.raw_column() if isinstance(col, TranslatingColumnReader) else col
-        lens = {n: length_bytes(r, n)[src.keep] for n in scorable}
-        for n, b in lens.items():
-            lengths[n].extend((b.astype(np.uint16) + (b > 0)).tolist())  # 1 + byte, 0 for an empty field
-        lens_list = {n: b.tolist() for n, b in lens.items()}
-        for k, old in enumerate(np.flatnonzero(src.keep).tolist()):
-            values = r.stored_fields(old) if with_stored else {}
-            perdoc.start_doc(doc)
-            for n in names:
-                b = lens_list[n][k] if n in lens_list else 0
-                perdoc.add_field(n, schema[n], values.get(n), byte_to_length(b) if b else 0)
-                if n in cols:
-                    perdoc.add_column_value(n, schema[n].column_type, cols[n][old])
-            perdoc.finish_doc()
-            doc += 1
+                col = col.raw_column() if isinstance(col, TranslatingColumnReader) else col
+                add = _column_writer(perdoc, n, ctype).add
+                for k, old in enumerate(kept, doc):
+                    add(k, col[old])
+        doc += len(kept)
+    perdoc._doccount = doc
+    lengths = {}
+    for n, parts in lens.items():
+        b = np.concatenate(parts)
+        _write_lengths(perdoc, n, b)
+        lengths[n] = array("H", (b.astype(np.uint16) + (b > 0)).tobytes())  # 1 + byte, 0 for an empty field
     return lengths
+
+
+def _column_writer(perdoc, name: str, ctype):
+    """A column's writer in Whoosh's per-document writer (what its add_column_value adds to)."""
+    if not perdoc._has_column(name):
+        perdoc._create_column(name, ctype)
+    return perdoc._get_column(name)
+
+
+_LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.int64)
+
+
+def _write_lengths(perdoc, name: str, b: np.ndarray) -> None:
+    """A field's length byte column (`LENGTHS_COLUMN`: a byte a document up to the last non-empty one) and
+    total length, as Whoosh's per-document writer keeps them."""
+    nonzero = np.flatnonzero(b)
+    if not len(nonzero):
+        return
+    w = _column_writer(perdoc, f"_{name}_len", LENGTHS_COLUMN)
+    w._dbfile.write(b[: nonzero[-1] + 1].astype(np.uint8).tobytes())
+    w._count = int(nonzero[-1]) + 1
+    perdoc._fieldlengths[name] += int(_LENGTH_OF_BYTE[b].sum())
 
 
 def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True):
