@@ -145,9 +145,10 @@ def test_bulk_copy_of_a_kept_first_segment_holds_what_the_term_by_term_merge_wri
     """The first segment's records and blocks copied in runs (segment_merge._Copy), the others' terms written in
     bulk (codec.fold_terms), give the same postings and columns as a merge that writes every term: shared terms
     (inlined and with blocks, astral ones too), terms only the first or only the others hold, a kept deleted
-    article in the first and purged ones in the others; also with a forked process writing a share of the
-    terms (as a big fold does)."""
+    article in the first and purged ones in the others; also with forked processes writing the columns and a
+    share of the terms (as a big fold does)."""
     monkeypatch.setattr(segment_merge, "FOLD_PARALLEL_MIN", 1 if procs == 2 else 10**9)
+    monkeypatch.setattr(segment_merge, "FORK_COLUMNS_MIN", 0 if procs == 2 else 10**9)
     if small:  # few postings inlined, several blocks a term: every kind of record on both sides
         monkeypatch.setattr(postings, "INLINE_LIMIT", 2)
         monkeypatch.setattr(postings, "BLOCK", 4)

@@ -6,7 +6,9 @@ import gc
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from multiprocessing.pool import AsyncResult
 from typing import Any
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -38,26 +40,32 @@ def can_fork() -> bool:
 _job: Callable[[], Any] | None = None  # what the forked process runs (it inherits it: nothing is pickled)
 
 
-def in_two(here: Callable[[], Any], there: Callable[[], Any]) -> tuple[Any, Any]:
-    """(here(), there()), `there` run at the same time on a forked process that dies with this one.
+@contextmanager
+def forked(job: Callable[[], Any]) -> Iterator[AsyncResult]:
+    """job() started on a forked process that dies with this one; yields its result to come (ended on leaving).
 
-    The forked process reads what this one held when it forked and writes no
-    file (its result comes back pickled), so a run killed at any point leaves
-    nothing but files no TOC names. Both must not read through one open file:
-    a forked process shares its offset.
+    The forked process sees what this one held when it forked; its result
+    comes back pickled. What it writes must be files no TOC names (a run
+    killed at any point leaves nothing else). This one and it must not read
+    through one open file (a forked process shares its offset).
     """
     global _job
-    _job = there
+    _job = job
     gc.freeze()  # a collection in the child would touch (and so copy) every page of the parent's objects
     try:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(1, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-            later = pool.apply_async(_run_job)
-            first = here()
-            return first, later.get()
+        pool = multiprocessing.get_context("fork").Pool(1, initializer=die_with_parent, initargs=(os.getpid(),))
     finally:
         _job = None
         gc.unfreeze()
+    with pool:
+        yield pool.apply_async(_run_job)
+
+
+def in_two(here: Callable[[], Any], there: Callable[[], Any]) -> tuple[Any, Any]:
+    """(here(), there()), `there` run at the same time on a forked process (`forked`)."""
+    with forked(there) as later:
+        first = here()
+        return first, later.get()
 
 
 def _run_job() -> Any:

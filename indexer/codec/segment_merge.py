@@ -46,7 +46,7 @@ import heapq
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, nullcontext
 from itertools import groupby
 from operator import attrgetter, itemgetter
 from typing import NamedTuple
@@ -256,7 +256,7 @@ class _Field(NamedTuple):
 
 
 FOLD_PARALLEL_MIN = 2_000  # terms written as blocks from which a forked process writes a share (forking: ~20 ms)
-FOLD_SECOND_SHARE = 0.55  # of those, for the forked process (this one copies the columns meanwhile)
+FOLD_SECOND_SHARE = 0.5  # of those, for the forked process
 
 
 def _write_events(sources: list[_Source], t: Records, events: list[_Event], before: list[int], pst_start: int,
@@ -517,6 +517,29 @@ def _write_lengths(perdoc, name: str, b: np.ndarray) -> None:
     perdoc._fieldlengths[name] += int(_LENGTH_OF_BYTE[b].sum())
 
 
+FORK_COLUMNS_MIN = 5_000  # documents from which a fold copies the columns on a forked process (~0.4 s at 27,000)
+
+
+def _columns(storage, schema, codec, new, sources: list[_Source], bulk: bool, lens: dict[str, np.ndarray]):
+    """What writes the columns and stored fields of the merged segment `new` (`_copy_documents`); it returns
+    their field lengths (what the per-document writer sets on `new`, set again where it ran on a forked
+    process)."""
+    frames = [s.reader._perdoc._cached_reader(COLUMN, STORED) for s in sources]
+    copy_frames = bulk and sources[0].verbatim and None not in frames
+
+    def columns() -> dict[str, int]:
+        perdoc = codec.per_document_writer(storage, new)
+        _copy_documents(perdoc, schema, sources, not copy_frames, lens)
+        perdoc.close()
+        if copy_frames:  # the first's dictionary and frames copied, the others' compressed again with it
+            with closing(storage.create_file(W3Codec.column_filename(new, COLUMN))) as f:
+                join_frames(f, [(c, range(s.keep.size) if k == 0 else np.flatnonzero(s.keep).tolist())
+                                for k, (s, c) in enumerate(zip(sources, frames, strict=True))])
+        return new._fieldlengths
+
+    return columns
+
+
 def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True):
     """Write one new segment of `ix` (an index or its writer) holding `segments` in order; None if none is live.
 
@@ -539,31 +562,25 @@ def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True):
         if base == sum(len(s.deleted) for s in sources if not s.purge):
             return None
         new = codec.new_segment(storage, ix.indexname)
-        frames = [s.reader._perdoc._cached_reader(COLUMN, STORED) for s in sources]
-        copy_frames = bulk and sources[0].verbatim and None not in frames
         lens = _length_bytes(schema, sources)
-
-        def columns() -> None:
-            perdoc = codec.per_document_writer(storage, new)
-            _copy_documents(perdoc, schema, sources, not copy_frames, lens)
-            perdoc.close()
-            if copy_frames:  # the first's dictionary and frames copied, the others' compressed again with it
-                with closing(storage.create_file(W3Codec.column_filename(new, COLUMN))) as f:
-                    join_frames(f, [(c, range(s.keep.size) if k == 0 else np.flatnonzero(s.keep).tolist())
-                                    for k, (s, c) in enumerate(zip(sources, frames, strict=True))])
-
-        lengths = {n: array("H", (b.astype(np.uint16) + (b > 0)).tobytes()) for n, b in lens.items()}  # 0: empty
-        fw = codec.field_writer(storage, new)
-        use_fast_term_table(fw)
-        fields = sorted({n for s in sources for n in s.reader._terms.indexed_field_names() if n in schema})
-        if not (bulk and sources[0].verbatim and _bulk_terms(fw, sources, fields, schema, lengths, columns)):
-            columns()
-            for name in fields:
-                field = schema[name]
-                fw.start_field(name, field)
-                write_sorted(fw, _merged_terms(sources, name, field.format.fixed_value_size()), lengths.get(name))
-                fw.finish_field()
-        fw.close()
+        columns = _columns(storage, schema, codec, new, sources, bulk, lens)
+        early = bulk and sources[0].verbatim and base >= FORK_COLUMNS_MIN and forking.can_fork()
+        with forking.forked(columns) if early else nullcontext() as later:
+            here = (lambda: None) if early else columns
+            lengths = {n: array("H", (b.astype(np.uint16) + (b > 0)).tobytes()) for n, b in lens.items()}  # 0: empty
+            fw = codec.field_writer(storage, new)
+            use_fast_term_table(fw)
+            fields = sorted({n for s in sources for n in s.reader._terms.indexed_field_names() if n in schema})
+            if not (bulk and sources[0].verbatim and _bulk_terms(fw, sources, fields, schema, lengths, here)):
+                here()
+                for name in fields:
+                    field = schema[name]
+                    fw.start_field(name, field)
+                    write_sorted(fw, _merged_terms(sources, name, field.format.fixed_value_size()), lengths.get(name))
+                    fw.finish_field()
+            fw.close()
+            if later is not None:
+                new._fieldlengths = later.get()
         new.set_doc_count(base)
         for s in sources:
             if not s.purge:
