@@ -168,6 +168,7 @@ def test_bulk_copy_of_a_kept_first_segment_holds_what_the_term_by_term_merge_wri
     assert old_files.pop(zstored) != new_files.pop(zstored)
     assert old_files == new_files  # terms and their postings, columns, lengths
     assert (new.doc_count_all(), sorted(new.deleted_docs())) == (old.doc_count_all(), sorted(old.deleted_docs()))
+    assert dict(new._fieldlengths) == dict(old._fieldlengths) != {}  # total lengths (BM25), set by whichever process
     _replace(ix, segs, new)
     merged = windex.open_dir(str(tmp_path / "parts"), indexname="g1")
     assert _live(_postings(merged)) == _live(before_postings)
