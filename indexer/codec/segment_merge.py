@@ -30,6 +30,16 @@ for 24 articles folded into 230):
   as the term-by-term merge does: `fold_terms.APPEND_MIN`).
 * Its stored fields are copied as bytes with its zstd dictionary; the others'
   documents are compressed again with it (`indexer.codec.stored.join_frames`).
+* A big fold (`FORK_COLUMNS_MIN` documents, `FOLD_PARALLEL_MIN` terms written
+  as blocks) uses the second core as the join does (`indexer.codec.forking`):
+  a forked process copies the columns and stored fields from the start while
+  this one reads the term tables and gathers the others' postings (all reads
+  of the postings files are done here: a forked process shares file offsets),
+  then a second one writes the last half of the terms written as blocks (the
+  rewrites of the first's short last blocks, `fold_terms.CARRY_MAX`, most of
+  a fold's time) while this one writes the rest. They write nothing the run's
+  TOC names and die with the run (kill -9 safe as before); their results come
+  back pickled.
 
 The files hold what the term-by-term merge writes (`bulk=False`): the same
 columns byte for byte, the same stored fields (compressed with the first's
