@@ -270,9 +270,9 @@ FOLD_SECOND_SHARE = 0.5  # of those, for the forked process
 
 
 def _write_events(sources: list[_Source], t: Records, events: list[_Event], before: list[int], pst_start: int,
-                  schema, lengths: dict[str, array], columns: Callable[[], None]) -> _Written:
+                  schema, lengths: dict[str, array], meanwhile: Callable[[], object]) -> _Written:
     """Each event's term record, its blocks placed after `before[e]` bytes of the first source's copied blocks
-    (written a field at a time, `indexer.codec.fold_terms`), and `columns()`: with enough terms a forked
+    (written a field at a time, `indexer.codec.fold_terms`), and `meanwhile()`: with enough terms a forked
     process writes the last `FOLD_SECOND_SHARE` of them meanwhile."""
     renumber = fold_terms.Renumbering(
         cumulative(np.array([s.keep.size for s in sources], dtype=np.int64)),
@@ -286,11 +286,11 @@ def _write_events(sources: list[_Source], t: Records, events: list[_Event], befo
     heavy = np.concatenate([f.heavy() for f in fields]) if fields else np.zeros(0, dtype=bool)
     work = np.cumsum(heavy)
     if not len(work) or work[-1] < FOLD_PARALLEL_MIN or not forking.can_fork():
-        columns()
+        meanwhile()
         written = _events_range(t, fields, 0, len(events), len(renumber.new))
     else:
         mid = int(np.searchsorted(work, work[-1] * (1 - FOLD_SECOND_SHARE)))
-        here, there = forking.in_two(lambda: _after(columns, _events_range, t, fields, 0, mid, len(renumber.new)),
+        here, there = forking.in_two(lambda: _after(meanwhile, _events_range, t, fields, 0, mid, len(renumber.new)),
                                      lambda: _events_range(t, fields, mid, len(events), len(renumber.new)))
         written = here + there
     out = _Written([], [])
@@ -304,7 +304,7 @@ def _write_events(sources: list[_Source], t: Records, events: list[_Event], befo
     return out
 
 
-def _after(first: Callable[[], None], then: Callable, *args):
+def _after(first: Callable[[], object], then: Callable, *args):
     """then(*args) after first()."""
     first()
     return then(*args)
@@ -387,6 +387,14 @@ class _Copy:
         blocks = np.zeros(n, dtype=np.int64)
         blocks[self.ptr] = self.len
         self.blocks = cumulative(blocks)  # copied block bytes before each record
+        self._kept: tuple[list[bytes], np.ndarray] | None = None
+
+    def kept(self) -> tuple[list[bytes], np.ndarray]:
+        """The copied records' keys and their hashes (worked out once: while a forked process writes terms)."""
+        if self._kept is None:
+            keys = [self.t.keys[i] for i in np.flatnonzero(self.keep).tolist()]
+            self._kept = keys, np.fromiter(map(crc32, keys), dtype=np.uint32, count=len(keys))
+        return self._kept
 
     def before(self) -> list[int]:
         """Copied block bytes before each event's blocks."""
@@ -437,10 +445,9 @@ class _Copy:
         total = len(k) + len(at_event)
         sizes, hashes = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.uint32)
         sizes[index], sizes[at_event] = self.sizes[k], recsize[has]
-        kept_keys = [t.keys[i] for i in k.tolist()]
+        kept_keys, hashes[index] = self.kept()
         written = [(e.key, r) for e, r in zip(events, w.records, strict=True) if r]
         new_keys = [key for key, _ in written]
-        hashes[index] = np.fromiter(map(crc32, kept_keys), dtype=np.uint32, count=len(kept_keys))
         hashes[at_event] = np.fromiter(map(crc32, new_keys), dtype=np.uint32, count=len(new_keys))
         pointed = [i for i, (key, r) in zip(at_event.tolist(), written, strict=True) if not r[8 + len(key)]]
         return Half(pst_start, out.tobytes(), sizes, np.sort(np.concatenate([index[mine], pointed])).astype(np.int64),
@@ -448,7 +455,7 @@ class _Copy:
 
 
 def _bulk_terms(fw, sources: list[_Source], fields: list[str], schema, lengths: dict[str, array],
-                columns: Callable[[], None]) -> bool:
+                columns: Callable[[], object]) -> bool:
     """Write the merged term table of a verbatim first source: its records and blocks copied in runs
     (`_Copy`), the other sources' terms merged one at a time (`_item`), all appended at once as the join
     appends its halves. False (nothing written) when the first source's field numbers would reorder its keys.
@@ -461,7 +468,8 @@ def _bulk_terms(fw, sources: list[_Source], fields: list[str], schema, lengths: 
     events = _events(sources, fields, fieldmap, t.keys)
     copy = _Copy(t, events)
     pst_start = fw._postfile.tell()
-    written = _write_events(sources, t, events, copy.before(), pst_start, schema, lengths, columns)
+    written = _write_events(sources, t, events, copy.before(), pst_start, schema, lengths,
+                            lambda: (columns(), copy.kept()))
     tindex = fw._tindex
     write_half(tindex, fw._postfile, copy.half(written, events, pst_start))
     hashes, positions = tindex.bulk[-1]
