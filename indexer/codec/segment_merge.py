@@ -582,7 +582,8 @@ def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True):
         new = codec.new_segment(storage, ix.indexname)
         lens = _length_bytes(schema, sources)
         columns = _columns(storage, schema, codec, new, sources, bulk, lens)
-        early = bulk and sources[0].verbatim and base >= FORK_COLUMNS_MIN and forking.can_fork()
+        early = (bulk and sources[0].verbatim and base >= FORK_COLUMNS_MIN and forking.can_fork()
+                 and not any(s.reader._segment.is_compound() for s in sources))  # one file: one shared offset
         with forking.forked(columns) if early else nullcontext() as later:
             here = (lambda: None) if early else columns
             lengths = {n: array("H", (b.astype(np.uint16) + (b > 0)).tobytes()) for n, b in lens.items()}  # 0: empty
