@@ -23,8 +23,10 @@ writes (`indexer.codec.segment_merge`), paid by the cron run that commits it.
   `indexer.codec.fold_terms`): its cost (`Group.cost`) is counted as
   `BIG_COPY` per article of the big segment plus `BIG_RATE` per article
   folded (bench/merge.py, 2 cores: ~3 s for a few articles into 27,000,
-  ~3 ms more per article folded). A season of 8-article runs on a
-  27,000-article index folds ~30 times (~300 articles each) and ends as the
+  ~3 ms more per article folded). The weights count CPU, as the budget does:
+  such a fold runs on two processes (`indexer.codec.segment_merge`), so its
+  wall time is ~0.7x its CPU (27,000 + 400: ~6.5 s wall, ~9 s CPU). A
+  season of 8-article runs on a 27,000-article index folds ~30 times (~300 articles each) and ends as the
   big segment and a tail of a few hundred articles, where without big folds
   it left segments of 3,000–3,500 beside it. A segment so big that copying
   it passes the budget (~50,000 articles) is not folded into: the tail then

@@ -17,7 +17,7 @@ from whoosh.reading import SegmentReader
 
 from indexer import merge_policy as merge
 from indexer import postings, vocab
-from indexer.codec import stored
+from indexer.codec import segment_merge, stored
 from indexer.codec.segment_merge import merge_segments
 from indexer.codec.segment_writer import build_range, commit_segments
 from indexer.schema import make_schema
@@ -138,13 +138,17 @@ def _terms(ix, seg) -> dict:
     return out
 
 
+@pytest.mark.parametrize("procs", [1, 2], ids=["one-process", "forked"])
 @pytest.mark.parametrize("small", [False, True], ids=["default", "blocks-and-inlined"])
 def test_bulk_copy_of_a_kept_first_segment_holds_what_the_term_by_term_merge_writes(tmp_path, docs, monkeypatch,
-                                                                                      small):
+                                                                                      small, procs):
     """The first segment's records and blocks copied in runs (segment_merge._Copy), the others' terms written in
     bulk (codec.fold_terms), give the same postings and columns as a merge that writes every term: shared terms
     (inlined and with blocks, astral ones too), terms only the first or only the others hold, a kept deleted
-    article in the first and purged ones in the others."""
+    article in the first and purged ones in the others; also with forked processes writing the columns and a
+    share of the terms (as a big fold does)."""
+    monkeypatch.setattr(segment_merge, "FOLD_PARALLEL_MIN", 1 if procs == 2 else 10**9)
+    monkeypatch.setattr(segment_merge, "FORK_COLUMNS_MIN", 0 if procs == 2 else 10**9)
     if small:  # few postings inlined, several blocks a term: every kind of record on both sides
         monkeypatch.setattr(postings, "INLINE_LIMIT", 2)
         monkeypatch.setattr(postings, "BLOCK", 4)
@@ -164,6 +168,7 @@ def test_bulk_copy_of_a_kept_first_segment_holds_what_the_term_by_term_merge_wri
     assert old_files.pop(zstored) != new_files.pop(zstored)
     assert old_files == new_files  # terms and their postings, columns, lengths
     assert (new.doc_count_all(), sorted(new.deleted_docs())) == (old.doc_count_all(), sorted(old.deleted_docs()))
+    assert dict(new._fieldlengths) == dict(old._fieldlengths) != {}  # total lengths (BM25), set by whichever process
     _replace(ix, segs, new)
     merged = windex.open_dir(str(tmp_path / "parts"), indexname="g1")
     assert _live(_postings(merged)) == _live(before_postings)

@@ -33,9 +33,6 @@ The joined segment is in no TOC yet, like the parts; the caller commits it
 
 from __future__ import annotations
 
-import gc
-import multiprocessing
-import os
 from array import array
 from collections import defaultdict
 from collections.abc import Callable
@@ -49,9 +46,8 @@ from whoosh.system import pack_int, pack_ushort, unpack_int
 
 from .. import postings
 from ..postings import Copied, encode_blocks, term_record, use_fast_term_table
-from . import records, stored
+from . import forking, records, stored
 from .arrays import length_bytes
-from .forking import die_with_parent
 from .stored import StoredCodec
 
 # Parts' inlined postings of a term stay inlined together up to this many (with indexer.postings' limit of 32):
@@ -272,35 +268,20 @@ def write_half(tindex, postfile, half: Half) -> None:
         tindex.lastkey = half.lastkey
 
 
-_job: tuple[_Merged, Callable[[], None]] | None = None  # what the forked second half reads
 PARALLEL_MIN_KEYS = 100_000  # below this many term records one process joins (forking costs ~20 ms)
 SECOND_SHARE = 0.4  # of the term records, for the process that also joins the columns
 
 
 def _join_terms(m: _Merged, columns: Callable[[], None], pst_start: int) -> list[Half]:
     """The joined records in two halves, the second with `columns` on a forked process where that pays."""
-    global _job
-    can_fork = "fork" in multiprocessing.get_all_start_methods()
-    if len(m.ordered) < PARALLEL_MIN_KEYS or not can_fork or (os.cpu_count() or 1) < 2:
+    if len(m.ordered) < PARALLEL_MIN_KEYS or not forking.can_fork():
         columns()
         return [_emit(m, 0, len(m.ordered), pst_start)]
     mid = m.split()
-    _job = (m, columns)
-    gc.freeze()  # a collection in the child would touch (and so copy) every page of the parent's objects
-    try:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(1, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-            later = pool.apply_async(_second_half, (mid,))
-            first = _emit(m, 0, mid, pst_start)
-            return [first, later.get()]
-    finally:
-        _job = None
-        gc.unfreeze()
+    return list(forking.in_two(lambda: _emit(m, 0, mid, pst_start), lambda: _second_half(m, columns, mid)))
 
 
-def _second_half(mid: int) -> Half:
-    assert _job is not None
-    m, columns = _job
+def _second_half(m: _Merged, columns: Callable[[], None], mid: int) -> Half:
     columns()
     return _emit(m, mid, len(m.ordered), 0)
 

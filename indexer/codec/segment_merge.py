@@ -30,6 +30,16 @@ for 24 articles folded into 230):
   as the term-by-term merge does: `fold_terms.APPEND_MIN`).
 * Its stored fields are copied as bytes with its zstd dictionary; the others'
   documents are compressed again with it (`indexer.codec.stored.join_frames`).
+* A big fold (`FORK_COLUMNS_MIN` documents, `FOLD_PARALLEL_MIN` terms written
+  as blocks) uses the second core as the join does (`indexer.codec.forking`):
+  a forked process copies the columns and stored fields from the start while
+  this one reads the term tables and gathers the others' postings (all reads
+  of the postings files are done here: a forked process shares file offsets),
+  then a second one writes the last half of the terms written as blocks (the
+  rewrites of the first's short last blocks, `fold_terms.CARRY_MAX`, most of
+  a fold's time) while this one writes the rest. They write nothing the run's
+  TOC names and die with the run (kill -9 safe as before); their results come
+  back pickled.
 
 The files hold what the term-by-term merge writes (`bulk=False`): the same
 columns byte for byte, the same stored fields (compressed with the first's
@@ -45,8 +55,8 @@ from __future__ import annotations
 import heapq
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, nullcontext
 from itertools import groupby
 from operator import attrgetter, itemgetter
 from typing import NamedTuple
@@ -62,7 +72,7 @@ from whoosh.util.numeric import byte_to_length
 
 from .. import postings
 from ..postings import Copied, Extended, term_record, use_fast_term_table, write_sorted
-from . import fold_terms, records
+from . import fold_terms, forking, records
 from .arrays import length_bytes, read_blocks
 from .fold_terms import BytesFile, cumulative, split_last, split_values
 from .segment_join import Half, Records, write_half
@@ -239,17 +249,50 @@ class _Written(NamedTuple):
     blobs: list[list[bytes]]
 
 
+class _Field(NamedTuple):
+    """One field's events (events[start:start + len(events)] of a fold) with their postings gathered."""
+
+    start: int
+    events: list[_Event]
+    fixed: int | None
+    lengths: array | None
+    flat: fold_terms.Flat
+    kept: np.ndarray  # the first source's blocks of the term are copied
+
+    def heavy(self) -> np.ndarray:
+        """Each event's postings written as blocks (the cost of a fold's terms)."""
+        n = np.diff(self.flat.starts)
+        return (n > 0) & (self.kept | (n > postings.INLINE_LIMIT))
+
+
+FOLD_PARALLEL_MIN = 2_000  # terms written as blocks from which a forked process writes a share (forking: ~20 ms)
+FOLD_SECOND_SHARE = 0.5  # of those, for the forked process
+
+
 def _write_events(sources: list[_Source], t: Records, events: list[_Event], before: list[int], pst_start: int,
-                  schema, lengths: dict[str, array]) -> _Written:
+                  schema, lengths: dict[str, array], meanwhile: Callable[[], object]) -> _Written:
     """Each event's term record, its blocks placed after `before[e]` bytes of the first source's copied blocks
-    (written a field at a time, `indexer.codec.fold_terms`)."""
+    (written a field at a time, `indexer.codec.fold_terms`), and `meanwhile()`: with enough terms a forked
+    process writes the last `FOLD_SECOND_SHARE` of them meanwhile."""
     renumber = fold_terms.Renumbering(
         cumulative(np.array([s.keep.size for s in sources], dtype=np.int64)),
         np.concatenate([np.arange(s.keep.size) + s.base if s.renumber_a is None else s.renumber_a for s in sources]))
-    written: list[tuple[bytes, bytes | None]] = []
-    for name, group in groupby(events, key=attrgetter("field")):
-        lb = lengths.get(name)
-        written += _field_events(sources, t, list(group), schema[name].format.fixed_value_size(), lb, renumber)
+    fields, start = [], 0
+    for name, group in groupby(events, key=attrgetter("field")):  # read here: a forked process shares offsets
+        group = list(group)
+        fixed = schema[name].format.fixed_value_size()
+        fields.append(_Field(start, group, fixed, lengths.get(name), *_gathered(sources, t, group, fixed, renumber)))
+        start += len(group)
+    heavy = np.concatenate([f.heavy() for f in fields]) if fields else np.zeros(0, dtype=bool)
+    work = np.cumsum(heavy)
+    if not len(work) or work[-1] < FOLD_PARALLEL_MIN or not forking.can_fork():
+        meanwhile()
+        written = _events_range(t, fields, 0, len(events), len(renumber.new))
+    else:
+        mid = int(np.searchsorted(work, work[-1] * (1 - FOLD_SECOND_SHARE)))
+        here, there = forking.in_two(lambda: _after(meanwhile, _events_range, t, fields, 0, mid, len(renumber.new)),
+                                     lambda: _events_range(t, fields, mid, len(events), len(renumber.new)))
+        written = here + there
     out = _Written([], [])
     inserted = 0
     for e, copied, (value, blob) in zip(events, before, written, strict=True):
@@ -261,12 +304,18 @@ def _write_events(sources: list[_Source], t: Records, events: list[_Event], befo
     return out
 
 
-def _field_events(sources: list[_Source], t: Records, events: list[_Event], fixed: int | None, lengths: array | None,
-                  renumber: fold_terms.Renumbering) -> list[tuple[bytes, bytes | None]]:
-    """One field's events: each one's record value (b"": every posting purged) and its blocks (None: inlined;
-    the value's extent is set where the blocks land)."""
+def _after(first: Callable[[], object], then: Callable, *args):
+    """then(*args) after first()."""
+    first()
+    return then(*args)
+
+
+def _gathered(sources: list[_Source], t: Records, events: list[_Event], fixed: int | None,
+              renumber: fold_terms.Renumbering) -> tuple[fold_terms.Flat, np.ndarray]:
+    """One field's events' postings (`fold_terms.gather`) but the first source's blocks, and which events keep
+    those (`_Field`)."""
     pieces = fold_terms.Pieces([], [], [])
-    kept = np.zeros(len(events), dtype=bool)  # the first source's blocks are copied
+    kept = np.zeros(len(events), dtype=bool)
     for j, e in enumerate(events):
         if e.shared:
             if t.inlined[e.g]:
@@ -275,25 +324,43 @@ def _field_events(sources: list[_Source], t: Records, events: list[_Event], fixe
                 kept[j] = True
         for _, k, v in e.group:
             pieces.add(j, k, v)
-    flat = fold_terms.gather(pieces, len(events), sources, renumber, fixed)
+    return fold_terms.gather(pieces, len(events), sources, renumber, fixed), kept
+
+
+def _events_range(t: Records, fields: list[_Field], a: int, b: int, docs: int) -> list[tuple[bytes, bytes | None]]:
+    """Events a..b (of all `fields`' events, `docs` documents): each one's record value (b"": every posting
+    purged) and its blocks (None: inlined; the value's extent is set where the blocks land)."""
+    out: list[tuple[bytes, bytes | None]] = []
+    for f in fields:
+        lo, hi = max(a - f.start, 0), min(b - f.start, len(f.events))
+        if lo < hi:
+            out += _field_events(t, f, lo, hi, docs)
+    return out
+
+
+def _field_events(t: Records, f: _Field, lo: int, hi: int, docs: int) -> list[tuple[bytes, bytes | None]]:
+    """`_events_range` of one field's events lo..hi."""
+    flat, kept, fixed, lengths = f.flat, f.kept, f.fixed, f.lengths
     n = np.diff(flat.starts)
-    out: list[tuple[bytes, bytes | None]] = [(b"", None)] * len(events)
-    inline = np.flatnonzero(~kept & (n > 0) & (n <= postings.INLINE_LIMIT))
-    lb = np.zeros(len(renumber.new), dtype=np.uint16) if lengths is None else np.frombuffer(lengths, dtype=np.uint16)
+    mine = np.zeros(len(n), dtype=bool)
+    mine[lo:hi] = True
+    out: list[tuple[bytes, bytes | None]] = [(b"", None)] * len(n)
+    inline = np.flatnonzero(mine & ~kept & (n > 0) & (n <= postings.INLINE_LIMIT))
+    lb = np.zeros(docs, dtype=np.uint16) if lengths is None else np.frombuffer(lengths, dtype=np.uint16)
     for j, value in zip(inline.tolist(), fold_terms.inline_values(flat, inline, fixed, lb), strict=True):
         out[j] = (value, None)
-    for j in np.flatnonzero(kept).tolist():
-        value = t.value(events[j].g)
+    for j in np.flatnonzero(mine & kept).tolist():
+        value = t.value(f.events[j].g)
         blob = t.blob(value)
         if n[j]:
             head, last = split_last(blob, int(n[j]))
             out[j] = fold_terms.appended(value, head, *fold_terms.blocks(flat, j, lengths, fixed, last))
         else:
             out[j] = (value, blob)
-    for j in np.flatnonzero(~kept & (n > postings.INLINE_LIMIT)).tolist():
+    for j in np.flatnonzero(mine & ~kept & (n > postings.INLINE_LIMIT)).tolist():
         blob, info = fold_terms.blocks(flat, j, lengths, fixed)
         out[j] = (records.pointer_value(info, 0, len(blob)), blob)
-    return out
+    return out[lo:hi]
 
 
 class _Copy:
@@ -320,6 +387,14 @@ class _Copy:
         blocks = np.zeros(n, dtype=np.int64)
         blocks[self.ptr] = self.len
         self.blocks = cumulative(blocks)  # copied block bytes before each record
+        self._kept: tuple[list[bytes], np.ndarray] | None = None
+
+    def kept(self) -> tuple[list[bytes], np.ndarray]:
+        """The copied records' keys and their hashes (worked out once: while a forked process writes terms)."""
+        if self._kept is None:
+            keys = [self.t.keys[i] for i in np.flatnonzero(self.keep).tolist()]
+            self._kept = keys, np.fromiter(map(crc32, keys), dtype=np.uint32, count=len(keys))
+        return self._kept
 
     def before(self) -> list[int]:
         """Copied block bytes before each event's blocks."""
@@ -370,17 +445,17 @@ class _Copy:
         total = len(k) + len(at_event)
         sizes, hashes = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.uint32)
         sizes[index], sizes[at_event] = self.sizes[k], recsize[has]
-        kept_keys = [t.keys[i] for i in k.tolist()]
+        kept_keys, hashes[index] = self.kept()
         written = [(e.key, r) for e, r in zip(events, w.records, strict=True) if r]
         new_keys = [key for key, _ in written]
-        hashes[index] = np.fromiter(map(crc32, kept_keys), dtype=np.uint32, count=len(kept_keys))
         hashes[at_event] = np.fromiter(map(crc32, new_keys), dtype=np.uint32, count=len(new_keys))
         pointed = [i for i, (key, r) in zip(at_event.tolist(), written, strict=True) if not r[8 + len(key)]]
         return Half(pst_start, out.tobytes(), sizes, np.sort(np.concatenate([index[mine], pointed])).astype(np.int64),
                     hashes, pst, max(kept_keys[-1:] + new_keys[-1:], default=b""))
 
 
-def _bulk_terms(fw, sources: list[_Source], fields: list[str], schema, lengths: dict[str, array]) -> bool:
+def _bulk_terms(fw, sources: list[_Source], fields: list[str], schema, lengths: dict[str, array],
+                columns: Callable[[], object]) -> bool:
     """Write the merged term table of a verbatim first source: its records and blocks copied in runs
     (`_Copy`), the other sources' terms merged one at a time (`_item`), all appended at once as the join
     appends its halves. False (nothing written) when the first source's field numbers would reorder its keys.
@@ -393,7 +468,8 @@ def _bulk_terms(fw, sources: list[_Source], fields: list[str], schema, lengths: 
     events = _events(sources, fields, fieldmap, t.keys)
     copy = _Copy(t, events)
     pst_start = fw._postfile.tell()
-    written = _write_events(sources, t, events, copy.before(), pst_start, schema, lengths)
+    written = _write_events(sources, t, events, copy.before(), pst_start, schema, lengths,
+                            lambda: (columns(), copy.kept()))
     tindex = fw._tindex
     write_half(tindex, fw._postfile, copy.half(written, events, pst_start))
     hashes, positions = tindex.bulk[-1]
@@ -402,19 +478,21 @@ def _bulk_terms(fw, sources: list[_Source], fields: list[str], schema, lengths: 
     return True
 
 
-def _copy_documents(perdoc, schema, sources: list[_Source], with_stored: bool) -> dict[str, array]:
-    """Columns, lengths and (`with_stored`) stored fields of every copied document; return each scorable
-    field's length bytes. Columns go straight to their writers and lengths are written whole
-    (`_write_lengths`): a fold copies a big segment's documents in ~0.5 s rather than ~2 s."""
+def _length_bytes(schema, sources: list[_Source]) -> dict[str, np.ndarray]:
+    """Each scorable field's length byte of every copied document."""
+    return {n: np.concatenate([length_bytes(src.reader, n)[src.keep] for src in sources])
+            for n in sorted(schema.names()) if schema[n].scorable}
+
+
+def _copy_documents(perdoc, schema, sources: list[_Source], with_stored: bool, lens: dict[str, np.ndarray]) -> None:
+    """Columns, lengths (`lens`, `_length_bytes`) and (`with_stored`) stored fields of every copied document.
+    Columns go straight to their writers and lengths are written whole (`_write_lengths`): a fold copies a big
+    segment's documents in ~0.5 s rather than ~2 s."""
     names = sorted(schema.names())
-    scorable = [n for n in names if schema[n].scorable]
-    lens: dict[str, list[np.ndarray]] = {n: [] for n in scorable}
     doc = 0
     for src in sources:
         r = src.reader
         kept = np.flatnonzero(src.keep).tolist()
-        for n in scorable:
-            lens[n].append(length_bytes(r, n)[src.keep])
         for k, old in enumerate(kept if with_stored else ()):
             values = r.stored_fields(old)
             perdoc.start_doc(doc + k)
@@ -431,12 +509,8 @@ def _copy_documents(perdoc, schema, sources: list[_Source], with_stored: bool) -
                     add(k, col[old])
         doc += len(kept)
     perdoc._doccount = doc
-    lengths = {}
-    for n, parts in lens.items():
-        b = np.concatenate(parts)
+    for n, b in lens.items():
         _write_lengths(perdoc, n, b)
-        lengths[n] = array("H", (b.astype(np.uint16) + (b > 0)).tobytes())  # 1 + byte, 0 for an empty field
-    return lengths
 
 
 def _column_writer(perdoc, name: str, ctype):
@@ -461,6 +535,29 @@ def _write_lengths(perdoc, name: str, b: np.ndarray) -> None:
     perdoc._fieldlengths[name] += int(_LENGTH_OF_BYTE[b].sum())
 
 
+FORK_COLUMNS_MIN = 5_000  # documents from which a fold copies the columns on a forked process (~0.4 s at 27,000)
+
+
+def _columns(storage, schema, codec, new, sources: list[_Source], bulk: bool, lens: dict[str, np.ndarray]):
+    """What writes the columns and stored fields of the merged segment `new` (`_copy_documents`); it returns
+    their field lengths (what the per-document writer sets on `new`, set again where it ran on a forked
+    process)."""
+    frames = [s.reader._perdoc._cached_reader(COLUMN, STORED) for s in sources]
+    copy_frames = bulk and sources[0].verbatim and None not in frames
+
+    def columns() -> dict[str, int]:
+        perdoc = codec.per_document_writer(storage, new)
+        _copy_documents(perdoc, schema, sources, not copy_frames, lens)
+        perdoc.close()
+        if copy_frames:  # the first's dictionary and frames copied, the others' compressed again with it
+            with closing(storage.create_file(W3Codec.column_filename(new, COLUMN))) as f:
+                join_frames(f, [(c, range(s.keep.size) if k == 0 else np.flatnonzero(s.keep).tolist())
+                                for k, (s, c) in enumerate(zip(sources, frames, strict=True))])
+        return new._fieldlengths
+
+    return columns
+
+
 def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True):
     """Write one new segment of `ix` (an index or its writer) holding `segments` in order; None if none is live.
 
@@ -483,25 +580,26 @@ def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True):
         if base == sum(len(s.deleted) for s in sources if not s.purge):
             return None
         new = codec.new_segment(storage, ix.indexname)
-        perdoc = codec.per_document_writer(storage, new)
-        frames = [s.reader._perdoc._cached_reader(COLUMN, STORED) for s in sources]
-        copy_frames = bulk and sources[0].verbatim and None not in frames
-        lengths = _copy_documents(perdoc, schema, sources, not copy_frames)
-        perdoc.close()
-        if copy_frames:  # the first's dictionary and frames copied, the others' compressed again with it
-            with closing(storage.create_file(W3Codec.column_filename(new, COLUMN))) as f:
-                join_frames(f, [(c, range(s.keep.size) if k == 0 else np.flatnonzero(s.keep).tolist())
-                                for k, (s, c) in enumerate(zip(sources, frames, strict=True))])
-        fw = codec.field_writer(storage, new)
-        use_fast_term_table(fw)
-        fields = sorted({n for s in sources for n in s.reader._terms.indexed_field_names() if n in schema})
-        if not (bulk and sources[0].verbatim and _bulk_terms(fw, sources, fields, schema, lengths)):
-            for name in fields:
-                field = schema[name]
-                fw.start_field(name, field)
-                write_sorted(fw, _merged_terms(sources, name, field.format.fixed_value_size()), lengths.get(name))
-                fw.finish_field()
-        fw.close()
+        lens = _length_bytes(schema, sources)
+        columns = _columns(storage, schema, codec, new, sources, bulk, lens)
+        early = (bulk and sources[0].verbatim and base >= FORK_COLUMNS_MIN and forking.can_fork()
+                 and not any(s.reader._segment.is_compound() for s in sources))  # one file: one shared offset
+        with forking.forked(columns) if early else nullcontext() as later:
+            here = (lambda: None) if early else columns
+            lengths = {n: array("H", (b.astype(np.uint16) + (b > 0)).tobytes()) for n, b in lens.items()}  # 0: empty
+            fw = codec.field_writer(storage, new)
+            use_fast_term_table(fw)
+            fields = sorted({n for s in sources for n in s.reader._terms.indexed_field_names() if n in schema})
+            if not (bulk and sources[0].verbatim and _bulk_terms(fw, sources, fields, schema, lengths, here)):
+                here()
+                for name in fields:
+                    field = schema[name]
+                    fw.start_field(name, field)
+                    write_sorted(fw, _merged_terms(sources, name, field.format.fixed_value_size()), lengths.get(name))
+                    fw.finish_field()
+            fw.close()
+            if later is not None:
+                new._fieldlengths = later.get()
         new.set_doc_count(base)
         for s in sources:
             if not s.purge:
