@@ -140,22 +140,25 @@ def records(ix, seg) -> tuple[list[bytes], list[tuple], dict[bytes, str]]:
     return t.keys, got, {pack_ushort(n): name for name, n in fieldmap.items()}
 
 
+def term_postings(reader: SegmentReader, schema, name: str, text: bytes) -> tuple:
+    """A term's statistics and postings (document, weight, value) in one segment, deleted documents included."""
+    ti = reader.term_info(name, text)
+    m = reader._terms.matcher(name, text, schema[name].format)
+    got = []
+    while m.is_active():
+        got.append((m.id(), round(m.weight(), 3), m.value()))
+        m.next()
+    return ((ti.doc_frequency(), round(ti.weight(), 3), ti.min_length(), ti.max_length(),
+             round(ti.max_weight(), 3), ti.min_id(), ti.max_id()), got)
+
+
 def postings(ix, seg, keys: list[bytes], fields: dict[bytes, str]) -> list:
-    """Term statistics and postings (document, weight, value) of the terms `keys`, deleted documents included."""
+    """`term_postings` of the terms `keys` (field number prefix and term)."""
     reader = SegmentReader(ix.storage, ix.schema, seg)
-    out = []
-    for key in keys:
-        name, text = fields[key[:2]], key[2:]
-        ti = reader.term_info(name, text)
-        m = reader._terms.matcher(name, text, ix.schema[name].format)
-        got = []
-        while m.is_active():
-            got.append((m.id(), round(m.weight(), 3), m.value()))
-            m.next()
-        out.append(((ti.doc_frequency(), round(ti.weight(), 3), ti.min_length(), ti.max_length(),
-                     round(ti.max_weight(), 3), ti.min_id(), ti.max_id()), got))
-    reader.close()
-    return out
+    try:
+        return [term_postings(reader, ix.schema, fields[key[:2]], key[2:]) for key in keys]
+    finally:
+        reader.close()
 
 
 def same_segments(ix, old, new) -> bool:

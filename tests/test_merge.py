@@ -15,6 +15,7 @@ from whoosh import index as windex
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.reading import SegmentReader
 
+from bench.merge import term_postings
 from indexer import merge_policy as merge
 from indexer import postings, vocab
 from indexer.codec import segment_merge, stored
@@ -122,20 +123,10 @@ def _files(ix, seg) -> dict[str, bytes]:
 def _terms(ix, seg) -> dict:
     """(field, term) -> (term statistics, [(doc, weight, value)]) of one segment, deleted documents included."""
     r = SegmentReader(ix.storage, ix.schema, seg)
-    out = {}
     try:
-        for fieldname, term in r.all_terms():
-            ti = r.term_info(fieldname, term)
-            m = r._terms.matcher(fieldname, term, ix.schema[fieldname].format)
-            got = []
-            while m.is_active():
-                got.append((m.id(), round(m.weight(), 3), m.value()))
-                m.next()
-            out[fieldname, term] = ((ti.doc_frequency(), round(ti.weight(), 3), ti.min_length(), ti.max_length(),
-                                     round(ti.max_weight(), 3), ti.min_id(), ti.max_id()), got)
+        return {(fieldname, term): term_postings(r, ix.schema, fieldname, term) for fieldname, term in r.all_terms()}
     finally:
         r.close()
-    return out
 
 
 @pytest.mark.parametrize("procs", [1, 2], ids=["one-process", "forked"])
