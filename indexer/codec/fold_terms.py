@@ -178,7 +178,7 @@ def gather(pieces: Pieces, terms: int, sources: list, renumber: Renumbering, fix
     live = docs >= 0
     owner, docs, weights, vlens, vstart = owner[live], docs[live], weights[live], vlens[live], vstart[live]
     term = np.array(pieces.terms, dtype=np.int64)[owner]
-    taken = vbytes[np.repeat(vstart - cumulative(vlens)[:-1], vlens) + np.arange(int(vlens.sum()))]
+    taken = vbytes[records.spans(vstart, vlens)]
     return Flat(cumulative(np.bincount(term, minlength=terms)), docs, weights, cumulative(vlens), taken)
 
 
@@ -186,9 +186,9 @@ def inline_values(flat: Flat, which: np.ndarray, fixed: int | None, lb: np.ndarr
     """The compact values of terms `which` (each with 1..INLINE_LIMIT postings); `lb`: 1 + each document's
     length byte (0: an empty field)."""
     n = np.diff(flat.starts)[which]
-    idx = np.repeat(flat.starts[which] - cumulative(n)[:-1], n) + np.arange(int(n.sum()))
+    idx = records.spans(flat.starts[which], n)
     docs, vlens = flat.docs[idx], np.diff(flat.vstarts)[idx]
-    vbytes = flat.vbytes[np.repeat(flat.vstarts[idx] - cumulative(vlens)[:-1], vlens) + np.arange(int(vlens.sum()))]
+    vbytes = flat.vbytes[records.spans(flat.vstarts[idx], vlens)]
     lbs = lb[docs].astype(np.int64)
     first = cumulative(n)[:-1]
     hi = np.maximum.reduceat(lbs, first) if len(lbs) else lbs

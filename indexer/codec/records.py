@@ -558,10 +558,15 @@ def varint_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return m, lens
 
 
+def spans(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """The positions of the ranges starts[i] .. starts[i] + lens[i], one range after another."""
+    return np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
+
+
 def scatter(out: np.ndarray, dest: np.ndarray, lens: np.ndarray, src: np.ndarray) -> None:
     """Copy the pieces of `src` (one after another, lens[i] bytes each) to out[dest[i]:]."""
     if len(src):
-        out[np.repeat(dest - (np.cumsum(lens) - lens), lens) + np.arange(len(src))] = src
+        out[spans(dest, lens)] = src
 
 
 def row_bytes(m: np.ndarray, lens: np.ndarray) -> np.ndarray:
@@ -611,7 +616,7 @@ def decode_arrays(u8: np.ndarray, starts: np.ndarray) -> dict:
     nums = numbers.astype(np.int64) if valued.all() else np.zeros(len(owner), dtype=np.int64)
     if len(tag) and valued.all() and not tag[0] & UINT_VALUES:  # a field's values are of one kind
         total = np.add.reduceat(nums, post) if len(nums) else nums
-        vbytes = u8[np.repeat(at - (np.cumsum(total) - total), total) + np.arange(int(total.sum()))]
+        vbytes = u8[spans(at, total)]
     else:
         vbytes = u8[:0]
     return {"n": n, "minl": minl, "maxl": maxl, "docs": docs, "weights": w, "numbers": nums, "vbytes": vbytes}
@@ -652,7 +657,7 @@ def join_values(parts: list[tuple[np.ndarray, np.ndarray]], which: np.ndarray, a
     v = base[which] + at
     post = np.cumsum(n) - n
     sizes = n[v]
-    idx = np.repeat(post[v] - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
+    idx = spans(post[v], sizes)
     docs, weights, numbers = (np.concatenate([d[f] for d in decoded])[idx] for f in ("docs", "weights", "numbers"))
     gfirst = np.cumsum(counts) - counts
     lo, hi = np.concatenate([d["minl"] for d in decoded])[v], np.concatenate([d["maxl"] for d in decoded])[v]
@@ -674,7 +679,7 @@ def value_pieces(numbers: np.ndarray, vstart: np.ndarray, vbytes: np.ndarray,
         return np.full(len(numbers), 4), numbers.astype(">u4").view(np.uint8)
     if fixed == 0:
         return np.zeros(len(numbers), dtype=np.int64), np.zeros(0, dtype=np.uint8)
-    return numbers, vbytes[np.repeat(vstart - (np.cumsum(numbers) - numbers), numbers) + np.arange(int(numbers.sum()))]
+    return numbers, vbytes[spans(vstart, numbers)]
 
 
 def encode_inline(ni: np.ndarray, minl: np.ndarray, maxl: np.ndarray, docs: np.ndarray, weights: np.ndarray,
