@@ -349,16 +349,24 @@ def _field_events(t: Records, f: _Field, lo: int, hi: int, docs: int) -> list[tu
     lb = np.zeros(docs, dtype=np.uint16) if lengths is None else np.frombuffer(lengths, dtype=np.uint16)
     for j, value in zip(inline.tolist(), fold_terms.inline_values(flat, inline, fixed, lb), strict=True):
         out[j] = (value, None)
+    heads: list[tuple[bytes, bytes]] = []  # a kept term's record value and the blocks it keeps
+    lasts: list[bytes | None] = []
     for j in np.flatnonzero(mine & kept).tolist():
         value = t.value(f.events[j].g)
         blob = t.blob(value)
         if n[j]:
             head, last = split_last(blob, int(n[j]))
-            out[j] = fold_terms.appended(value, head, *fold_terms.blocks(flat, j, lengths, fixed, last))
+            heads.append((value, head))
+            lasts.append(last)
         else:
             out[j] = (value, blob)
-    for j in np.flatnonzero(mine & ~kept & (n > postings.INLINE_LIMIT)).tolist():
-        blob, info = fold_terms.blocks(flat, j, lengths, fixed)
+    grown = np.flatnonzero(mine & kept & (n > 0))
+    alone = np.flatnonzero(mine & ~kept & (n > postings.INLINE_LIMIT))
+    written = fold_terms.write_blocks(flat, np.concatenate([grown, alone]), lasts + [None] * len(alone), lengths,
+                                      fixed)
+    for j, (value, head), (blob, info) in zip(grown.tolist(), heads, written, strict=False):
+        out[j] = fold_terms.appended(value, head, blob, info)
+    for j, (blob, info) in zip(alone.tolist(), written[len(grown) :], strict=True):
         out[j] = (records.pointer_value(info, 0, len(blob)), blob)
     return out[lo:hi]
 
