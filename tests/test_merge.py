@@ -348,6 +348,9 @@ def test_optimize_leaves_one_segment_without_deleted_articles(site):  # noqa: F8
     assert sum(s["articles"] for s in before["segments"]) == before["articles"] == n
     done = site.cli("index", "--optimize", "--json")
     assert done.returncode == 0, done.stderr
+    (merge,) = json.loads(done.stdout)["merges"]  # what the run merged, for operators and bench/season.py
+    assert merge["kind"] == "merge" and sum(merge["live"]) == n and merge["deleted"] == [1, 0]
+    assert merge["purged"] == [True, True] and merge["cpu"] > 0 and set(merge["phases"]) >= {"terms", "close"}
     after = json.loads(site.cli("stats", "--json").stdout)
     assert after["segments"] == [{"articles": n, "deleted": 0}] and after["deleted"] == 0
     site.check(n)
@@ -387,8 +390,10 @@ def test_kill_9_during_a_fold_into_a_kept_segment_leaves_the_last_good_index(sit
     kill(p)
     site.check(n)  # the last commit is live
     assert json.loads(site.cli("stats", "--json").stdout)["segments"] == [{"articles": n, "deleted": 0}]
-    done = site.cli("index", "--quiet")
+    done = site.cli("index", "--quiet", "--json")
     assert done.returncode == 0, done.stderr
+    (merge,) = json.loads(done.stdout)["merges"]
+    assert merge["live"] == [n, 30] and merge["purged"] == [False, True] and "gather" in merge["phases"]
     site.check(n + 30)
     stats = json.loads(site.cli("stats", "--json").stdout)
     assert stats["segments"] == [{"articles": n + 30, "deleted": 0}]  # folded into the kept segment
