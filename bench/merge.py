@@ -246,11 +246,14 @@ def _fold(ix, batch: list[dict], rng: random.Random) -> dict:
 
 def block_shape(ix) -> dict:
     """The posting blocks of the index's one segment: how many, how many short (< BLOCK / 8 postings),
-    and the terms with blocks."""
+    the terms with blocks, and those of the common terms (more than BLOCK postings: what queries decode most)."""
     keys, got, _fields = records(ix, ix._segments()[0])
-    counts = [n for value, blob in got if blob is not None for n in _block_counts(blob)]
-    short = sum(n < postings_mod.BLOCK // 8 for n in counts)
-    return {"terms": sum(blob is not None for _, blob in got), "blocks": len(counts), "short": short}
+    terms = [_block_counts(blob) for value, blob in got if blob is not None]
+    common = [c for c in terms if sum(c) > postings_mod.BLOCK]
+    return {"terms": len(terms), "blocks": sum(map(len, terms)), "short": sum(n < postings_mod.BLOCK // 8
+                                                                              for c in terms for n in c),
+            "common": len(common), "common blocks": sum(map(len, common)),
+            "common postings": sum(map(sum, common))}
 
 
 def _block_counts(blob: bytes) -> list[int]:
@@ -302,7 +305,8 @@ def print_folds(shape: tuple[int, int], times: list[dict], blocks: list[tuple[st
           f"median {statistics.median(t['wall'] for t in last):.2f} s wall "
           f"{statistics.median(t['cpu'] for t in last):.2f} s CPU")
     for what, b in blocks:
-        print(f"  {what:<8} {b['terms']:>8,} terms with blocks, {b['blocks']:>8,} blocks, {b['short']:>8,} short")
+        print(f"  {what:<8} {b['terms']:>8,} terms with blocks, {b['blocks']:>8,} blocks, {b['short']:>8,} short; "
+              f"{b['common']:,} common terms: {b['common blocks']:,} blocks of {b['common postings']:,} postings")
     for what, (p50, p95) in queries:
         print(f"  {what:<8} query p50 {p50:.2f} ms, p95 {p95:.2f} ms")
 

@@ -248,15 +248,16 @@ def _tails(lasts: list[bytes], fixed: int | None) -> _Tail:
     docs, weights, chunks = read_blocks(BytesFile(blob), 0, len(blob), values=fixed != 0)
     if fixed == 0:
         return _Tail(counts, docs, weights, np.zeros(len(docs), dtype=np.int64), np.zeros(0, dtype=np.uint8))
-    packed = [_packed([c], fixed) for c in chunks]
-    vlens = np.concatenate([np.diff(np.frombuffer(p.ends, dtype=np.uint32), prepend=0) for p in packed])
-    return _Tail(counts, docs, weights, vlens.astype(np.int64), np.frombuffer(b"".join(p.data for p in packed),
-                                                                               dtype=np.uint8))
+    packed = [c if type(c) is PackedValues else _packed(c, fixed) for c in chunks]
+    ends = np.concatenate([np.frombuffer(p.ends, dtype=np.uint32) for p in packed]).astype(np.int64)
+    before = np.concatenate(([0], ends[:-1]))
+    before[cumulative(np.array(counts, dtype=np.int64))[:-1]] = 0  # each block's ends count from 0
+    return _Tail(counts, docs, weights, ends - before, np.frombuffer(b"".join(p.data for p in packed),
+                                                                       dtype=np.uint8))
 
 
-def _packed(chunks: list, fixed: int | None) -> PackedValues:
-    """A block's values (`read_blocks`' chunks) as PackedValues."""
-    (chunk,) = chunks
+def _packed(chunk, fixed: int | None) -> PackedValues:
+    """A block's values (a chunk of `read_blocks`) as PackedValues."""
     if isinstance(chunk, PackedValues):
         return chunk
     if isinstance(chunk, bytes):
