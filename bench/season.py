@@ -98,8 +98,9 @@ def season(src: Path, index: Path, records: list[dict], args, env: dict, exe: st
         wall, cpu, printed = timed([exe, "index", "--index", str(index), "--quiet", "--json"], env)
         walls.append(wall)
         cpus.append(cpu)
-        merges.append(json.loads(printed)["merges"])
-        kinds.append(" + ".join(kind + (["merge"] if merges[-1] else [])) or "plain")
+        summary = json.loads(printed)
+        merges.append({"merges": summary["merges"], "timings": summary["timings"]})
+        kinds.append(" + ".join(kind + (["merge"] if summary["merges"] else [])) or "plain")
         if n % 50 == 0:
             print(f"run {n}: {wall:.2f} s (median so far {statistics.median(walls):.2f}, max {max(walls):.2f})",
                   file=sys.stderr)
@@ -173,12 +174,13 @@ def row(name: str, ours, fresh, unit: str) -> None:
 
 
 def print_merges(s: dict, runs: list[int]) -> None:
-    """What the runs `runs` merged (`newssearch index --json`): per merge its kind, segments (live articles,
-    deleted ones in brackets), wall and CPU seconds and the wall seconds of its phases."""
+    """The stages of the runs `runs` and what they merged (`newssearch index --json`): per merge its kind,
+    segments (live articles, deleted ones in brackets), wall and CPU seconds and the wall seconds of its phases."""
     print("\nwhat the slowest runs merged (live articles [deleted], * purged):")
     for i in runs:
-        print(f"  #{i + 1} {s['walls'][i]:.1f} s wall {s['cpus'][i]:.1f} s CPU")
-        for m in s["merges"][i]:
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in s["merges"][i]["timings"].items() if v >= 0.01)
+        print(f"  #{i + 1} {s['walls'][i]:.1f} s wall {s['cpus'][i]:.1f} s CPU (stages, s: {stages})")
+        for m in s["merges"][i]["merges"]:
             segs = " + ".join(f"{live:,}[{gone}]{'*' if p else ''}"
                               for live, gone, p in zip(m["live"], m["deleted"], m["purged"], strict=True))
             phases = ", ".join(f"{k} {v:.2f}" for k, v in m["phases"].items())

@@ -72,7 +72,7 @@ class RunSummary:
 
     def as_dict(self) -> dict:
         keys = ("added", "updated", "removed", "unchanged", "failed", "seconds", "merges")
-        return {k: getattr(self, k) for k in keys}
+        return {**{k: getattr(self, k) for k in keys}, "timings": {k: round(v, 3) for k, v in self.timings.items()}}
 
 
 def _existing(ix) -> dict[str, tuple[str, str]]:
