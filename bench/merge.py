@@ -248,7 +248,7 @@ def block_shape(ix) -> dict:
     """The posting blocks of the index's one segment: how many, how many short (< BLOCK / 8 postings),
     the terms with blocks, and those of the common terms (more than BLOCK postings: what queries decode most)."""
     keys, got, _fields = records(ix, ix._segments()[0])
-    terms = [_block_counts(blob) for value, blob in got if blob is not None]
+    terms = [block_counts(blob) for value, blob in got if blob is not None]
     common = [c for c in terms if sum(c) > postings_mod.BLOCK]
     return {"terms": len(terms), "blocks": sum(map(len, terms)), "short": sum(n < postings_mod.BLOCK // 8
                                                                               for c in terms for n in c),
@@ -256,7 +256,7 @@ def block_shape(ix) -> dict:
             "common postings": sum(map(sum, common))}
 
 
-def _block_counts(blob: bytes) -> list[int]:
+def block_counts(blob: bytes) -> list[int]:
     """The posting count of each block of a term's blocks."""
     pos, out = len(WHOOSH3_HEADER_MAGIC), []
     while pos < len(blob):
