@@ -394,13 +394,15 @@ def _resolve(r, grams: Grams, need: np.ndarray) -> np.ndarray:
     keys = [_compact_keys(grams.u8, starts[compact], docs)]
     inline, wanted = [], set(docs.tolist())
     decode = GramPositions().decode_positions
+    blocks: list[tuple] = []  # every gram's posting blocks that may hold `docs`, decoded together below
     for a, n in zip(starts[~compact].tolist(), lengths[~compact].tolist(), strict=True):
         value = grams.u8[a : a + n].tobytes()
         if records.is_inlined(value):
             ids, _w, values = records.inlined(value)
             inline.extend(d << 32 | p for d, v in zip(ids, values, strict=True) if d in wanted for p in decode(v))
         else:
-            keys.append(_gram_keys(r, records.extent(value), docs))
+            blocks += _blocks(r._terms._postfile, *records.extent(value), docs)
+    keys.append(_block_keys(blocks, docs, r.doc_count_all()))
     return common(need, np.unique(np.concatenate([np.array(inline, dtype=np.int64), *keys])))
 
 
@@ -417,10 +419,14 @@ def _compact_keys(u8: np.ndarray, starts: np.ndarray, docs: np.ndarray) -> np.nd
     return (at << 32) | pos
 
 
-def _gram_keys(r, extent: tuple[int, int], docs: np.ndarray) -> np.ndarray:
-    """(document << 32 | position) of a gram of segment `r` with posting blocks at `extent`, in its documents `docs`."""
-    ids, _, chunks = read_blocks(r._terms._postfile, *extent, True, docs)
-    keep = common(ids, docs, mask=True)
+def _block_keys(blocks: list[tuple], docs: np.ndarray, count: int) -> np.ndarray:
+    """(document << 32 | position) in documents `docs` of a segment of `count` documents, from the posting
+    blocks (`_blocks`) of several grams: decoded in one pass (a prefix such as 个 has ~190 grams with
+    blocks in every segment of 61,000 articles; one numpy pass each cost 0.1 ms)."""
+    ids, _, chunks = _decoded(blocks, True)
+    wanted = np.zeros(count, dtype=bool)
+    wanted[docs] = True
+    keep = wanted[ids]
     if not keep.any():
         return ids[:0]
     d, p = positions(ids, chunks, keep)
@@ -429,11 +435,30 @@ def _gram_keys(r, extent: tuple[int, int], docs: np.ndarray) -> np.ndarray:
 
 def common(a: np.ndarray, b: np.ndarray, mask: bool = False) -> np.ndarray:
     """The values in both of two ascending arrays of distinct values (no sorting, unlike np.intersect1d);
-    with `mask`, which values of `a` are in `b`."""
+    with `mask`, which values of `a` are in `b`.
+
+    The shorter array is looked up in the longer (a binary search per value of the shorter:
+    a phrase's rare gram against a common one costs the rare one's length, not the common one's).
+    """
     if not len(a) or not len(b):
         return np.zeros(len(a), dtype=bool) if mask else a[:0]
+    if not mask and len(b) < len(a):
+        a, b = b, a
     at = np.minimum(np.searchsorted(b, a), len(b) - 1)
     return b[at] == a if mask else a[b[at] == a]
+
+
+def locate(ids: np.ndarray, sub: np.ndarray, n: int) -> np.ndarray:
+    """Where each of ascending `sub` is in ascending `ids` (distinct document numbers below `n`; `sub` ⊆ `ids`).
+
+    A large `sub` is found with a mask over the documents (two passes over memory) instead
+    of a binary search per value: a phrase of a name in 300,000 articles scores each of them.
+    """
+    if len(sub) * 8 < len(ids):
+        return np.searchsorted(ids, sub)
+    inside = np.zeros(n, dtype=bool)
+    inside[sub] = True
+    return np.flatnonzero(inside[ids])
 
 
 _FOUR = np.arange(4)
