@@ -423,7 +423,7 @@ def _block_keys(blocks: list[tuple], docs: np.ndarray, count: int) -> np.ndarray
     """(document << 32 | position) in documents `docs` of a segment of `count` documents, from the posting
     blocks (`_blocks`) of several grams: decoded in one pass (a prefix such as 个 has ~190 grams with
     blocks in every segment of 61,000 articles; one numpy pass each cost 0.1 ms)."""
-    ids, _, chunks = _decoded(blocks, True)
+    ids, _, chunks = _decoded(blocks, True, weighed=False)
     wanted = np.zeros(count, dtype=bool)
     wanted[docs] = True
     keep = wanted[ids]
@@ -538,8 +538,10 @@ def _blocks(postfile, offset: int, length: int, within: np.ndarray | None) -> li
     return [(n, *pickle.loads(decompress(raw[a:z]) if comp else raw[a:z])) for n, _last, comp, a, z in blocks]
 
 
-def _decoded(blocks: list[tuple], values: bool, bases: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, list]:
-    """The postings of `_blocks` (block k's documents from bases[k]) as arrays: documents, weights, values chunks.
+def _decoded(blocks: list[tuple], values: bool, bases: list[int] | None = None,
+             weighed: bool = True) -> tuple[np.ndarray, np.ndarray, list]:
+    """The postings of `_blocks` (block k's documents from bases[k]) as arrays: documents, weights (none
+    unless `weighed`), values chunks.
 
     The numpy work is done once over all blocks (and segments), not once per block.
     """
@@ -553,6 +555,8 @@ def _decoded(blocks: list[tuple], values: bool, bases: list[int] | None = None) 
     if bases is not None:
         before -= np.array(bases, dtype=np.int64)
     ids -= np.repeat(before, counts)
+    if not weighed:
+        return ids, np.zeros(0), [v for *_, v in blocks] if values else []
     weights = np.concatenate([_weights(n, w) for n, _d, w, _v in blocks]).astype(np.float64)
     return ids, weights, [v for *_, v in blocks] if values else []
 
