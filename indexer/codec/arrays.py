@@ -438,12 +438,18 @@ def common(a: np.ndarray, b: np.ndarray, mask: bool = False) -> np.ndarray:
     with `mask`, which values of `a` are in `b`.
 
     The shorter array is looked up in the longer (a binary search per value of the shorter:
-    a phrase's rare gram against a common one costs the rare one's length, not the common one's).
+    a phrase's rare gram against a common one costs the rare one's length, not the common one's);
+    arrays of like lengths are merged instead (a stable sort of two ascending runs is one merge:
+    half the time of a million binary searches).
     """
     if not len(a) or not len(b):
         return np.zeros(len(a), dtype=bool) if mask else a[:0]
     if not mask and len(b) < len(a):
         a, b = b, a
+    if not mask and len(a) * 32 >= len(b):
+        both = np.concatenate([a, b])
+        both.sort(kind="stable")
+        return both[1:][both[1:] == both[:-1]]
     at = np.minimum(np.searchsorted(b, a), len(b) - 1)
     return b[at] == a if mask else a[b[at] == a]
 
@@ -606,7 +612,8 @@ def _positions(docs: np.ndarray, lens: np.ndarray, buf: np.ndarray,
     """`positions` of values one after another in byte array `buf`, lens[i] bytes each."""
     heads = np.cumsum(lens) - lens
     if keep is not None:
-        docs, lens, heads = docs[keep], lens[keep], heads[keep]
+        at = np.flatnonzero(keep)  # found once, not once per array
+        docs, lens, heads = docs[at], lens[at], heads[at]
     if np.all(buf[heads] == ord("H")):  # 2-byte positions: gathered from the bytes at once
         counts = (lens - 1) // 2
         starts = np.cumsum(counts) - counts
