@@ -78,8 +78,9 @@ class _Run:
         only = within
         if within is None:
             bound = self._bound(q)
-            if bound is not None:
-                within = _union([self._leaf(leaf)[0] for leaf in bound], self.t.n)
+            docs = None if bound is None else [self._leaf(leaf)[0] for leaf in bound]
+            if docs is not None and max(map(len, docs), default=0) * DENSE <= self.t.n:  # else too many anyway
+                within = _union(docs, self.t.n)
         if within is not None and len(within) * DENSE <= self.t.n:
             self.universe = within
         mask, scores = self._node(q)
