@@ -18,7 +18,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
-from zlib import crc32
+from zlib import crc32, decompressobj
 
 import numpy as np
 from isal.isal_zlib import decompress
@@ -168,6 +168,7 @@ class DocTable:
         returned is a superset of the term's postings in `within`.
         """
         field = self.searcher.schema[fieldname]
+        gram = isinstance(field.format, GramPositions)  # blocks mostly of positions
         btext = field.to_bytes(text) if isinstance(text, str) else text
         edges = None if within is None else np.searchsorted(within, self._edges).tolist()
         blocks: list[tuple] = []  # every segment's (posting count, doc deltas, weights, values), in document order
@@ -183,7 +184,7 @@ class DocTable:
                 i, w, v = records.inlined(value)
                 got = [(len(i), [i[0], *(b - a for a, b in pairwise(i))], w, list(v))]
             else:
-                got = _blocks(r._terms._postfile, *records.extent(value), local)
+                got = _blocks(r._terms._postfile, *records.extent(value), local, values or not gram)
             blocks += got
             bases += [off] * len(got)  # deleted documents stay: `live` masks them
         ids, weights, vals = _decoded(blocks, values, bases)
@@ -523,8 +524,9 @@ def read_blocks(postfile, offset: int, length: int, values: bool,
     return _decoded(_blocks(postfile, offset, length, within), values)
 
 
-def _blocks(postfile, offset: int, length: int, within: np.ndarray | None) -> list[tuple]:
-    """(posting count, doc deltas, weights, values) of a term's blocks that may hold `within` (`read_blocks`)."""
+def _blocks(postfile, offset: int, length: int, within: np.ndarray | None, values: bool = True) -> list[tuple]:
+    """(posting count, doc deltas, weights, values) of a term's blocks that may hold `within` (`read_blocks`);
+    unless `values`, the values may be None (`_unvalued`)."""
     raw = postfile.get(offset, length)
     if raw[:4] != WHOOSH3_HEADER_MAGIC:
         raise CorruptIndexError(f"bad postings block tag at offset {offset}")
@@ -541,7 +543,37 @@ def _blocks(postfile, offset: int, length: int, within: np.ndarray | None) -> li
     if within is not None:
         ends = np.searchsorted(within, [b[1] for b in blocks], "right")  # candidates up to each block's last doc
         blocks = [b for b, a, z in zip(blocks, np.concatenate(([0], ends[:-1])), ends, strict=True) if z > a]
+    if not values:
+        return [(n, *(_unvalued(raw[a:z], n) if comp else pickle.loads(raw[a:z]))) for n, _last, comp, a, z in blocks]
     return [(n, *pickle.loads(decompress(raw[a:z]) if comp else raw[a:z])) for n, _last, comp, a, z in blocks]
+
+
+_VALUES = b"cindexer.postings\nPackedValues\n"  # a block's pickle from here on is its values (`PackedValues`)
+
+
+def _unvalued(data: bytes, n: int) -> tuple:
+    """A compressed block's (doc deltas, weights, None): inflated only up to where its values start.
+
+    A gram's positions are ~3/4 of its blocks' bytes, and a term's scores read only
+    its documents and weights: inflating the first quarter takes a sixth of the time
+    (zlib stops at `max_length`; ISA-L's stream object inflates on regardless). The pickle
+    is cut there and closed with None for the values; a block laid out otherwise (no
+    `PackedValues`, older segments) is read whole.
+    """
+    d = decompressobj()
+    head = d.decompress(data, 256 + 6 * n)  # the deltas and weights of 2-byte deltas and 4-byte weights
+    at = head.find(_VALUES)
+    while at < 0 and d.unconsumed_tail:
+        head += d.decompress(d.unconsumed_tail, 4096 + 4 * n)
+        at = head.find(_VALUES)
+    if at >= 0:
+        try:
+            got = pickle.loads(head[:at] + b"N\x87.")  # None, a tuple of the three, stop
+        except pickle.UnpicklingError:
+            got = None
+        if isinstance(got, tuple) and len(got) == 3 and got[2] is None and len(got[0]) == n:
+            return got
+    return pickle.loads(decompress(data))
 
 
 def _decoded(blocks: list[tuple], values: bool, bases: list[int] | None = None,
