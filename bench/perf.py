@@ -183,7 +183,7 @@ def time_queries(search, repeat: int) -> dict[str, list[float]]:
 
 
 def compare_indexes(indexes: list[Path], repeat: int) -> None:
-    """Time the query mix on existing indexes and print p50/p95 per kind and the ratios to the first index.
+    """Time the query mix on existing indexes and print p50/p95/p99 per kind and the ratios to the first index.
 
     Each query runs on every index in turn (the order flips every pass), so the load of
     a shared machine falls on all alike; the first pass warms caches and is not counted.
@@ -206,13 +206,13 @@ def compare_indexes(indexes: list[Path], repeat: int) -> None:
             s.close()
     for k, ix in enumerate(indexes):
         print(f"[{k}] {ix}")
-    print(f"\n{'ms p50/p95':<10}" + "".join(f"{f'[{k}]':>14}" for k in range(len(indexes))))
+    print(f"\n{'ms p50/p95/p99':<16}" + "".join(f"{f'[{k}]':>22}" for k in range(len(indexes))))
     for label in [*times[0], "all"]:
         cells = []
         for t in times:
             xs = [x for v in t.values() for x in v] if label == "all" else t[label]
-            cells.append(f"{pct(xs, 50) * 1000:.2f}/{pct(xs, 95) * 1000:.2f}")
-        print(f"{label:<10}" + "".join(f"{c:>14}" for c in cells))
+            cells.append("/".join(f"{pct(xs, p) * 1000:.1f}" for p in (50, 95, 99)))
+        print(f"{label:<16}" + "".join(f"{c:>22}" for c in cells))
     first = [x for v in times[0].values() for x in v]
     for k, t in enumerate(times[1:], 1):
         xs = [x for v in t.values() for x in v]

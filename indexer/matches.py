@@ -87,4 +87,6 @@ class Matches:
 
     def scores(self, docs: np.ndarray) -> np.ndarray:
         """The scores of hits `docs` (ascending, from `docs()`)."""
+        if docs is self._docs:  # every hit (no filter): the page is cut from all of them
+            return self._scores
         return self._scores[np.searchsorted(self._docs, docs)]

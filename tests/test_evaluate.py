@@ -1,10 +1,15 @@
 """The array evaluator gives what Whoosh's matchers give: the same documents, the same scores."""
 
+import pickle
+import zlib
+from array import array
+
 import numpy as np
 import pytest
 from whoosh import query as wq
 
 from indexer import evaluate
+from indexer.codec import arrays
 from indexer.config import Config
 from indexer.evaluate import top
 from indexer.matches import Filters, compile_query, filter_query
@@ -89,6 +94,42 @@ def test_terms_read_through_whoosh_give_what_the_mapped_term_table_gives(corpus_
     finally:
         for s in searchers:
             s.close()
+
+
+@pytest.mark.parametrize("text", ['"新闻联播"', "习近平", "黃偉哲", '"臺南市政府"', '"全面建成小康社会"'])
+def test_phrases_read_in_one_pass_or_two_give_the_same(searcher, text, monkeypatch):
+    """A phrase mostly implied by its word reads its grams without positions, then with positions only where
+    the word leaves documents unsure (`evaluate.UNSURE`): the same documents and the very same floats."""
+    q, evaluator = compiled(searcher, text), searcher.snapshot().evaluator
+    got = {}
+    for unsure in (0, 1 << 40):  # always two passes (where a word implies the phrase); one unless all are sure
+        monkeypatch.setattr(evaluate, "UNSURE", unsure)
+        found = evaluator.run(q)
+        got[unsure] = (found.docs.tolist(), found.scores.tolist())
+    assert got[0] == got[1 << 40] and got[0][0]
+
+
+def test_a_gram_term_read_without_positions_gives_its_documents_and_weights(searcher, monkeypatch):
+    """Blocks inflated only up to their values (`arrays._unvalued`) give what the whole blocks give."""
+    table = searcher.snapshot().table
+    whole = []  # blocks inflated whole (ISA-L)
+    monkeypatch.setattr(arrays, "decompress", lambda data, f=arrays.decompress: whole.append(1) or f(data))
+    for field, text in [("body_g", "台南"), ("body_g", "发展"), ("body_g", "疫情"), ("title_g", "台南")]:
+        whole.clear()
+        ids, weights, _ = table.postings(field, text)
+        assert not whole  # no block inflated whole: each one cut where its positions start
+        all_ids, all_weights, _ = table.postings(field, text, values=True)
+        assert whole and len(ids) > 100
+        assert ids.tolist() == all_ids.tolist() and weights.tolist() == all_weights.tolist()
+
+
+@pytest.mark.parametrize("block", [
+    (array("H", [3, 1, 4]), None, [b"H\x01\x00", b"H\x02\x00", b"H\x03\x00"]),  # values as Whoosh pickles them
+    ((3, 1, 4), (1.0, 2.0, 1.0), None),  # Whoosh's tuples, no values
+])
+def test_a_block_without_packed_values_is_read_whole(block):
+    """A block laid out otherwise (plainly synthetic here: older segments' layouts) is inflated whole."""
+    assert arrays._unvalued(zlib.compress(pickle.dumps(block, 3)), 3) == block
 
 
 def test_every_node_kind_matches_whoosh(searcher):
