@@ -15,15 +15,22 @@ for a few articles. Here they are written a field at a time:
   renumbered and purged ones dropped with numpy (`Flat`).
 * A term whose postings fit is inlined, all such terms' values encoded at once
   (`records.encode_inline`).
-* A term the big segment holds in blocks keeps them as bytes, and the others'
-  postings follow as blocks of their own (Whoosh 3 blocks are self-contained,
-  as in `indexer.codec.segment_join`). Only its last block is decoded, and only
-  when it is short and the new postings few (`APPEND_MIN`, `CARRY_MAX`): then the two are
-  written as one, as the term-by-term merge does, or every fold would leave
-  every common term one more small block (a season's folds grew the index by
-  a fifth).
+* A term the big segment holds in blocks keeps them as bytes but its last
+  one, when that is short (`split_last`: not full, and at most
+  `REFILL_RATIO` times the new postings or under `REFILL_MIN`): its postings
+  are written again with the new ones, up to full blocks, as a fresh build
+  lays them out, as the term-by-term merge does. Otherwise the new postings
+  follow as blocks of their own (Whoosh 3 blocks are self-contained, as in
+  `indexer.codec.segment_join`). Appending whenever the new postings were
+  many left a season's common terms a trail of small blocks (a season of 16
+  folds of 370 into 27,000, bench/merge.py --folds: 9,258 blocks for the
+  common terms where a fresh build has 6,138; refilled: 7,385).
 * Other terms (too many postings to inline, no blocks in the big segment) get
-  blocks from all their postings (`indexer.postings.encode_blocks`).
+  blocks from all their postings.
+* All those blocks are encoded at once (`write_blocks`,
+  `indexer.postings.encode_terms`: numpy over all the terms' postings, then a
+  pickle and a zlib call per block); the last blocks written again are
+  decoded at once, read as one term's blocks (`_tails`).
 
 The answers are a term-by-term merge's; the bytes differ only in blocks written after the big segment's.
 """

@@ -25,9 +25,10 @@ for 24 articles folded into 230):
 * The terms the others hold are written a field at a time
   (`indexer.codec.fold_terms`): their postings read into arrays at once,
   renumbered with numpy, inlined values encoded at once, and the first's
-  blocks of a term kept as bytes with the others' postings appended as
-  blocks of their own (written with its last block when that one is short,
-  as the term-by-term merge does: `fold_terms.APPEND_MIN`).
+  blocks of a term kept as bytes with the others' postings appended (written
+  again with its last block up to full blocks when that one is short, as
+  the term-by-term merge does: `fold_terms.split_last`), all blocks encoded
+  at once (`indexer.postings.encode_terms`).
 * Its stored fields are copied as bytes with its zstd dictionary; the others'
   documents are compressed again with it (`indexer.codec.stored.join_frames`).
 * A big fold (`FORK_COLUMNS_MIN` documents, `FOLD_PARALLEL_MIN` terms written
@@ -36,8 +37,8 @@ for 24 articles folded into 230):
   this one reads the term tables and gathers the others' postings (all reads
   of the postings files are done here: a forked process shares file offsets),
   then a second one writes the last half of the terms written as blocks (the
-  rewrites of the first's short last blocks, `fold_terms.CARRY_MAX`, most of
-  a fold's time) while this one writes the rest. They write nothing the run's
+  rewrites of the first's short last blocks, `fold_terms.REFILL_RATIO`, a
+  third of a fold's CPU) while this one writes the rest. They write nothing the run's
   TOC names and die with the run (kill -9 safe as before); their results come
   back pickled.
 
