@@ -17,7 +17,16 @@ With --queries R it then merges each shape both ways into copies of the
 index and times bench/perf.py's query mix on each (R passes, by turns): the
 bulk path's short blocks must not make queries slower.
 
+With --folds K it instead plays a season's big folds (issue 13) on each shape:
+the first segment alone, then K times `small` new articles (in halving
+segments, 5 % deleted) folded into it the bulk way, as the merge policy's big
+fold does; it prints the wall and CPU seconds of the folds and the blocks the
+terms end with (a fold that appends short blocks leaves every common term a
+trail of them). With --queries R it also builds the same live articles fresh
+and times the query mix on both.
+
 Usage: python bench/merge.py [--shapes 230+24,3000+500] [--repeat 3] [--corpus DIR] [--keep DIR] [--queries R]
+                             [--folds K]
 --keep DIR builds the segments in DIR once and reuses them on later runs.
 """
 
@@ -27,6 +36,7 @@ import argparse
 import gc
 import json
 import os
+import pickle
 import random
 import shutil
 import statistics
@@ -40,12 +50,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from whoosh import index as windex  # noqa: E402
-from whoosh.codec.whoosh3 import W3Codec  # noqa: E402
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec  # noqa: E402
 from whoosh.reading import SegmentReader  # noqa: E402
-from whoosh.system import pack_ushort  # noqa: E402
+from whoosh.system import pack_ushort, unpack_int  # noqa: E402
 
 from bench import corpus, perf  # noqa: E402
 from bench.season import new_articles  # noqa: E402
+from indexer import postings as postings_mod  # noqa: E402
 from indexer.codec import records as records_codec  # noqa: E402
 from indexer.codec import segment_merge  # noqa: E402
 from indexer.codec.segment_join import Records  # noqa: E402
@@ -199,18 +210,141 @@ def query_times(path: Path, tmp: Path, repeat: int) -> tuple[tuple[float, float]
         shutil.copytree(path, copy)
         ix = windex.open_dir(str(copy), indexname=path.name)
         segs = sorted(ix._segments(), key=lambda s: -s.doc_count_all())
-        new = segment_merge.merge_segments(ix, segs, [False] + [True] * (len(segs) - 1), bulk=bulk)
-        w = ix.writer()
-        w._close_segment()
-        w._commit_toc([new])
-        w._finish()
+        _commit(ix, [segment_merge.merge_segments(ix, segs, [False] + [True] * (len(segs) - 1), bulk=bulk)])
         (copy / STATE).write_text(json.dumps({"generation": path.name}), encoding="utf-8")
         copies.append(copy)
-    times: list[list[float]] = [[], []]
+    return tuple(query_pair(copies, repeat))
+
+
+def _commit(ix, segments: list) -> None:
+    """Make `segments` the index's segments (no merge)."""
+    w = ix.writer()
+    w._close_segment()
+    w._commit_toc(segments)
+    w._finish()
+
+
+def _fold(ix, batch: list[dict], rng: random.Random) -> dict:
+    """Add `batch` as halving segments (5 % of each deleted) and fold them into the first segment, timed."""
+    docs, segs, gone, start = _docs(batch), [], [], 0
+    for n in small_sizes(len(batch)):
+        segs += build_range(ix, docs, start, start + n)[0]
+        gone += rng.sample(batch[start : start + n], max(1, int(n * SMALL_DELETED)))
+        start += n
+    _commit(ix, ix._segments() + segs)
+    w = ix.writer()
+    for r in gone:
+        w.delete_by_term("id", r["id"])
+    w._close_segment()
+    w._commit_toc(w.segments)
+    w._finish()
+    segs = sorted(ix._segments(), key=lambda s: -s.doc_count_all())
+    took, new = timed_merge(ix, segs, True)
+    _commit(ix, [new])
+    return took
+
+
+def block_shape(ix) -> dict:
+    """The posting blocks of the index's one segment: how many, how many short (< BLOCK / 8 postings),
+    the terms with blocks, and those of the common terms (more than BLOCK postings: what queries decode most)."""
+    keys, got, _fields = records(ix, ix._segments()[0])
+    terms = [block_counts(blob) for value, blob in got if blob is not None]
+    common = [c for c in terms if sum(c) > postings_mod.BLOCK]
+    return {"terms": len(terms), "blocks": sum(map(len, terms)), "short": sum(n < postings_mod.BLOCK // 8
+                                                                              for c in terms for n in c),
+            "common": len(common), "common blocks": sum(map(len, common)),
+            "common postings": sum(map(sum, common))}
+
+
+def block_counts(blob: bytes) -> list[int]:
+    """The posting count of each block of a term's blocks."""
+    pos, out = len(WHOOSH3_HEADER_MAGIC), []
+    while pos < len(blob):
+        (size,) = unpack_int(blob[pos : pos + 4])
+        out.append(pickle.loads(blob[pos + 4 : pos + 4 + abs(size)])[0])
+        pos += 4 + abs(size)
+    return out
+
+
+def fold_season(path: Path, tmp: Path, first: int, small: int, folds: int, records: list[dict],
+                seed: int) -> tuple[list[dict], Path, list[dict]]:
+    """K folds of `small` new articles into a copy of the first segment at `path`: each fold's times, the
+    copy, and the live articles it holds."""
+    work = tmp / f"{path.name}-folded"
+    shutil.copytree(path, work)
+    ix = windex.open_dir(str(work), indexname=path.name)
+    more, rng, times, used = new_articles(records, first), random.Random(seed), [], records[:first]
+    for k in range(folds):
+        batch = [next(more) for _ in range(small)]
+        used += batch
+        times.append(_fold(ix, batch, rng))
+        print(f"fold {k + 1}: {times[-1]['wall']:.2f} s wall, {times[-1]['cpu']:.2f} s CPU", file=sys.stderr)
+    with windex.open_dir(str(work), indexname=path.name).searcher() as s:
+        live = {s.stored_fields(d)["id"] for d in s.document_numbers()}
+    (work / STATE).write_text(json.dumps({"generation": path.name}), encoding="utf-8")
+    return times, work, [r for r in used if r["id"] in live]
+
+
+def fresh_build(tmp: Path, name: str, live: list[dict]) -> Path:
+    """A fresh one-segment index of `live` (what a rebuild of the same articles writes)."""
+    path = tmp / f"{name}-fresh"
+    path.mkdir()
+    ix = windex.create_in(str(path), make_schema(), indexname=name)
+    _commit(ix, build_segments(ix, _docs(live))[0])
+    (path / STATE).write_text(json.dumps({"generation": name}), encoding="utf-8")
+    return path
+
+
+def print_folds(shape: tuple[int, int], times: list[dict], blocks: list[tuple[str, dict]],
+                queries: list[tuple[str, tuple[float, float]]]) -> None:
+    first, small = shape
+    walls, cpus = [t["wall"] for t in times], [t["cpu"] for t in times]
+    last = times[-5:]
+    print(f"\n{len(times)} folds of {small:,} articles into {first:,}: median {statistics.median(walls):.2f} s wall "
+          f"{statistics.median(cpus):.2f} s CPU; max {max(walls):.2f} s wall {max(cpus):.2f} s CPU; last five "
+          f"median {statistics.median(t['wall'] for t in last):.2f} s wall "
+          f"{statistics.median(t['cpu'] for t in last):.2f} s CPU")
+    for what, b in blocks:
+        print(f"  {what:<8} {b['terms']:>8,} terms with blocks, {b['blocks']:>8,} blocks, {b['short']:>8,} short; "
+              f"{b['common']:,} common terms: {b['common blocks']:,} blocks of {b['common postings']:,} postings")
+    for what, (p50, p95) in queries:
+        print(f"  {what:<8} query p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+
+
+def shuffled(args) -> list[dict]:
+    """The corpus, both files shuffled as bench/season.py does."""
+    by_tag = corpus.load(args.corpus, per_file=None)
+    records = by_tag["hans"] + by_tag["hant"]
+    random.Random(args.seed).shuffle(records)
+    return records
+
+
+def play_folds(args, shapes: list[tuple[int, int]]) -> int:
+    """--folds: each shape's fold season (`fold_season`), its blocks and (--queries) a fresh build's."""
+    records = shuffled(args)
+    with tempfile.TemporaryDirectory(prefix="nsfolds-") as tmp:
+        for first, small in shapes:
+            path = (args.keep or Path(tmp)) / f"f{first}"
+            if not (path.is_dir() and windex.exists_in(str(path), indexname=path.name)):
+                build(path, path.name, first, 0, records, args.seed)
+            times, work, live = fold_season(path, Path(tmp), first, small, args.folds, records, args.seed)
+            blocks, queries = [("folded", block_shape(windex.open_dir(str(work), indexname=path.name)))], []
+            if args.queries:
+                fresh = fresh_build(Path(tmp), path.name, live)
+                blocks.append(("fresh", block_shape(windex.open_dir(str(fresh), indexname=path.name))))
+                queries = query_pair([work, fresh], args.queries)
+            print_folds((first, small), times, blocks, list(zip(("folded", "fresh"), queries, strict=False)))
+            shutil.rmtree(work)
+    return 0
+
+
+def query_pair(indexes: list[Path], repeat: int) -> list[tuple[float, float]]:
+    """p50 and p95 ms of the query mix on each of `indexes`, timed by turns."""
+    times: list[list[float]] = [[] for _ in indexes]
     for _ in range(2):
-        for k, copy in enumerate(copies):
-            times[k] += [t for ts in perf.newssearch_queries(copy, max(1, repeat // 2)).values() for t in ts]
-    return tuple((perf.pct(sorted(t), 50) * 1000, perf.pct(sorted(t), 95) * 1000) for t in times)
+        for k, path in enumerate(indexes):
+            times[k] += [t for ts in perf.newssearch_queries(path, max(1, repeat // 2)).values() for t in ts]
+    return [(perf.pct(sorted(t), 50) * 1000, perf.pct(sorted(t), 95) * 1000) for t in times]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,19 +356,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=Path, metavar="DIR", help="build the segments in DIR once and reuse them")
     ap.add_argument("--queries", type=int, default=0, metavar="R",
                     help="also time bench/perf.py's query mix (R passes) on each shape merged each way")
+    ap.add_argument("--folds", type=int, default=0, metavar="K", help="play K big folds on each shape instead")
     args = ap.parse_args(argv)
     shapes = [tuple(map(int, shape.split("+"))) for shape in args.shapes.split(",")]
+    if args.folds:
+        return play_folds(args, shapes)
     rows, queries = [], {}
     with tempfile.TemporaryDirectory(prefix="nsmerge-") as tmp:
         paths = {(first, small): (args.keep or Path(tmp)) / f"m{first}_{small}" for first, small in shapes}
         missing = [s for s, p in paths.items() if not (p.is_dir() and windex.exists_in(str(p), indexname=p.name))]
         if missing:  # the corpus is not held while merges are timed (its objects would slow the collector)
-            by_tag = corpus.load(args.corpus, per_file=None)
-            records = by_tag["hans"] + by_tag["hant"]
-            random.Random(args.seed).shuffle(records)
+            records = shuffled(args)
             for first, small in missing:
                 build(paths[first, small], paths[first, small].name, first, small, records, args.seed)
-            del by_tag, records
+            del records
         for (first, small), path in paths.items():
             ix = windex.open_dir(str(path), indexname=path.name)
             rows.append((ix, first, small, len(ix._segments()), *measure(ix, args.repeat)))

@@ -9,7 +9,9 @@ base, then corpus articles again under new ids with a marked body (as
 `bench/perf.py --big` does). Then the same folder is built fresh in the same
 run, and the table compares both: segments, deleted articles, size, query
 p50/p95/p99 with snippets (bench/perf.py's mix), and the median and max wall
-(and CPU) time of one run. Every query of the mix, plus two that find the
+(and CPU) time of one run, and what the slowest runs merged (each run is
+`newssearch index --quiet --json`, whose summary lists its merges: segments, wall
+and CPU seconds, phases). Every query of the mix, plus two that find the
 rewritten and the copied articles, must return the same articles, totals and
 facets in both; the script exits 1 if not.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import statistics
@@ -51,15 +54,18 @@ def new_articles(records: list[dict], base: int):
         k += 1
 
 
-def timed(cmd: list[str], env: dict) -> tuple[float, float]:
-    """Wall and CPU seconds of a child process (it must succeed)."""
+def timed(cmd: list[str], env: dict) -> tuple[float, float, bytes]:
+    """Wall and CPU seconds of a child process (it must succeed), and what it printed."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, stdout=out, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        printed = out.read()
     if os.waitstatus_to_exitcode(status):
         raise SystemExit(f"{' '.join(cmd)} failed with {os.waitstatus_to_exitcode(status)}")
-    return wall, usage.ru_utime + usage.ru_stime
+    return wall, usage.ru_utime + usage.ru_stime, printed
 
 
 def season(src: Path, index: Path, records: list[dict], args, env: dict, exe: str) -> dict:
@@ -69,10 +75,10 @@ def season(src: Path, index: Path, records: list[dict], args, env: dict, exe: st
     files: list[Path] = []
     for i in range(0, len(base), CHUNK):
         files.append(corpus.write_jsonl(base[i : i + CHUNK], src / f"base-{i // CHUNK:04d}.jsonl"))
-    base_wall, _ = timed([exe, "index", str(src), "--index", str(index), "--quiet"], env)
+    base_wall, _, _ = timed([exe, "index", str(src), "--index", str(index), "--quiet"], env)
     fresh_articles = new_articles(records, args.base)
     run_files: list[Path] = []
-    walls, cpus, kinds, rewrites, deletes = [], [], [], 0, 0
+    walls, cpus, kinds, merges, rewrites, deletes = [], [], [], [], 0, 0
     for n in range(1, args.runs + 1):
         kind = []
         path = corpus.write_jsonl([next(fresh_articles) for _ in range(ADD)], src / f"run-{n:05d}.jsonl")
@@ -89,21 +95,17 @@ def season(src: Path, index: Path, records: list[dict], args, env: dict, exe: st
             deletes += 1
             kind.append("delete")
         run_files.append(path)
-        before = segment_count(index)
-        wall, cpu = timed([exe, "index", "--index", str(index), "--quiet"], env)
+        wall, cpu, printed = timed([exe, "index", "--index", str(index), "--quiet", "--json"], env)
         walls.append(wall)
         cpus.append(cpu)
-        kinds.append(" + ".join(kind + (["merge"] if segment_count(index) != before + 1 else [])) or "plain")
+        summary = json.loads(printed)
+        merges.append({"merges": summary["merges"], "timings": summary["timings"]})
+        kinds.append(" + ".join(kind + (["merge"] if summary["merges"] else [])) or "plain")
         if n % 50 == 0:
             print(f"run {n}: {wall:.2f} s (median so far {statistics.median(walls):.2f}, max {max(walls):.2f})",
                   file=sys.stderr)
-    return {"base_wall": base_wall, "walls": walls, "cpus": cpus, "kinds": kinds, "rewrites": rewrites,
-            "deletes": deletes}
-
-
-def segment_count(index: Path) -> int:
-    """Segments on disk (a run adds one; any other change means it merged): one term table each."""
-    return sum(1 for _ in index.glob("*.trm"))
+    return {"base_wall": base_wall, "walls": walls, "cpus": cpus, "kinds": kinds, "merges": merges,
+            "rewrites": rewrites, "deletes": deletes}
 
 
 def shape(index: Path) -> dict:
@@ -171,6 +173,20 @@ def row(name: str, ours, fresh, unit: str) -> None:
     print(f"{name:<34} {fmt(ours):>14} {fmt(fresh):>14} {unit:<6} {ratio:>7}")
 
 
+def print_merges(s: dict, runs: list[int]) -> None:
+    """The stages of the runs `runs` and what they merged (`newssearch index --json`): per merge its kind,
+    segments (live articles, deleted ones in brackets), wall and CPU seconds and the wall seconds of its phases."""
+    print("\nwhat the slowest runs merged (live articles [deleted], * purged):")
+    for i in runs:
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in s["merges"][i]["timings"].items() if v >= 0.01)
+        print(f"  #{i + 1} {s['walls'][i]:.1f} s wall {s['cpus'][i]:.1f} s CPU (stages, s: {stages})")
+        for m in s["merges"][i]["merges"]:
+            segs = " + ".join(f"{live:,}[{gone}]{'*' if p else ''}"
+                              for live, gone, p in zip(m["live"], m["deleted"], m["purged"], strict=True))
+            phases = ", ".join(f"{k} {v:.2f}" for k, v in m["phases"].items())
+            print(f"    {m['kind']}: {segs}: {m['wall']:.2f} s wall {m['cpu']:.2f} s CPU ({phases})")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, default=corpus.DEFAULT_CORPUS)
@@ -196,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         env = child_env(tmp / "no-userdict.txt")
         print(f"{args.base:,} base articles, {args.runs:,} runs, {os.cpu_count()} cores", file=sys.stderr)
         s = season(src, ours, records, args, env, exe)
-        fresh_wall, _ = timed([exe, "index", str(src), "--index", str(fresh), "--quiet"], env)
+        fresh_wall, _, _ = timed([exe, "index", str(src), "--index", str(fresh), "--quiet"], env)
         a, b = shape(ours), shape(fresh)
         bad = compare(ours, fresh)
         q_ours, q_fresh = time_both(ours, fresh, args.repeat)
@@ -226,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         slowest = sorted(range(len(times)), key=times.__getitem__)[-5:]
         print(f"runs over 1 s {name}: {sum(t > 1 for t in times)}; slowest: "
               + ", ".join(f"#{i + 1} {walls[i]:.1f} s wall {cpus[i]:.1f} s CPU" for i in slowest))
+    print_merges(s, sorted(range(len(walls)), key=walls.__getitem__)[-5:])
     if bad:
         print(f"\nDIFFERENT results in {len(bad)} of {len(CHECKS)} queries:\n  " + "\n  ".join(bad))
         return 1

@@ -25,7 +25,9 @@ writes (`indexer.codec.segment_merge`), paid by the cron run that commits it.
   folded (bench/merge.py, 2 cores: ~3 s for a few articles into 27,000,
   ~3 ms more per article folded). The weights count CPU, as the budget does:
   such a fold runs on two processes (`indexer.codec.segment_merge`), so its
-  wall time is ~0.7x its CPU (27,000 + 400: ~6.5 s wall, ~9 s CPU). A
+  wall time is ~0.75x its CPU (27,000 + 400: ~6.2 s wall, ~8 s CPU; in a
+  season's runs, 27,500-29,400 + ~300: 4.5-5.3 s wall, 6-7.5 s CPU, the run
+  ~1 s more; `newssearch index --json` lists a run's merges and phases). A
   season of 8-article runs on a 27,000-article index folds ~30 times (~300 articles each) and ends as the
   big segment and a tail of a few hundred articles, where without big folds
   it left segments of 3,000–3,500 beside it. A segment so big that copying

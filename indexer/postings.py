@@ -381,6 +381,77 @@ def encode_blocks(docs: array, weights: array, values: list | PackedValues, leng
     return (b"".join(out), *_spanned(ranges))
 
 
+def encode_terms(docs, weights, vstarts, vbytes, starts, lb, fixed: int | None) -> list[tuple[bytes, int, int]]:
+    """`encode_blocks` of many terms at once (the same blocks): term t's postings are starts[t]:starts[t + 1]
+    (at least one, documents ascending) of the numpy arrays `docs` and `weights`, posting p's value the bytes
+    vbytes[vstarts[p]:vstarts[p + 1]]; `lb` is each posting's 1 + length byte (0: an empty field), None for a
+    field without lengths. Per term: its blocks and the smallest and largest length byte among them.
+
+    Deltas, weights' sameness and maxima and length bytes are found once for
+    all blocks with numpy; each block then costs two pickles and a zlib call.
+    """
+    import numpy as np
+
+    n = np.diff(starts)
+    nb = (n + BLOCK - 1) // BLOCK
+    term = np.repeat(np.arange(len(n)), nb)
+    bs = starts[term] + (np.arange(len(term)) - (np.cumsum(nb) - nb)[term]) * BLOCK  # each block's first posting
+    if not len(bs):
+        return []
+    d = docs.astype(np.int64)
+    deltas = d - np.concatenate(([0], d[:-1]))
+    deltas[bs] = d[bs]  # each block's deltas start from 0
+    lb = np.zeros(len(d), dtype=np.int64) if lb is None else lb.astype(np.int64)
+    hi = np.maximum.reduceat(lb, bs)
+    lo = np.minimum.reduceat(np.where(lb > 0, lb, 65535), bs)
+    minl, maxl = np.where(hi > 0, lo - 1, 0), np.where(hi > 0, hi - 1, 0)
+    be = np.append(bs[1:], len(d))
+    last = np.zeros(len(bs), dtype=bool)
+    last[np.cumsum(nb) - 1] = True
+    minl, maxl = minl.tolist(), maxl.tolist()
+    blocks = _blocks_of(np, (bs, be, last, d[be - 1]), deltas, weights.astype(np.float32), vstarts, vbytes, fixed,
+                        (minl, maxl))
+    out, ends = [], np.cumsum(nb).tolist()
+    for a, b in zip([0, *ends[:-1]], ends, strict=True):
+        lo_hi = _spanned(list(zip(minl[a:b], maxl[a:b], strict=True)))
+        out.append((WHOOSH3_HEADER_MAGIC + b"".join(blocks[a:b]), *lo_hi))
+    return out
+
+
+def _blocks_of(np, bounds: tuple, deltas, w32, vstarts, vbytes, fixed: int | None, lengths: tuple) -> list[bytes]:
+    """The blocks of postings bs[i]:be[i] (`encode_terms`; `bounds` is bs, be, whether each is a term's last, its
+    last document), each with its size (negative: a term's last)."""
+    bs, be, last, lastdoc = bounds
+    minl, maxl = lengths
+    wide = (np.maximum.reduceat(deltas, bs) >= 65536).tolist()
+    wmax = np.maximum.reduceat(w32, bs)
+    same = (np.minimum.reduceat(w32, bs) == wmax).tolist()
+    d16, d32 = deltas.astype(np.uint16), deltas.astype(np.uint32)
+    vdata, vs = vbytes.tobytes(), vstarts.astype(np.int64)
+    va = vs.tolist()
+    out = []
+    for i, (a, b, end, w_first, w_max, top) in enumerate(zip(bs.tolist(), be.tolist(), last.tolist(),
+                                                           w32[bs].tolist(), wmax.tolist(), lastdoc.tolist(),
+                                                           strict=True)):
+        ids = array("I", d32[a:b].tobytes()) if wide[i] else array("H", d16[a:b].tobytes())
+        mini_w = (None if w_first == 1.0 else w_first) if same[i] else array("f", w32[a:b].tobytes())
+        if fixed == 0:
+            mini_v = None
+        elif fixed is not None and fixed > 0:
+            mini_v = vdata[va[a] : va[b]]
+        else:
+            ends = (vs[a + 1 : b + 1] - va[a]).astype(np.uint32)
+            mini_v = PackedValues(vdata[va[a] : va[b]], array("I", ends.tobytes()))
+        data = dumps((ids, mini_w, mini_v), 3)
+        comp = COMPRESSION if len(data) >= COMPRESSION_MIN_SIZE else 0
+        if comp:
+            data = zlib.compress(data, comp)
+        info = dumps((b - a, top, w_max, comp, minl[i], maxl[i]), 2)
+        size = len(info) + len(data)
+        out.append(pack_int(-size if end else size) + info + data)
+    return out
+
+
 class TermArrays(NamedTuple):
     """One field's postings as numpy arrays, terms in sorted order: what `write_arrays` writes in bulk.
 

@@ -62,6 +62,7 @@ class RunSummary:
     problems: list[str] = field(default_factory=list)
     generation: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (workers' summed)
+    merges: list[dict] = field(default_factory=list)  # what the commit merged (`segment_writer.merge_record`)
 
     def line(self) -> str:
         return (
@@ -70,7 +71,8 @@ class RunSummary:
         )
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("added", "updated", "removed", "unchanged", "failed", "seconds")}
+        keys = ("added", "updated", "removed", "unchanged", "failed", "seconds", "merges")
+        return {**{k: getattr(self, k) for k in keys}, "timings": {k: round(v, 3) for k, v in self.timings.items()}}
 
 
 def _existing(ix) -> dict[str, tuple[str, str]]:
@@ -331,7 +333,7 @@ def _commit(t: _Target, segments: list, deleted: set[str], optimize: bool, summa
     try:
         for d in docnums:
             writer.delete_document(d)
-        commit_segments(writer, segments, optimize)
+        summary.merges = commit_segments(writer, segments, optimize)
     except BaseException:
         _clean_up_failed_commit(writer, t.ix, segments)
         raise

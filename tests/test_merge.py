@@ -8,6 +8,7 @@ run killed while merging leaves the last good index live.
 
 import json
 import shutil
+from array import array
 
 import numpy as np
 import pytest
@@ -15,10 +16,11 @@ from whoosh import index as windex
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.reading import SegmentReader
 
-from bench.merge import term_postings
+from bench import merge as merge_bench
+from bench.merge import block_counts, term_postings
 from indexer import merge_policy as merge
 from indexer import postings, vocab
-from indexer.codec import segment_merge, stored
+from indexer.codec import fold_terms, segment_merge, stored
 from indexer.codec.segment_merge import merge_segments
 from indexer.codec.segment_writer import build_range, commit_segments
 from indexer.schema import make_schema
@@ -185,6 +187,60 @@ def test_bulk_copy_of_an_older_segment_holds_what_the_term_by_term_merge_writes(
         assert _files(ix, old) == _files(ix, new)
 
 
+def _blocks(ix) -> dict:
+    """(term key -> the posting count of each of its blocks) of the index's one segment."""
+    (seg,) = ix._segments()
+    keys, got, _fields = merge_bench.records(ix, seg)
+    return {k: block_counts(blob) for k, (_value, blob) in zip(keys, got, strict=True) if blob is not None}
+
+
+def test_folds_leave_the_blocks_a_fresh_build_writes(tmp_path, docs, monkeypatch):
+    """Folds into a kept segment write a term's last block again with the postings they add, up to full blocks
+    (blocks of 4: a last one holds at most 3, under REFILL_RATIO times one new posting): after several folds every
+    term's blocks are a fresh build's, not a trail of small ones, and the postings are the same."""
+    monkeypatch.setattr(postings, "INLINE_LIMIT", 2)
+    monkeypatch.setattr(postings, "BLOCK", 4)
+    monkeypatch.setattr(fold_terms, "REFILL_MIN", 1)  # the ratio decides
+    ix, start = _index(tmp_path / "folded", docs, [40]), 40
+    for n in (10, 5, 17, 8):
+        w = ix.writer()
+        w._close_segment()
+        w._commit_toc(ix._segments() + build_range(ix, docs, start, start + n)[0])
+        w._finish()
+        start += n
+        segs = ix._segments()
+        _replace(ix, segs, merge_segments(ix, segs, [False, True]))
+        ix = windex.open_dir(str(tmp_path / "folded"), indexname="g1")
+    fresh = _index(tmp_path / "fresh", docs[:start], [start])
+    got, want = _blocks(ix), _blocks(fresh)
+    assert got == want and max(map(len, got.values())) > 3
+    assert _postings(ix) == _postings(fresh)
+
+
+@pytest.mark.parametrize("fixed", [None, 4, 0], ids=["values", "fixed", "no-values"])
+def test_encode_terms_writes_the_blocks_encode_blocks_writes(fixed):
+    """The fold's encoder of many terms at once gives each term encode_blocks' very bytes: one posting, a few,
+    exactly a block, a block and one, several blocks; weights all 1, all alike, different; wide doc gaps."""
+    rng = np.random.default_rng(7)
+    sizes = [1, 5, 33, postings.BLOCK, postings.BLOCK + 1, 3 * postings.BLOCK + 17]
+    docs = np.concatenate([np.sort(rng.choice(200_000, n, replace=False)) for n in sizes])
+    weights = np.concatenate([np.ones(n) if k % 3 == 0 else np.full(n, 2.0) if k % 3 == 1
+                              else rng.integers(1, 5, n).astype(float) for k, n in enumerate(sizes)])
+    vlens = rng.integers(1, 9, len(docs)) if fixed is None else np.full(len(docs), fixed)
+    vstarts = np.concatenate(([0], np.cumsum(vlens)))
+    vbytes = rng.integers(0, 256, vstarts[-1]).astype(np.uint8)
+    lengths = array("H", rng.integers(0, 60, 200_001).astype(np.uint16).tobytes())
+    starts = np.concatenate(([0], np.cumsum(sizes)))
+    got = postings.encode_terms(docs, weights, vstarts, vbytes, starts, np.frombuffer(lengths, np.uint16)[docs], fixed)
+    for t, (a, b) in enumerate(zip(starts[:-1], starts[1:], strict=True)):
+        ends = array("I", (vstarts[a + 1 : b + 1] - vstarts[a]).astype(np.uint32).tobytes())
+        packed = postings.PackedValues(vbytes[vstarts[a] : vstarts[b]].tobytes(), ends)
+        values = [None] * (b - a) if fixed == 0 else packed
+        want = postings.encode_blocks(array("I", docs[a:b].astype(np.uint32).tobytes()),
+                                      array("f", weights[a:b].astype(np.float32).tobytes()), values, lengths, fixed)
+        assert got[t] == want
+
+
 def _live(postings: dict) -> dict:
     """field -> term -> {article id: posting} of the live articles (a purged article's terms leave the lexicon)."""
     return {f: {t: got for t, (_stats, got) in terms.items() if got} for f, terms in postings.items()}
@@ -348,6 +404,9 @@ def test_optimize_leaves_one_segment_without_deleted_articles(site):  # noqa: F8
     assert sum(s["articles"] for s in before["segments"]) == before["articles"] == n
     done = site.cli("index", "--optimize", "--json")
     assert done.returncode == 0, done.stderr
+    (merge,) = json.loads(done.stdout)["merges"]  # what the run merged, for operators and bench/season.py
+    assert merge["kind"] == "merge" and sum(merge["live"]) == n and merge["deleted"] == [1, 0]
+    assert merge["purged"] == [True, True] and merge["cpu"] > 0 and set(merge["phases"]) >= {"terms", "close"}
     after = json.loads(site.cli("stats", "--json").stdout)
     assert after["segments"] == [{"articles": n, "deleted": 0}] and after["deleted"] == 0
     site.check(n)
@@ -387,8 +446,10 @@ def test_kill_9_during_a_fold_into_a_kept_segment_leaves_the_last_good_index(sit
     kill(p)
     site.check(n)  # the last commit is live
     assert json.loads(site.cli("stats", "--json").stdout)["segments"] == [{"articles": n, "deleted": 0}]
-    done = site.cli("index", "--quiet")
+    done = site.cli("index", "--quiet", "--json")
     assert done.returncode == 0, done.stderr
+    (merge,) = json.loads(done.stdout)["merges"]
+    assert merge["live"] == [n, 30] and merge["purged"] == [False, True] and "gather" in merge["phases"]
     site.check(n + 30)
     stats = json.loads(site.cli("stats", "--json").stdout)
     assert stats["segments"] == [{"articles": n + 30, "deleted": 0}]  # folded into the kept segment

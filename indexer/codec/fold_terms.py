@@ -15,15 +15,22 @@ for a few articles. Here they are written a field at a time:
   renumbered and purged ones dropped with numpy (`Flat`).
 * A term whose postings fit is inlined, all such terms' values encoded at once
   (`records.encode_inline`).
-* A term the big segment holds in blocks keeps them as bytes, and the others'
-  postings follow as blocks of their own (Whoosh 3 blocks are self-contained,
-  as in `indexer.codec.segment_join`). Only its last block is decoded, and only
-  when it is short and the new postings few (`APPEND_MIN`, `CARRY_MAX`): then the two are
-  written as one, as the term-by-term merge does, or every fold would leave
-  every common term one more small block (a season's folds grew the index by
-  a fifth).
+* A term the big segment holds in blocks keeps them as bytes but its last
+  one, when that is short (`split_last`: not full, and at most
+  `REFILL_RATIO` times the new postings or under `REFILL_MIN`): its postings
+  are written again with the new ones, up to full blocks, as a fresh build
+  lays them out, as the term-by-term merge does. Otherwise the new postings
+  follow as blocks of their own (Whoosh 3 blocks are self-contained, as in
+  `indexer.codec.segment_join`). Appending whenever the new postings were
+  many left a season's common terms a trail of small blocks (a season of 16
+  folds of 370 into 27,000, bench/merge.py --folds: 9,258 blocks for the
+  common terms where a fresh build has 6,138; refilled: 7,385).
 * Other terms (too many postings to inline, no blocks in the big segment) get
-  blocks from all their postings (`indexer.postings.encode_blocks`).
+  blocks from all their postings.
+* All those blocks are encoded at once (`write_blocks`,
+  `indexer.postings.encode_terms`: numpy over all the terms' postings, then a
+  pickle and a zlib call per block); the last blocks written again are
+  decoded at once, read as one term's blocks (`_tails`).
 
 The answers are a term-by-term merge's; the bytes differ only in blocks written after the big segment's.
 """
@@ -38,16 +45,17 @@ import numpy as np
 from whoosh.system import pack_int, unpack_int
 
 from .. import postings
-from ..postings import PackedValues, encode_blocks
+from ..postings import PackedValues
 from . import records
 from .arrays import read_blocks
 
-# Postings a merge adds to a kept term that get blocks of their own after its old last block; fewer are
-# written together with that block's postings when it is short, so a term gets no trail of small blocks
-# (each read costs, and each block's headers take ~100 bytes: a season of folds appending blocks grew the
-# index by a fifth).
-APPEND_MIN = 64
-CARRY_MAX = 256  # ... when it holds fewer postings than this (writing a longer one again costs more than it saves)
+# A kept term's last block, when not full, is written again with the postings a merge adds to the term (up to
+# full blocks, as a fresh build writes them) if it holds at most REFILL_RATIO times as many postings as are added,
+# or fewer than REFILL_MIN; else the new postings follow as blocks of their own. Appending them every time left a
+# season's common terms a trail of small blocks (a block's headers take ~100 bytes and each read costs: queries
+# decoded ~1.7x the blocks of a fresh build); writing the last block again every time costs a fold seconds.
+REFILL_RATIO = 8
+REFILL_MIN = 256
 _MAGIC = len(postings.WHOOSH3_HEADER_MAGIC)
 
 
@@ -68,7 +76,8 @@ def split_last(blob: bytes, new: int) -> tuple[bytes, bytes | None]:
     while (size := unpack_int(blob[pos : pos + 4])[0]) > 0:  # the last block's size is negative
         pos += 4 + size
     size = -size
-    if new >= 3 * APPEND_MIN or pickle.loads(blob[pos + 4 : pos + 4 + size])[0] >= CARRY_MAX:
+    count = pickle.loads(blob[pos + 4 : pos + 4 + size])[0]
+    if count >= postings.BLOCK or count > max(REFILL_MIN, REFILL_RATIO * new):
         return blob[:pos] + pack_int(size) + blob[pos + 4 :], None  # a block of their own after it
     return blob[:pos], blob[:_MAGIC] + blob[pos:]
 
@@ -197,37 +206,70 @@ def inline_values(flat: Flat, which: np.ndarray, fixed: int | None, lb: np.ndarr
     return records.encode_inline(n, minl, maxl, docs, flat.weights[idx], vlens, vbytes, fixed)
 
 
-def blocks(flat: Flat, j: int, lengths: array | None, fixed: int | None,
-           before: bytes | None = None) -> tuple[bytes, tuple]:
-    """Term j's postings as blocks (after the postings of the blocks `before`, if any), and the term info fields
-    (flags 0) of term j's postings."""
-    a, b = int(flat.starts[j]), int(flat.starts[j + 1])
-    docs, w, values = flat.docs[a:b], flat.weights[a:b], flat.values(a, b)
-    if before is not None:
-        ids, weights, chunks = read_blocks(BytesFile(before), 0, len(before), values=fixed != 0)
-        docs, w = np.concatenate([ids, docs]), np.concatenate([weights, w])
-        if fixed != 0:
-            values = _joined(_packed(chunks, fixed), values)
-    blob, minl, maxl = encode_blocks(array("I", docs.astype(np.uint32).tobytes()),
-                                     array("f", w.astype(np.float32).tobytes()), values, lengths, fixed)
-    new = flat.weights[a:b]
-    return blob, (0, float(new.sum()), b - a, minl, maxl, float(new.max()), int(docs[0]), int(docs[-1]))
+def write_blocks(flat: Flat, js: np.ndarray, lasts: list[bytes | None], lengths: array | None,
+                 fixed: int | None) -> list[tuple[bytes, tuple]]:
+    """Terms `js`' postings (at least one each) as blocks, after the postings of the block lasts[i] where there
+    is one (`split_last`), all terms at once (`indexer.postings.encode_terms`); with each, the term info fields
+    (flags 0) of its postings in `flat`."""
+    if not len(js):
+        return []
+    n = np.diff(flat.starts)[js]
+    tail = _tails([b for b in lasts if b is not None], fixed)
+    tl = np.zeros(len(js), dtype=np.int64)
+    tl[[i for i, b in enumerate(lasts) if b is not None]] = tail.counts
+    pieces = np.stack([cumulative(tl)[:-1], len(tail.docs) + flat.starts[js]], axis=1).ravel()
+    idx = records.spans(pieces, np.stack([tl, n], axis=1).ravel())  # each term's tail, then its new postings
+    docs = np.concatenate([tail.docs, flat.docs])[idx]
+    vlens = np.concatenate([tail.vlens, np.diff(flat.vstarts)])[idx]
+    vstart = np.concatenate([cumulative(tail.vlens)[:-1], flat.vstarts[:-1] + len(tail.vbytes)])[idx]
+    vbytes = np.concatenate([tail.vbytes, flat.vbytes])[records.spans(vstart, vlens)]
+    lb = None if lengths is None else np.frombuffer(lengths, dtype=np.uint16)[docs]
+    bounds = cumulative(tl + n)
+    encoded = postings.encode_terms(docs, np.concatenate([tail.weights, flat.weights])[idx], cumulative(vlens),
+                                    vbytes, bounds, lb, fixed)
+    own = flat.weights[records.spans(flat.starts[js], n)]
+    first = cumulative(n)[:-1]
+    sums, tops = np.add.reduceat(own, first).tolist(), np.maximum.reduceat(own, first).tolist()
+    ends = zip(docs[bounds[:-1]].tolist(), docs[bounds[1:] - 1].tolist(), strict=True)
+    return [(blob, (0, w, k, lo, hi, top, a, b))
+            for (blob, lo, hi), w, k, top, (a, b) in zip(encoded, sums, n.tolist(), tops, ends, strict=True)]
 
 
-def _packed(chunks: list, fixed: int | None) -> PackedValues:
-    """A block's values (`read_blocks`' chunks) as PackedValues."""
-    (chunk,) = chunks
+class _Tail(NamedTuple):
+    counts: list[int]
+    docs: np.ndarray
+    weights: np.ndarray
+    vlens: np.ndarray
+    vbytes: np.ndarray
+
+
+def _tails(lasts: list[bytes], fixed: int | None) -> _Tail:
+    """The postings of last blocks (each as blocks of its own, `split_last`), decoded at once: read as one
+    term's blocks (Whoosh 3 blocks are self-contained)."""
+    if not lasts:
+        return _Tail([], np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64),
+                     np.zeros(0, dtype=np.uint8))
+    counts = [pickle.loads(b[_MAGIC + 4 :])[0] for b in lasts]  # the header (pickle ignores what follows)
+    body = [pack_int(-unpack_int(b[_MAGIC : _MAGIC + 4])[0]) + b[_MAGIC + 4 :] for b in lasts[:-1]]
+    blob = lasts[0][:_MAGIC] + b"".join(body) + lasts[-1][_MAGIC:]
+    docs, weights, chunks = read_blocks(BytesFile(blob), 0, len(blob), values=fixed != 0)
+    if fixed == 0:
+        return _Tail(counts, docs, weights, np.zeros(len(docs), dtype=np.int64), np.zeros(0, dtype=np.uint8))
+    packed = [c if type(c) is PackedValues else _packed(c, fixed) for c in chunks]
+    ends = np.concatenate([np.frombuffer(p.ends, dtype=np.uint32) for p in packed]).astype(np.int64)
+    before = np.concatenate(([0], ends[:-1]))
+    before[cumulative(np.array(counts, dtype=np.int64))[:-1]] = 0  # each block's ends count from 0
+    return _Tail(counts, docs, weights, ends - before, np.frombuffer(b"".join(p.data for p in packed),
+                                                                       dtype=np.uint8))
+
+
+def _packed(chunk, fixed: int | None) -> PackedValues:
+    """A block's values (a chunk of `read_blocks`) as PackedValues."""
     if isinstance(chunk, PackedValues):
         return chunk
     if isinstance(chunk, bytes):
         return PackedValues(chunk, array("I", range(fixed, len(chunk) + 1, fixed)))
     return PackedValues.pack(list(chunk))
-
-
-def _joined(a: PackedValues, b: PackedValues) -> PackedValues:
-    ends = np.concatenate([np.frombuffer(a.ends, dtype=np.uint32),
-                           np.frombuffer(b.ends, dtype=np.uint32) + len(a.data)])
-    return PackedValues(a.data + b.data, array("I", ends.astype(np.uint32).tobytes()))
 
 
 def appended(value: bytes, head: bytes, more: bytes, info: tuple) -> tuple[bytes, bytes]:

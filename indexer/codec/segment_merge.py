@@ -25,9 +25,10 @@ for 24 articles folded into 230):
 * The terms the others hold are written a field at a time
   (`indexer.codec.fold_terms`): their postings read into arrays at once,
   renumbered with numpy, inlined values encoded at once, and the first's
-  blocks of a term kept as bytes with the others' postings appended as
-  blocks of their own (written with its last block when that one is short,
-  as the term-by-term merge does: `fold_terms.APPEND_MIN`).
+  blocks of a term kept as bytes with the others' postings appended (written
+  again with its last block up to full blocks when that one is short, as
+  the term-by-term merge does: `fold_terms.split_last`), all blocks encoded
+  at once (`indexer.postings.encode_terms`).
 * Its stored fields are copied as bytes with its zstd dictionary; the others'
   documents are compressed again with it (`indexer.codec.stored.join_frames`).
 * A big fold (`FORK_COLUMNS_MIN` documents, `FOLD_PARALLEL_MIN` terms written
@@ -36,8 +37,8 @@ for 24 articles folded into 230):
   this one reads the term tables and gathers the others' postings (all reads
   of the postings files are done here: a forked process shares file offsets),
   then a second one writes the last half of the terms written as blocks (the
-  rewrites of the first's short last blocks, `fold_terms.CARRY_MAX`, most of
-  a fold's time) while this one writes the rest. They write nothing the run's
+  rewrites of the first's short last blocks, `fold_terms.REFILL_RATIO`, a
+  third of a fold's CPU) while this one writes the rest. They write nothing the run's
   TOC names and die with the run (kill -9 safe as before); their results come
   back pickled.
 
@@ -53,6 +54,7 @@ term table's record layout, term infos and W3 posting blocks.
 from __future__ import annotations
 
 import heapq
+import time
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
@@ -79,6 +81,19 @@ from .segment_join import Half, Records, write_half
 from .stored import COLUMN, STORED, StoredCodec, join_frames
 
 _CHUNK = 1 << 22  # term table bytes read at once
+
+
+class Laps(dict):
+    """Wall seconds of a merge's phases by name (`merge_segments`): each call ends one, begun by the last."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._at = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self[name] = self.get(name, 0.0) + now - self._at
+        self._at = now
 
 
 class _Source:
@@ -270,7 +285,7 @@ FOLD_SECOND_SHARE = 0.5  # of those, for the forked process
 
 
 def _write_events(sources: list[_Source], t: Records, events: list[_Event], before: list[int], pst_start: int,
-                  schema, lengths: dict[str, array], meanwhile: Callable[[], object]) -> _Written:
+                  schema, lengths: dict[str, array], meanwhile: Callable[[], object], laps: Laps) -> _Written:
     """Each event's term record, its blocks placed after `before[e]` bytes of the first source's copied blocks
     (written a field at a time, `indexer.codec.fold_terms`), and `meanwhile()`: with enough terms a forked
     process writes the last `FOLD_SECOND_SHARE` of them meanwhile."""
@@ -283,6 +298,7 @@ def _write_events(sources: list[_Source], t: Records, events: list[_Event], befo
         fixed = schema[name].format.fixed_value_size()
         fields.append(_Field(start, group, fixed, lengths.get(name), *_gathered(sources, t, group, fixed, renumber)))
         start += len(group)
+    laps("gather")
     heavy = np.concatenate([f.heavy() for f in fields]) if fields else np.zeros(0, dtype=bool)
     work = np.cumsum(heavy)
     if not len(work) or work[-1] < FOLD_PARALLEL_MIN or not forking.can_fork():
@@ -293,6 +309,7 @@ def _write_events(sources: list[_Source], t: Records, events: list[_Event], befo
         here, there = forking.in_two(lambda: _after(meanwhile, _events_range, t, fields, 0, mid, len(renumber.new)),
                                      lambda: _events_range(t, fields, mid, len(events), len(renumber.new)))
         written = here + there
+    laps("terms")
     out = _Written([], [])
     inserted = 0
     for e, copied, (value, blob) in zip(events, before, written, strict=True):
@@ -349,16 +366,24 @@ def _field_events(t: Records, f: _Field, lo: int, hi: int, docs: int) -> list[tu
     lb = np.zeros(docs, dtype=np.uint16) if lengths is None else np.frombuffer(lengths, dtype=np.uint16)
     for j, value in zip(inline.tolist(), fold_terms.inline_values(flat, inline, fixed, lb), strict=True):
         out[j] = (value, None)
+    heads: list[tuple[bytes, bytes]] = []  # a kept term's record value and the blocks it keeps
+    lasts: list[bytes | None] = []
     for j in np.flatnonzero(mine & kept).tolist():
         value = t.value(f.events[j].g)
         blob = t.blob(value)
         if n[j]:
             head, last = split_last(blob, int(n[j]))
-            out[j] = fold_terms.appended(value, head, *fold_terms.blocks(flat, j, lengths, fixed, last))
+            heads.append((value, head))
+            lasts.append(last)
         else:
             out[j] = (value, blob)
-    for j in np.flatnonzero(mine & ~kept & (n > postings.INLINE_LIMIT)).tolist():
-        blob, info = fold_terms.blocks(flat, j, lengths, fixed)
+    grown = np.flatnonzero(mine & kept & (n > 0))
+    alone = np.flatnonzero(mine & ~kept & (n > postings.INLINE_LIMIT))
+    written = fold_terms.write_blocks(flat, np.concatenate([grown, alone]), lasts + [None] * len(alone), lengths,
+                                      fixed)
+    for j, (value, head), (blob, info) in zip(grown.tolist(), heads, written, strict=False):
+        out[j] = fold_terms.appended(value, head, blob, info)
+    for j, (blob, info) in zip(alone.tolist(), written[len(grown) :], strict=True):
         out[j] = (records.pointer_value(info, 0, len(blob)), blob)
     return out[lo:hi]
 
@@ -455,7 +480,7 @@ class _Copy:
 
 
 def _bulk_terms(fw, sources: list[_Source], fields: list[str], schema, lengths: dict[str, array],
-                columns: Callable[[], object]) -> bool:
+                columns: Callable[[], object], laps: Laps) -> bool:
     """Write the merged term table of a verbatim first source: its records and blocks copied in runs
     (`_Copy`), the other sources' terms merged one at a time (`_item`), all appended at once as the join
     appends its halves. False (nothing written) when the first source's field numbers would reorder its keys.
@@ -467,11 +492,13 @@ def _bulk_terms(fw, sources: list[_Source], fields: list[str], schema, lengths: 
     t = Records(sources[0], fieldmap)
     events = _events(sources, fields, fieldmap, t.keys)
     copy = _Copy(t, events)
+    laps("read")
     pst_start = fw._postfile.tell()
     written = _write_events(sources, t, events, copy.before(), pst_start, schema, lengths,
-                            lambda: (columns(), copy.kept()))
+                            lambda: (columns(), copy.kept()), laps)
     tindex = fw._tindex
     write_half(tindex, fw._postfile, copy.half(written, events, pst_start))
+    laps("table")
     hashes, positions = tindex.bulk[-1]
     order = np.argsort(hashes & 255, kind="stable")  # Whoosh's bucket order, as the per-term writer adds them:
     tindex.bulk[-1] = (hashes[order], positions[order])  # the same hash table, byte for byte
@@ -558,7 +585,7 @@ def _columns(storage, schema, codec, new, sources: list[_Source], bulk: bool, le
     return columns
 
 
-def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True):
+def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True, laps: Laps | None = None):
     """Write one new segment of `ix` (an index or its writer) holding `segments` in order; None if none is live.
 
     `purge[i]` drops the deleted documents of `segments[i]`; a kept segment's
@@ -568,7 +595,9 @@ def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True):
     as if no segment were kept verbatim (the reference that tests and
     bench/merge.py compare with): every term written one at a time, every
     document's stored fields compressed again with a dictionary trained anew.
+    `laps` gets the wall seconds of its phases (what `commit_segments` reports).
     """
+    laps = Laps() if laps is None else laps
     storage, schema = ix.storage, ix.schema
     codec = StoredCodec()
     sources: list[_Source] = []
@@ -590,16 +619,20 @@ def merge_segments(ix, segments: list, purge: list[bool], bulk: bool = True):
             fw = codec.field_writer(storage, new)
             use_fast_term_table(fw)
             fields = sorted({n for s in sources for n in s.reader._terms.indexed_field_names() if n in schema})
-            if not (bulk and sources[0].verbatim and _bulk_terms(fw, sources, fields, schema, lengths, here)):
+            laps("open")
+            if not (bulk and sources[0].verbatim and _bulk_terms(fw, sources, fields, schema, lengths, here, laps)):
                 here()
                 for name in fields:
                     field = schema[name]
                     fw.start_field(name, field)
                     write_sorted(fw, _merged_terms(sources, name, field.format.fixed_value_size()), lengths.get(name))
                     fw.finish_field()
+                laps("terms")
             fw.close()
+            laps("close")
             if later is not None:
                 new._fieldlengths = later.get()
+                laps("columns")
         new.set_doc_count(base)
         for s in sources:
             if not s.purge:

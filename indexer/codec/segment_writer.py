@@ -53,7 +53,7 @@ from ..analysis import (
     word_counts,
 )
 from ..keywords import candidates
-from ..merge_policy import plan
+from ..merge_policy import FULL, plan
 from ..normalize import normalize
 from ..postings import TermArrays, use_fast_term_table, write_arrays, write_field
 from ..schema import GramPositions
@@ -61,7 +61,7 @@ from ..testhooks import pause_for_tests
 from .forking import die_with_parent
 from .records import row_bytes, scatter
 from .segment_join import Part, join_segments
-from .segment_merge import merge_segments
+from .segment_merge import Laps, merge_segments
 from .stored import StoredCodec
 
 # A segment is written when its postings would take about this much memory by an estimate
@@ -618,7 +618,7 @@ def _joined(ix, parts: list[Part], timings: Timings) -> list:
         timings["join"] += time.thread_time() - t0
 
 
-def commit_segments(writer, segments: list, optimize: bool = False) -> None:
+def commit_segments(writer, segments: list, optimize: bool = False) -> list[dict]:
     """Commit `writer` (its deletions) together with prebuilt `segments` and the merges the policy plans.
 
     One TOC write makes the whole run visible at once, as ``MpWriter`` does
@@ -626,15 +626,18 @@ def commit_segments(writer, segments: list, optimize: bool = False) -> None:
     writes Whoosh's generic format): `indexer.merge_policy` plans them over the old
     segments and the new ones, `indexer.codec.segment_merge` writes them before the TOC,
     so a run killed while merging leaves the last TOC and its files live.
+    Returns what each merge did (`merge_record`).
     """
-    final, written = [], []
+    final, written, merges = [], [], []
     try:
         for group in plan(writer.segments + segments, optimize):
             if not group.needs_writing(optimize):
                 final.append(group.segments[0])
                 continue
             pause_for_tests("merge")
-            merged = merge_segments(writer, group.segments, group.purged(optimize))
+            laps, cpu = Laps(), _cpu()
+            merged = merge_segments(writer, group.segments, group.purged(optimize), laps=laps)
+            merges.append(merge_record(group, optimize, laps, _cpu() - cpu))
             if merged is not None:
                 final.append(merged)
                 written.append(merged)
@@ -649,6 +652,25 @@ def commit_segments(writer, segments: list, optimize: bool = False) -> None:
         discard(writer.storage, written)
         raise
     writer._finish()
+    return merges
+
+
+def merge_record(group, optimize: bool, laps: Laps, cpu: float) -> dict:
+    """What one merge of a commit did, for `newssearch index --json`: its segments' sizes (live and deleted
+    articles), which were purged, the kind of merge (a big fold keeps a FULL first segment), and its wall and
+    CPU seconds (forked processes' included) with the wall seconds of its phases."""
+    purged = group.purged(optimize)
+    big = group.segments[0].doc_count() >= FULL and not purged[0] and len(group.segments) > 1
+    return {"kind": "big fold" if big else "merge" if len(group.segments) > 1 else "purge",
+            "live": [s.doc_count() for s in group.segments], "deleted": [s.deleted_count() for s in group.segments],
+            "purged": purged, "wall": round(sum(laps.values()), 3), "cpu": round(cpu, 3),
+            "phases": {k: round(v, 3) for k, v in laps.items()}}
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its ended children (a merge's forked processes)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def discard(storage, segments: list) -> None:
