@@ -91,18 +91,19 @@ def build(path: Path, name: str, first: int, small: int, records: list[dict], se
     extra = [next(more) for _ in range(small)]
     path.mkdir(parents=True, exist_ok=True)
     ix = windex.create_in(str(path), make_schema(), indexname=name)
-    segs = build_segments(ix, _docs(records[:first]), procs=1)[0]
-    docs, start = _docs(extra), 0
     rng = random.Random(seed)
-    gone = rng.sample(records[:first], max(1, int(first * FIRST_DELETED)))
-    for n in small_sizes(small):
+    big = build_segments(ix, _docs(records[:first]), procs=1)[0]
+    add_small(ix, big, extra, rng, rng.sample(records[:first], max(1, int(first * FIRST_DELETED))))
+
+
+def add_small(ix, segments: list, batch: list[dict], rng: random.Random, gone: list[dict]) -> None:
+    """Commit `segments` and `batch` as halving segments (no merge), then delete `gone` and 5 % of each."""
+    docs, segs, start = _docs(batch), list(segments), 0
+    for n in small_sizes(len(batch)):
         segs += build_range(ix, docs, start, start + n)[0]
-        gone += rng.sample(extra[start : start + n], max(1, int(n * SMALL_DELETED)))
+        gone = gone + rng.sample(batch[start : start + n], max(1, int(n * SMALL_DELETED)))
         start += n
-    w = ix.writer()
-    w._close_segment()
-    w._commit_toc(segs)
-    w._finish()
+    _commit(ix, segs)
     w = ix.writer()
     for r in gone:
         w.delete_by_term("id", r["id"])
@@ -226,18 +227,7 @@ def _commit(ix, segments: list) -> None:
 
 def _fold(ix, batch: list[dict], rng: random.Random) -> dict:
     """Add `batch` as halving segments (5 % of each deleted) and fold them into the first segment, timed."""
-    docs, segs, gone, start = _docs(batch), [], [], 0
-    for n in small_sizes(len(batch)):
-        segs += build_range(ix, docs, start, start + n)[0]
-        gone += rng.sample(batch[start : start + n], max(1, int(n * SMALL_DELETED)))
-        start += n
-    _commit(ix, ix._segments() + segs)
-    w = ix.writer()
-    for r in gone:
-        w.delete_by_term("id", r["id"])
-    w._close_segment()
-    w._commit_toc(w.segments)
-    w._finish()
+    add_small(ix, ix._segments(), batch, rng, [])
     segs = sorted(ix._segments(), key=lambda s: -s.doc_count_all())
     took, new = timed_merge(ix, segs, True)
     _commit(ix, [new])
