@@ -369,15 +369,9 @@ def encode_blocks(docs: array, weights: array, values: list | PackedValues, leng
         mini_w = (None if first == 1.0 else first) if same else ws
         mini_v = _block_values(values, i, j, fixed)
         mini_ids = _deltas(ids)
-        data = dumps((mini_ids, mini_w, mini_v), 3)
-        comp = COMPRESSION if len(data) >= COMPRESSION_MIN_SIZE else 0
-        if comp:
-            data = zlib.compress(data, comp)
         minl, maxl = _length_bytes(lengths, ids)
         ranges.append((minl, maxl))
-        info = dumps((len(ids), ids[-1], max(ws), comp, minl, maxl), 2)
-        size = len(info) + len(data)
-        out += (pack_int(-size if j == n else size), info, data)
+        out.append(_block((mini_ids, mini_w, mini_v), (len(ids), ids[-1], max(ws)), minl, maxl, j == n))
     return (b"".join(out), *_spanned(ranges))
 
 
@@ -442,14 +436,20 @@ def _blocks_of(np, bounds: tuple, deltas, w32, vstarts, vbytes, fixed: int | Non
         else:
             ends = (vs[a + 1 : b + 1] - va[a]).astype(np.uint32)
             mini_v = PackedValues(vdata[va[a] : va[b]], array("I", ends.tobytes()))
-        data = dumps((ids, mini_w, mini_v), 3)
-        comp = COMPRESSION if len(data) >= COMPRESSION_MIN_SIZE else 0
-        if comp:
-            data = zlib.compress(data, comp)
-        info = dumps((b - a, top, w_max, comp, minl[i], maxl[i]), 2)
-        size = len(info) + len(data)
-        out.append(pack_int(-size if end else size) + info + data)
+        out.append(_block((ids, mini_w, mini_v), (b - a, top, w_max), minl[i], maxl[i], end))
     return out
+
+
+def _block(payload: tuple, head: tuple, minl: int, maxl: int, last: bool) -> bytes:
+    """One Whoosh 3 block: its size (negative: a term's last block), its header (posting count, last
+    document, largest weight: `head`; compression; length bytes) and its pickled, maybe compressed, payload."""
+    data = dumps(payload, 3)
+    comp = COMPRESSION if len(data) >= COMPRESSION_MIN_SIZE else 0
+    if comp:
+        data = zlib.compress(data, comp)
+    info = dumps((*head, comp, minl, maxl), 2)
+    size = len(info) + len(data)
+    return pack_int(-size if last else size) + info + data
 
 
 class TermArrays(NamedTuple):
