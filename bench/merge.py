@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import pickle
 import random
 import shutil
@@ -59,6 +58,7 @@ from bench.season import new_articles  # noqa: E402
 from indexer import postings as postings_mod  # noqa: E402
 from indexer.codec import records as records_codec  # noqa: E402
 from indexer.codec import segment_merge  # noqa: E402
+from indexer.codec.forking import cpu_seconds  # noqa: E402
 from indexer.codec.segment_join import Records  # noqa: E402
 from indexer.codec.segment_writer import build_range, build_segments, discard  # noqa: E402
 from indexer.codec.stored import COLUMN  # noqa: E402
@@ -116,15 +116,9 @@ def timed_merge(ix, segments: list, bulk: bool):
     """One merge (the first segment kept, the others purged): wall and CPU seconds (its forked processes'
     included); the new segment."""
     gc.collect()
-    c0, t0 = _cpu(), time.perf_counter()
+    c0, t0 = cpu_seconds(), time.perf_counter()
     new = segment_merge.merge_segments(ix, segments, [False] + [True] * (len(segments) - 1), bulk=bulk)
-    return {"wall": time.perf_counter() - t0, "cpu": _cpu() - c0}, new
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and its ended children."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    return {"wall": time.perf_counter() - t0, "cpu": cpu_seconds() - c0}, new
 
 
 def contents(ix, seg) -> dict:

@@ -103,10 +103,14 @@ class Group:
         """Articles' worth of CPU a merge of the group costs: its live articles, or, when its first segment
         is FULL or more and kept (copied in bulk, `indexer.codec.segment_merge`), a share of that one's and
         BIG_RATE for each other article."""
-        first = self.segments[0]
-        if first.doc_count() < FULL or self.purged(False)[0]:
+        if not self.keeps_full(False):
             return self.live
-        return int(first.doc_count() * BIG_COPY) + BIG_RATE * (self.live - first.doc_count())
+        first = self.segments[0].doc_count()
+        return int(first * BIG_COPY) + BIG_RATE * (self.live - first)
+
+    def keeps_full(self, optimize: bool) -> bool:
+        """Whether the first segment is FULL or more and kept (copied in bulk): a big fold, when others follow."""
+        return self.segments[0].doc_count() >= FULL and not self.purged(optimize)[0]
 
     def needs_writing(self, optimize: bool) -> bool:
         return len(self.segments) > 1 or (self.segments[0].has_deletions() and self.purged(optimize)[0])

@@ -593,10 +593,10 @@ def _decoded(blocks: list[tuple], values: bool, bases: list[int] | None = None,
     if bases is not None:
         before -= np.array(bases, dtype=np.int64)
     ids -= np.repeat(before, counts)
+    chunks = [v for *_, v in blocks] if values else []
     if not weighed:
-        return ids, np.zeros(0), [v for *_, v in blocks] if values else []
-    weights = np.concatenate([_weights(n, w) for n, _d, w, _v in blocks]).astype(np.float64)
-    return ids, weights, [v for *_, v in blocks] if values else []
+        return ids, np.zeros(0), chunks
+    return ids, np.concatenate([_weights(n, w) for n, _d, w, _v in blocks]).astype(np.float64), chunks
 
 
 def _numbers(x, dtype) -> np.ndarray:

@@ -14,6 +14,12 @@ from typing import Any
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its ended children (the forked processes a merge waited for)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def die_with_parent(parent: int) -> None:
     """Make this forked worker die when the run that forked it does (kill -9 included).
 

@@ -53,12 +53,12 @@ from ..analysis import (
     word_counts,
 )
 from ..keywords import candidates
-from ..merge_policy import FULL, plan
+from ..merge_policy import plan
 from ..normalize import normalize
 from ..postings import TermArrays, use_fast_term_table, write_arrays, write_field
 from ..schema import GramPositions
 from ..testhooks import pause_for_tests
-from .forking import die_with_parent
+from .forking import cpu_seconds, die_with_parent
 from .records import row_bytes, scatter
 from .segment_join import Part, join_segments
 from .segment_merge import Laps, merge_segments
@@ -635,9 +635,9 @@ def commit_segments(writer, segments: list, optimize: bool = False) -> list[dict
                 final.append(group.segments[0])
                 continue
             pause_for_tests("merge")
-            laps, cpu = Laps(), _cpu()
+            laps, cpu = Laps(), cpu_seconds()
             merged = merge_segments(writer, group.segments, group.purged(optimize), laps=laps)
-            merges.append(merge_record(group, optimize, laps, _cpu() - cpu))
+            merges.append(merge_record(group, optimize, laps, cpu_seconds() - cpu))
             if merged is not None:
                 final.append(merged)
                 written.append(merged)
@@ -660,17 +660,11 @@ def merge_record(group, optimize: bool, laps: Laps, cpu: float) -> dict:
     articles), which were purged, the kind of merge (a big fold keeps a FULL first segment), and its wall and
     CPU seconds (forked processes' included) with the wall seconds of its phases."""
     purged = group.purged(optimize)
-    big = group.segments[0].doc_count() >= FULL and not purged[0] and len(group.segments) > 1
+    big = group.keeps_full(optimize) and len(group.segments) > 1
     return {"kind": "big fold" if big else "merge" if len(group.segments) > 1 else "purge",
             "live": [s.doc_count() for s in group.segments], "deleted": [s.deleted_count() for s in group.segments],
             "purged": purged, "wall": round(sum(laps.values()), 3), "cpu": round(cpu, 3),
             "phases": {k: round(v, 3) for k, v in laps.items()}}
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and of its ended children (a merge's forked processes)."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
 
 
 def discard(storage, segments: list) -> None:
