@@ -20,7 +20,7 @@ from bench import merge as merge_bench
 from bench.merge import block_counts, term_postings
 from indexer import merge_policy as merge
 from indexer import postings, vocab
-from indexer.codec import fold_terms, segment_merge, stored
+from indexer.codec import fold_terms, segment_join, segment_merge, stored
 from indexer.codec.segment_merge import merge_segments
 from indexer.codec.segment_writer import build_range, commit_segments
 from indexer.schema import make_schema
@@ -190,6 +190,11 @@ def test_bulk_copy_of_an_older_segment_holds_what_the_term_by_term_merge_writes(
 def _blocks(ix) -> dict:
     """(term key -> the posting count of each of its blocks) of the index's one segment."""
     (seg,) = ix._segments()
+    return _blocks_of(ix, seg)
+
+
+def _blocks_of(ix, seg) -> dict:
+    """(term key -> the posting count of each of its blocks) of a segment."""
     keys, got, _fields = merge_bench.records(ix, seg)
     return {k: block_counts(blob) for k, (_value, blob) in zip(keys, got, strict=True) if blob is not None}
 
@@ -197,10 +202,12 @@ def _blocks(ix) -> dict:
 def test_folds_leave_the_blocks_a_fresh_build_writes(tmp_path, docs, monkeypatch):
     """Folds into a kept segment write a term's last block again with the postings they add, up to full blocks
     (blocks of 4: a last one holds at most 3, under REFILL_RATIO times one new posting): after several folds every
-    term's blocks are a fresh build's, not a trail of small ones, and the postings are the same."""
+    term's blocks are a fresh build's (of one part: folds inline as much as it does here), not a trail of small
+    ones, and the postings are the same."""
     monkeypatch.setattr(postings, "INLINE_LIMIT", 2)
     monkeypatch.setattr(postings, "BLOCK", 4)
     monkeypatch.setattr(fold_terms, "REFILL_MIN", 1)  # the ratio decides
+    monkeypatch.setattr(segment_join, "INLINE_LIMIT", 32)  # inline_max() == postings.INLINE_LIMIT
     ix, start = _index(tmp_path / "folded", docs, [40]), 40
     for n in (10, 5, 17, 8):
         w = ix.writer()
@@ -215,6 +222,24 @@ def test_folds_leave_the_blocks_a_fresh_build_writes(tmp_path, docs, monkeypatch
     got, want = _blocks(ix), _blocks(fresh)
     assert got == want and max(map(len, got.values())) > 3
     assert _postings(ix) == _postings(fresh)
+
+
+def test_folds_inline_as_many_postings_as_the_join_does(tmp_path, docs, monkeypatch):
+    """A fold inlines a term of up to `segment_join.inline_max()` postings (3 with a limit of 2, as 48 with 32) that
+    the first segment does not hold in blocks, as the join of a fresh build's parts does; the term-by-term merge
+    and a part's writer give such a term a block. The postings are the same."""
+    monkeypatch.setattr(postings, "INLINE_LIMIT", 2)
+    monkeypatch.setattr(postings, "BLOCK", 4)
+    ix = _index(tmp_path / "folded", docs, [40, 20])
+    segs = ix._segments()
+    before, based = _postings(ix), _blocks_of(ix, segs[0])
+    old, new = merge_segments(ix, segs, [False, True], bulk=False), merge_segments(ix, segs, [False, True])
+    assert _terms(ix, old) == _terms(ix, new)
+    blocked, bulk = _blocks_of(ix, old), _blocks_of(ix, new)
+    assert {k: v for k, v in blocked.items() if k in based or sum(v) > segment_join.inline_max()} == bulk
+    assert any(sum(v) == segment_join.inline_max() for k, v in blocked.items() if k not in based)
+    _replace(ix, segs, new)
+    assert _live(_postings(windex.open_dir(str(tmp_path / "folded"), indexname="g1"))) == _live(before)
 
 
 @pytest.mark.parametrize("fixed", [None, 4, 0], ids=["values", "fixed", "no-values"])

@@ -13,7 +13,8 @@ for a few articles. Here they are written a field at a time:
   values decoded with numpy (`records.decode_arrays`), older pickled values
   and posting blocks (few in small segments) one value at a time; documents are
   renumbered and purged ones dropped with numpy (`Flat`).
-* A term whose postings fit is inlined, all such terms' values encoded at once
+* A term whose postings fit is inlined (up to `segment_join.inline_max()`, as a
+  fresh build's join inlines), all such terms' values encoded at once
   (`records.encode_inline`).
 * A term the big segment holds in blocks keeps them as bytes but its last
   one, when that is short (`split_last`: not full, and at most
@@ -192,8 +193,8 @@ def gather(pieces: Pieces, terms: int, sources: list, renumber: Renumbering, fix
 
 
 def inline_values(flat: Flat, which: np.ndarray, fixed: int | None, lb: np.ndarray) -> list[bytes]:
-    """The compact values of terms `which` (each with 1..INLINE_LIMIT postings); `lb`: 1 + each document's
-    length byte (0: an empty field)."""
+    """The compact values of terms `which` (each with 1..`segment_join.inline_max()` postings); `lb`: 1 + each
+    document's length byte (0: an empty field)."""
     n = np.diff(flat.starts)[which]
     idx = records.spans(flat.starts[which], n)
     docs, vlens = flat.docs[idx], np.diff(flat.vstarts)[idx]

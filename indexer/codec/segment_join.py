@@ -207,8 +207,9 @@ def _emit(m: _Merged, g0: int, g1: int, pst_start: int) -> Half:
                  b"".join(sink.parts), keys[-1] if keys else b"")
 
 
-def _inline_max() -> int:
-    """Postings a joined term keeps inlined: scales with `indexer.postings.INLINE_LIMIT` (tests lower it)."""
+def inline_max() -> int:
+    """Postings a joined or folded term keeps inlined: scales with `indexer.postings.INLINE_LIMIT` (tests lower
+    it)."""
     return INLINE_LIMIT * postings.INLINE_LIMIT // 32
 
 
@@ -227,7 +228,7 @@ def _joined_inline(m: _Merged, g0: int, g1: int) -> dict[int, bytes]:
         compact[mine], df[mine] = t.compact[local[mine]], t.df[local[mine]]
     first = np.flatnonzero(~prev[member])
     counts = np.diff(np.append(first, len(member)))
-    ok = np.logical_and.reduceat(compact, first) & (np.add.reduceat(df, first) <= _inline_max())
+    ok = np.logical_and.reduceat(compact, first) & (np.add.reduceat(df, first) <= inline_max())
     field = np.array([int.from_bytes(m.ordered[g0 + g][:2], "big") for g in member[first].tolist()])
     out = {}
     for num in np.unique(field[ok]).tolist():
@@ -295,7 +296,7 @@ def _combined(group: list[tuple[Records, int]], fixed: int | None, lengths: arra
     values = [t.buf[t.vstarts[k] : t.ends[k]] for t, k in group]
     infos = [records.info(v) for v in values]
     inlined = [i[0] for i in infos]
-    if all(inlined) and sum(i[2] for i in infos) <= _inline_max():
+    if all(inlined) and sum(i[2] for i in infos) <= inline_max():
         merged = _merged_info(infos, 1)
         return records.inline_value(merged[3], merged[4], *_inlined(values), fixed)
     blobs, pending = [], []

@@ -45,7 +45,8 @@ for 24 articles folded into 230):
 The files hold what the term-by-term merge writes (`bulk=False`): the same
 columns byte for byte, the same stored fields (compressed with the first's
 dictionary), the same terms, statistics and postings (in other blocks where a
-term the first holds in blocks gets more).
+term the first holds in blocks gets more, and inlined where a term has up to
+`segment_join.inline_max()` postings, as a fresh build's join inlines them).
 
 Like `indexer.codec.segment_writer`, this relies on whoosh3 3.54.0's codec (pinned): the
 term table's record layout, term infos and W3 posting blocks.
@@ -72,12 +73,11 @@ from whoosh.reading import SegmentReader
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length
 
-from .. import postings
 from ..postings import Copied, Extended, term_record, use_fast_term_table, write_sorted
 from . import fold_terms, forking, records
 from .arrays import length_bytes, read_blocks
 from .fold_terms import BytesFile, cumulative, split_last, split_values
-from .segment_join import Half, Records, write_half
+from .segment_join import Half, Records, inline_max, write_half
 from .stored import COLUMN, STORED, StoredCodec, join_frames
 
 _CHUNK = 1 << 22  # term table bytes read at once
@@ -277,7 +277,7 @@ class _Field(NamedTuple):
     def heavy(self) -> np.ndarray:
         """Each event's postings written as blocks (the cost of a fold's terms)."""
         n = np.diff(self.flat.starts)
-        return (n > 0) & (self.kept | (n > postings.INLINE_LIMIT))
+        return (n > 0) & (self.kept | (n > inline_max()))
 
 
 FOLD_PARALLEL_MIN = 2_000  # terms written as blocks from which a forked process writes a share (forking: ~20 ms)
@@ -362,7 +362,8 @@ def _field_events(t: Records, f: _Field, lo: int, hi: int, docs: int) -> list[tu
     mine = np.zeros(len(n), dtype=bool)
     mine[lo:hi] = True
     out: list[tuple[bytes, bytes | None]] = [(b"", None)] * len(n)
-    inline = np.flatnonzero(mine & ~kept & (n > 0) & (n <= postings.INLINE_LIMIT))
+    limit = inline_max()  # as the join of a fresh build inlines
+    inline = np.flatnonzero(mine & ~kept & (n > 0) & (n <= limit))
     lb = np.zeros(docs, dtype=np.uint16) if lengths is None else np.frombuffer(lengths, dtype=np.uint16)
     for j, value in zip(inline.tolist(), fold_terms.inline_values(flat, inline, fixed, lb), strict=True):
         out[j] = (value, None)
@@ -378,7 +379,7 @@ def _field_events(t: Records, f: _Field, lo: int, hi: int, docs: int) -> list[tu
         else:
             out[j] = (value, blob)
     grown = np.flatnonzero(mine & kept & (n > 0))
-    alone = np.flatnonzero(mine & ~kept & (n > postings.INLINE_LIMIT))
+    alone = np.flatnonzero(mine & ~kept & (n > limit))
     written = fold_terms.write_blocks(flat, np.concatenate([grown, alone]), lasts + [None] * len(alone), lengths,
                                       fixed)
     for j, (value, head), (blob, info) in zip(grown.tolist(), heads, written, strict=False):
