@@ -21,6 +21,7 @@ from bench.merge import block_counts, term_postings
 from indexer import merge_policy as merge
 from indexer import postings, vocab
 from indexer.codec import fold_terms, segment_join, segment_merge, stored
+from indexer.codec.arrays import read_blocks
 from indexer.codec.segment_merge import merge_segments
 from indexer.codec.segment_writer import build_range, commit_segments
 from indexer.schema import make_schema
@@ -264,6 +265,18 @@ def test_encode_terms_writes_the_blocks_encode_blocks_writes(fixed):
         want = postings.encode_blocks(array("I", docs[a:b].astype(np.uint32).tobytes()),
                                       array("f", weights[a:b].astype(np.float32).tobytes()), values, lengths, fixed)
         assert got[t] == want
+    fast = postings.encode_terms(docs, weights, vstarts, vbytes, starts, np.frombuffer(lengths, np.uint16)[docs],
+                                 fixed, fast=True)  # what a fold writes: ISA-L's deflate, the same postings
+    assert [b for b, *_ in fast] != [b for b, *_ in got]
+    for (blob, *spans), (want, *want_spans) in zip(fast, got, strict=True):
+        assert spans == want_spans and _read(blob, fixed) == _read(want, fixed)
+
+
+def _read(blob: bytes, fixed: int | None) -> tuple:
+    """A term's blocks decoded: its documents, weights and values."""
+    docs, weights, chunks = read_blocks(fold_terms.BytesFile(blob), 0, len(blob), values=fixed != 0)
+    values = [(c.data, c.ends.tobytes()) if isinstance(c, postings.PackedValues) else c for c in chunks]
+    return docs.tolist(), weights.tolist(), values
 
 
 def _live(postings: dict) -> dict:

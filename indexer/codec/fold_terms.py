@@ -227,7 +227,7 @@ def write_blocks(flat: Flat, js: np.ndarray, lasts: list[bytes | None], lengths:
     lb = None if lengths is None else np.frombuffer(lengths, dtype=np.uint16)[docs]
     bounds = cumulative(tl + n)
     encoded = postings.encode_terms(docs, np.concatenate([tail.weights, flat.weights])[idx], cumulative(vlens),
-                                    vbytes, bounds, lb, fixed)
+                                    vbytes, bounds, lb, fixed, fast=True)
     own = flat.weights[records.spans(flat.starts[js], n)]
     first = cumulative(n)[:-1]
     sums, tops = np.add.reduceat(own, first).tolist(), np.maximum.reduceat(own, first).tolist()
