@@ -358,8 +358,9 @@ def _segment_sizes(config) -> dict[str, int]:
     return {s.segment_id(): s.doc_count_all() for s in ix._segments()}
 
 
-def test_cron_runs_keep_big_segments_and_match_a_fresh_build(tmp_path, config, monkeypatch):
-    monkeypatch.setattr(vocab, "BASE_MIN", 150)  # segments this big have their word counts summed once
+@pytest.mark.parametrize("base_min", [150, 8], ids=["one-full", "several-full"])
+def test_cron_runs_keep_big_segments_and_match_a_fresh_build(tmp_path, config, monkeypatch, base_min):
+    monkeypatch.setattr(vocab, "BASE_MIN", base_min)  # segments this big have their word counts summed once
     hans, hant = corpus_records(HANS, 460), corpus_records(HANT, 60)
     src = tmp_path / "src"
     write_jsonl(src / "base.jsonl", hans[:400])
@@ -382,7 +383,7 @@ def test_cron_runs_keep_big_segments_and_match_a_fresh_build(tmp_path, config, m
             assert 8 * (n + 1) * merge.FOLD >= big[seg]  # eighth of it has accumulated in smaller ones
             folded.append(seg)
     assert folded  # 120 new articles are more than an eighth of it: the tail was folded in
-    _vocabulary_matches_a_recount(config, tmp_path / "recount")
+    _vocabulary_matches_a_recount(config, tmp_path / "recount", base_min)
     fresh = type(config).load(tmp_path / "fresh", tmp_path / "no-userdict.txt")
     run_index(fresh, [src])
     a, b = Searcher(config), Searcher(fresh)
@@ -397,14 +398,18 @@ def test_cron_runs_keep_big_segments_and_match_a_fresh_build(tmp_path, config, m
         b.close()
 
 
-def _vocabulary_matches_a_recount(config, copy) -> None:
-    """The word list runs built from saved per-segment counts is the one counted afresh from the terms,
-    and the saved counts went with their segments."""
+def _vocabulary_matches_a_recount(config, copy, base_min: int) -> None:
+    """The word list runs built from saved per-segment counts (and, with several segments of `base_min`
+    articles, their sum) is the one counted afresh from the terms, and the saved counts went with their
+    segments."""
     ix, state = IndexDir(config.index).open()
     saved = {p.name.split(".")[0] for p in config.index.glob("*_*.words.npz")}
     assert saved == {s.segment_id() for s in ix._segments()}
-    with np.load(config.index / f"{state['generation']}.words.npz") as summed:
-        assert sorted(summed["ids"]) == sorted(s.segment_id() for s in ix._segments() if s.doc_count_all() >= 150)
+    base = sorted(s.segment_id() for s in ix._segments() if s.doc_count_all() >= base_min)
+    assert (len(base) > 1) == (base_min < 150)
+    if len(base) > 1:  # the full segments' sum, kept beside the generation (one full segment's is its own file)
+        with np.load(config.index / f"{state['generation']}.words.npz") as summed:
+            assert sorted(summed["ids"]) == base
     with ix.reader() as reader:  # the term table read with numpy counts what Whoosh's term walk counts
         for leaf, _offset in reader.leaf_readers():
             words, counts = vocab._leaf_frequencies(leaf, "body")
