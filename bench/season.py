@@ -23,7 +23,9 @@ Default 27,000 base articles and 1,000 runs (~25 minutes on a shared 2-core mach
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
+import importlib.util
 import json
 import os
 import random
@@ -52,6 +54,15 @@ def new_articles(records: list[dict], base: int):
         for r in records:
             yield {**r, "id": f"{r['id']}~{k}", "body": f"{r['body']}\n（副本{k}）"}
         k += 1
+
+
+def byte_compiled() -> None:
+    """Byte-compile the project as pip does a wheel's files: run from an editable checkout with
+    PYTHONDONTWRITEBYTECODE set, every run would first compile its modules (~0.13 s of a ~0.8 s run)."""
+    for package in ("indexer", "search_ui"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin is not None:
+            compileall.compile_dir(Path(spec.origin).parent, quiet=1)
 
 
 def timed(cmd: list[str], env: dict) -> tuple[float, float, bytes]:
@@ -203,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     records = by_tag["hans"] + by_tag["hant"]
     random.Random(args.seed).shuffle(records)  # both scripts in the base and in the runs
     exe = str(Path(sys.executable).with_name("newssearch"))
+    byte_compiled()
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
     with (contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="nsseason-")) \
