@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import whoosh
+from whoosh.index import TOC
 from whoosh.scoring import BM25F
 
 from . import codec, counts, postings, reposts
@@ -85,8 +86,8 @@ class Snapshot:
         (Whoosh's ``up_to_date`` lists the folder and matches every name against a pattern, every query:
         ~0.1 ms with a season's segments. A commit writes the next generation's TOC and removes older ones.)"""
         ix, generation = self.index, self.searcher.reader().generation()
-        return (ix.storage.file_exists(f"_{ix.indexname}_{generation}.toc")
-                and not ix.storage.file_exists(f"_{ix.indexname}_{generation + 1}.toc"))
+        return (ix.storage.file_exists(TOC._filename(ix.indexname, generation))
+                and not ix.storage.file_exists(TOC._filename(ix.indexname, generation + 1)))
 
     @property
     def shown(self) -> np.ndarray:

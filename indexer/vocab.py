@@ -52,6 +52,7 @@ def path_for(index_dir: Path, gen: str) -> Path:
 
 
 Counts = tuple[np.ndarray, np.ndarray]  # words (sorted, '<U8'), the articles holding each
+_SAVED = {"words": f"<U{MAX_WORD}", "counts": np.int64}  # a saved Counts' arrays, by name
 
 
 def _segment_words(leaf: Any, keep: bool) -> dict[str, Counts]:
@@ -139,8 +140,8 @@ def _load(path: Path, ids: np.ndarray | None = None) -> dict[str, Counts] | None
                 return None
             fields = [f for f in WORD_FIELDS if f"{f}_words" in saved]
             unzip = zstandard.ZstdDecompressor().decompress
-            return {f: (np.frombuffer(unzip(saved[f"{f}_words"].tobytes()), dtype=f"<U{MAX_WORD}"),
-                        np.frombuffer(unzip(saved[f"{f}_counts"].tobytes()), dtype=np.int64)) for f in fields}
+            return {f: tuple(np.frombuffer(unzip(saved[f"{f}_{kind}"].tobytes()), dtype=dtype)
+                             for kind, dtype in _SAVED.items()) for f in fields}
     except (OSError, ValueError, KeyError, zstandard.ZstdError):
         return None
 
@@ -148,8 +149,7 @@ def _load(path: Path, ids: np.ndarray | None = None) -> dict[str, Counts] | None
 def _save(path: Path, extra: dict[str, np.ndarray], counts: dict[str, Counts]) -> None:
     zip_ = zstandard.ZstdCompressor(level=1).compress
     arrays = {f"{f}_{kind}": np.frombuffer(zip_(np.ascontiguousarray(a, dtype=dtype).tobytes()), dtype=np.uint8)
-              for f, pair in counts.items()
-              for kind, a, dtype in zip(("words", "counts"), pair, (f"<U{MAX_WORD}", np.int64), strict=True)}
+              for f, pair in counts.items() for (kind, dtype), a in zip(_SAVED.items(), pair, strict=True)}
     saved = io.BytesIO()
     np.savez(saved, format=np.int64(COUNTS_FORMAT), **extra, **arrays)
     with contextlib.suppress(OSError):  # a read-only index is still answered, just slower
