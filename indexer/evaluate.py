@@ -33,7 +33,7 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.scoring import BM25F
 
-from .codec.arrays import DocTable, common, locate, positions
+from .codec.arrays import DocTable, Lookups, common, locate, positions
 from .phrase import GramPhrase
 from .postings import PackedValues
 from .ranges import ColumnRange
@@ -74,6 +74,7 @@ class _Run:
         self.universe: np.ndarray | None = None  # ascending documents the arrays are over (None: every one)
         self.whole: dict[tuple, tuple] = {}  # (field, term) -> its postings read whole (docs, weights)
         self.dfs: dict[tuple, np.ndarray] = {}  # (field, words) -> their document frequencies
+        self.lookups: Lookups = {}  # terms' values in each segment, looked up once per evaluation
 
     def found(self, q: wq.Query, within: np.ndarray | None) -> Found:
         only = within
@@ -123,7 +124,7 @@ class _Run:
         leaves again, and a phrase orders its grams by them): a lookup per segment each time."""
         key = (fieldname, tuple(words))
         if key not in self.dfs:
-            self.dfs[key] = self.t.doc_frequencies(fieldname, words)
+            self.dfs[key] = self.t.doc_frequencies(fieldname, words, self.lookups)
         return self.dfs[key]
 
     def _place(self, docs: np.ndarray, scores: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -229,7 +230,7 @@ class _Run:
         word is a term of the word field and the word its gram phrase is implied by)."""
         if (fieldname, text) in self.whole:
             return self.whole[fieldname, text]
-        ids, weights, _ = self.t.postings(fieldname, text, within=within)
+        ids, weights, _ = self.t.postings(fieldname, text, within=within, lookups=self.lookups)
         if within is None:
             self.whole[fieldname, text] = ids, weights
         return ids, weights
@@ -244,7 +245,7 @@ class _Run:
         """Every term starting with the prefix; each match weighs the boost (Whoosh's constant score)."""
         mask = np.zeros(self.t.n, dtype=bool)
         for text in self.s.reader().expand_prefix(q.fieldname, q.text):
-            mask[self.t.postings(q.fieldname, text, within=self.universe)[0]] = True
+            mask[self.t.postings(q.fieldname, text, within=self.universe, lookups=self.lookups)[0]] = True
         docs = np.flatnonzero(mask)
         return docs, np.full(len(docs), float(q.boost)) if self.scored else None
 
@@ -265,8 +266,8 @@ class _Run:
             found[sure[cand[sure]]] = True
             cand[sure] = False  # their positions need no check
         if cand.any():
-            placed = [self.t.postings(q.fieldname, w, values=True, within=np.flatnonzero(cand)) for w in words] \
-                if later else lists
+            placed = [self.t.postings(q.fieldname, w, values=True, within=np.flatnonzero(cand), lookups=self.lookups)
+                      for w in words] if later else lists
             starts = self._adjacent(placed, cand)
             if q.head and len(starts):
                 starts = self._edge(q.fieldname, starts, 1, suffix=q.head)
@@ -333,7 +334,7 @@ class _Run:
         lists: list = [None] * len(words)
         docs = self.universe
         for k in map(int, order):
-            lists[k] = self.t.postings(fieldname, words[k], values=values, within=docs)
+            lists[k] = self.t.postings(fieldname, words[k], values=values, within=docs, lookups=self.lookups)
             ids = lists[k][0]
             docs = ids if docs is None else common(docs, ids)
             if not len(docs):

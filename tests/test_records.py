@@ -2,6 +2,7 @@
 numpy writer writes what the scalar one does."""
 
 import json
+import pickle
 import random
 import shutil
 from pathlib import Path
@@ -68,6 +69,12 @@ def test_compact_values_round_trip_and_the_numpy_writer_writes_the_same(fixed, b
         info, postings = records.decode(value)
         assert postings == (tuple(ids), _expected(weights), tuple(values))
         assert records.inlined(value) == postings
+        deltas = [ids[0], *np.diff(ids).tolist()]  # as a posting block holds them, in both layouts
+        pickled = records.INFO.pack(*info) + pickle.dumps(postings)
+        for layout in (value, pickled):
+            n, got, w, v = records.inlined_block(layout)
+            assert (n, list(got), w, v) == (len(ids), deltas, postings[1], postings[2])
+            assert records.inlined_block(layout, values=False)[1:] == (got, w, None)
         # the term info fields the pickled layout holds for these postings
         old = records.INFO.pack(1, sum(weights), len(ids), minl, maxl, max(weights), ids[0], ids[-1])
         assert info == records.INFO.unpack(old) == records.info(value)

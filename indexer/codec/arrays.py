@@ -17,7 +17,6 @@ import struct
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import pairwise
 from zlib import crc32, decompressobj
 
 import numpy as np
@@ -36,6 +35,7 @@ from . import records
 
 _LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _DTYPES = {"B": np.uint8, "H": np.uint16, "I": np.uint32, "f": np.float32}
+Lookups = dict[tuple[str, bytes], list]  # (field, term) -> its value in each segment (`DocTable.term_values`)
 
 
 class DocTable:
@@ -58,14 +58,19 @@ class DocTable:
         self._tables: list[TermTable | None] | None = None
         self._alnum: dict[tuple[int, str], list] = {}  # (segment, gram field) -> its letter/digit grams
 
-    def doc_frequencies(self, fieldname: str, words: list[str]) -> np.ndarray:
+    def doc_frequencies(self, fieldname: str, words: list[str], lookups: Lookups | None = None) -> np.ndarray:
         """How many documents hold each of `words` in a field, summed over segments (as Whoosh counts).
 
         One batch of hash-table probes per segment (`TermTable`) instead of a
         Whoosh lookup per word: did-you-mean weighs hundreds of candidate words.
+        With `lookups`, the words' values are looked up through it (see `term_values`).
         """
         out = np.zeros(len(words), dtype=np.int64)
         keys = [w.encode("utf-8") for w in words]
+        if lookups is not None:
+            for i, key in enumerate(keys):
+                out[i] = sum(records.doc_frequency(v) for v in self.term_values(fieldname, key, lookups) if v)
+            return out
         for (r, _off), table in zip(self.leaves, self.term_tables(), strict=True):
             found = table.doc_frequencies(fieldname, keys) if table else [r.doc_frequency(fieldname, k) for k in keys]
             out += np.array(found, dtype=np.int64)
@@ -161,29 +166,42 @@ class DocTable:
             self._columns[key] = np.unique(self.column(fieldname), return_inverse=True)[1].astype(np.float64)
         return self._columns[key]
 
-    def postings(self, fieldname: str, text, values: bool = False, within: np.ndarray | None = None):
+    def term_values(self, fieldname: str, term: bytes, lookups: Lookups | None = None) -> list[bytes | None]:
+        """A term's record value in each segment (None: not there). With `lookups`, kept there and taken from
+        there: one query looks a term up for its document frequency and again for its postings, a
+        lookup in every segment each time (most probes of an index with small segments miss)."""
+        if lookups is not None and (fieldname, term) in lookups:
+            return lookups[fieldname, term]
+        got = [_term_value(r, table, fieldname, term)
+               for (r, _off), table in zip(self.leaves, self.term_tables(), strict=True)]
+        if lookups is not None:
+            lookups[fieldname, term] = got
+        return got
+
+    def postings(self, fieldname: str, text, values: bool = False, within: np.ndarray | None = None,
+                 lookups: Lookups | None = None):
         """(doc numbers, weights, encoded values or None) of a term across every segment.
 
         With `within` (ascending doc numbers), blocks holding none of them may be left out: what is
-        returned is a superset of the term's postings in `within`.
+        returned is a superset of the term's postings in `within`. `lookups`: see `term_values`.
         """
         field = self.searcher.schema[fieldname]
         gram = isinstance(field.format, GramPositions)  # blocks mostly of positions
         btext = field.to_bytes(text) if isinstance(text, str) else text
         edges = None if within is None else np.searchsorted(within, self._edges).tolist()
+        known = None if lookups is None else self.term_values(fieldname, btext, lookups)
         blocks: list[tuple] = []  # every segment's (posting count, doc deltas, weights, values), in document order
         bases: list[int] = []  # the first document number of each one's segment
         for k, ((r, off), table) in enumerate(zip(self.leaves, self.term_tables(), strict=True)):
-            local = None if edges is None else within[edges[2 * k] : edges[2 * k + 1]] - off
-            if local is not None and not len(local):
+            if edges is not None and edges[2 * k] == edges[2 * k + 1]:
                 continue  # a segment without documents of `within`
-            value = _term_value(r, table, fieldname, btext)
+            value = _term_value(r, table, fieldname, btext) if known is None else known[k]
             if value is None:
                 continue
             if records.is_inlined(value):
-                i, w, v = records.inlined(value)
-                got = [(len(i), [i[0], *(b - a for a, b in pairwise(i))], w, list(v))]
+                got = [records.inlined_block(value, values)]
             else:
+                local = None if edges is None else within[edges[2 * k] : edges[2 * k + 1]] - off
                 got = _blocks(r._terms._postfile, *records.extent(value), local, values or not gram)
             blocks += got
             bases += [off] * len(got)  # deleted documents stay: `live` masks them
