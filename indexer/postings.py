@@ -16,7 +16,7 @@ produces (its readers read the first two unchanged; the others through
   (~10 bytes for a one-posting gram; the pickled term info and tuples took ~38),
   which Whoosh's reader reads through `indexer.codec.records.TermsReader`.
 * Terms are found through one hash table of record positions (4 bytes a slot
-  below 4 GiB, 1.5 slots a term, `SLOTS_KEY` in the file's extras) instead of
+  below 4 GiB, 1.5 slots a term, 4 in small segments, `SLOTS_KEY` in the file's extras) instead of
   Whoosh's 256 tables of hash and position (12 bytes a slot), written empty.
   Readers: `indexer.codec.arrays.TermTable` (and through it Whoosh's reader).
 
@@ -65,6 +65,10 @@ COMPRESSION = 3
 FAST_COMPRESSION = 1
 _SWAP = sys.byteorder != "little"
 SLOTS = 1.5  # slots of the term table's hash per term (see the module docstring)
+# A small segment's table gets 4 slots a term (at most ~2 MiB): a query looks every term up in every segment, and
+# after a season of cron runs most lookups are in small segments that lack the term. A miss probes until an empty
+# slot: ~5 probes at 1.5 slots a term, ~1.4 at 4.
+SPARSE_SLOTS, SPARSE_TERMS = 4, 1 << 17
 
 Postings = list  # doc number, weight, encoded value, doc number, weight, ... (flat: one extend per posting)
 
@@ -119,7 +123,7 @@ def _write_hashes(tindex) -> None:
     pairs = np.array([e for entries in tindex.buckets for e in entries], dtype=np.int64).reshape(-1, 2)
     hashes = np.concatenate([pairs[:, 0], *(h.astype(np.int64) for h, _ in tindex.bulk)])
     positions = np.concatenate([pairs[:, 1], *(p.astype(np.int64) for _, p in tindex.bulk)])
-    n = int(SLOTS * len(hashes)) + 1
+    n = int((SPARSE_SLOTS if len(hashes) < SPARSE_TERMS else SLOTS) * len(hashes)) + 1
     home = hashes % n
     order = np.argsort(home, kind="stable")
     code = "I" if not len(positions) or positions.max() < 1 << 32 else "Q"
