@@ -484,8 +484,12 @@ def test_kill_9_during_a_fold_into_a_kept_segment_leaves_the_last_good_index(sit
     n = site.v1()
     assert site.cli("index", "--quiet", str(site.src)).returncode == 0
     write_jsonl(site.src / "c.jsonl", site.hant[:30])  # under half of the 100-article segment, over FOLD_MIN
+    files = set(site.config.index.iterdir())
     p = site.start("index", "--quiet", pause=stage)
     wait_paused(p, stage)
+    if stage == "merged":  # the folded segment's word counts are its parts' (the new one's counted), not recounted
+        counts = {f.name for f in set(site.config.index.iterdir()) - files if f.name.endswith(".words.npz")}
+        assert len(counts) == 2, counts
     kill(p)
     site.check(n)  # the last commit is live
     assert json.loads(site.cli("stats", "--json").stdout)["segments"] == [{"articles": n, "deleted": 0}]

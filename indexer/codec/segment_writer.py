@@ -58,6 +58,7 @@ from ..normalize import normalize
 from ..postings import TermArrays, use_fast_term_table, write_arrays, write_field
 from ..schema import GramPositions
 from ..testhooks import pause_for_tests
+from ..vocab import carry_counts
 from .forking import cpu_seconds, die_with_parent
 from .records import row_bytes, scatter
 from .segment_join import Part, join_segments
@@ -641,6 +642,7 @@ def commit_segments(writer, segments: list, optimize: bool = False) -> list[dict
             if merged is not None:
                 final.append(merged)
                 written.append(merged)
+                carry_counts(writer.storage, writer.schema, group.segments, group.purged(optimize), merged)
         if writer._added:
             final.append(writer._finalize_segment())
         else:
