@@ -132,8 +132,12 @@ def _terms(ix, seg) -> dict:
         r.close()
 
 
-@pytest.mark.parametrize("procs", [1, 2], ids=["one-process", "forked"])
-@pytest.mark.parametrize("small", [False, True], ids=["default", "blocks-and-inlined"])
+@pytest.mark.parametrize(("small", "procs"), [  # the default suite runs the diagonal (~20 s each on 2 cores)
+    pytest.param(False, 1, id="default-one-process"),
+    pytest.param(True, 2, id="blocks-and-inlined-forked"),
+    pytest.param(False, 2, id="default-forked", marks=pytest.mark.slow),
+    pytest.param(True, 1, id="blocks-and-inlined-one-process", marks=pytest.mark.slow),
+])
 def test_bulk_copy_of_a_kept_first_segment_holds_what_the_term_by_term_merge_writes(tmp_path, docs, monkeypatch,
                                                                                       small, procs):
     """The first segment's records and blocks copied in runs (segment_merge._Copy), the others' terms written in
