@@ -223,12 +223,17 @@ def test_words_a_cron_run_adds_are_offered_by_pinyin(tmp_path: Path, seed_dir):
     """A small run lists its few new words without pinyin (vocab.READ_LATER); the searcher reads them."""
     config = Config.load(tmp_path / "ix", tmp_path / "none.txt")
     run_index(config, [seed_dir])
+    first = json.loads(next(config.index.glob("*.vocab.json")).read_text(encoding="utf-8"))
+    assert first["pinyin"][first["words"].index("整改")] == "zhenggai"  # the seed brings enough words to read
     extra = tmp_path / "extra"
     write_jsonl(extra / "synthetic.jsonl", [{"id": "synthetic-1", "title": "合成测试条目：蝴蝶标本",
                                             "body": "这是测试用的合成条目，不是新闻。蝴蝶标本。"}])
     run_index(config, [seed_dir, extra])
     listed = json.loads(next(config.index.glob("*.vocab.json")).read_text(encoding="utf-8"))
     assert listed["pinyin"][listed["words"].index("蝴蝶")] is None
+    reused = {w: (p, i) for w, p, i in zip(listed["words"], listed["pinyin"], listed["initials"], strict=True)}
+    assert all(reused[w] == (p, i) for w, p, i in zip(first["words"], first["pinyin"], first["initials"],
+                                                      strict=True))  # the earlier words keep their readings
     client = create_app(config).test_client()
     for q in ("hudie", "hd", "蝴"):
         assert "蝴蝶" in client.get("/api/suggest?q=" + quote(q)).get_json()["suggestions"], q
