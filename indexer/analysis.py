@@ -53,6 +53,28 @@ def gram_tokens(text: str) -> Iterator[GramToken]:
         pos += 1
 
 
+def edge_tokens(text: str) -> Iterator[GramToken]:
+    """Yield, for each letter/digit run that a Han character follows, the run and that character ("38个"),
+    at the run's position among the gram tokens of normalized text (`gram_tokens`).
+
+    A phrase such as "38个" is the run 38 and then any gram that starts with 个 (个人, 个月, …:
+    ~1,300 grams in a segment, each with its own postings); one term of an edge field
+    (`indexer.schema`) finds it instead.
+    """
+    pos = 0
+    run = None  # (run, position, start) of the letter/digit run just before
+    for m in _UNITS.finditer(text):
+        start, end = m.span()
+        if m.lastindex == 1:
+            if run is not None:
+                yield run[0] + text[start], run[1], run[2], start + 1
+            run = None
+            pos += end - start
+        else:
+            run = (m.group(), pos, start) if m.lastindex == 2 else None
+            pos += 1
+
+
 def gram_positions(text: str) -> dict[str, list[int]]:
     """The positions of each gram term of normalized text: `gram_tokens` grouped by term, faster."""
     out: dict[str, list[int]] = {}
@@ -98,6 +120,7 @@ class GramUnits(NamedTuple):
     counts: Any  # tokens per text
     run_at: Any
     runs: list[str]
+    han_after: Any  # per run: the Han character that starts the next token of its text (code point), or 0
 
 
 def gram_units(texts: list[str]) -> GramUnits:
@@ -126,7 +149,9 @@ def gram_units(texts: list[str]) -> GramUnits:
     run_at = np.flatnonzero(cls[at] == 2)
     ends = np.append(at, n)[run_at + 1]
     runs = [big[s:e] for s, e in zip(at[run_at].tolist(), ends.tolist(), strict=True)]
-    return GramUnits(keys, positions, counts, run_at, runs)
+    after = np.append(at, n)[run_at + 1]  # where the token after each run starts (n: none)
+    han_after = np.where((cls[after] == 1) & ~first[after], np.append(cps, 0)[after], 0)
+    return GramUnits(keys, positions, counts, run_at, runs, han_after)
 
 
 def _unit_class(ch: str) -> int:
@@ -300,3 +325,10 @@ class GramTokenizer(NormalizingTokenizer):
 
     def _tokens(self, text: str, mode: str) -> Iterator[GramToken]:
         return gram_tokens(text)
+
+
+class EdgeTokenizer(NormalizingTokenizer):
+    """A letter/digit run followed by a Han character, as one token at the run's gram position (`edge_tokens`)."""
+
+    def _tokens(self, text: str, mode: str) -> Iterator[GramToken]:
+        return edge_tokens(text)

@@ -275,7 +275,7 @@ class _Run:
             if q.head and len(starts):
                 starts = self._edge(q.fieldname, starts, 1, suffix=q.head)
             if q.tail and len(starts):
-                starts = self._edge(q.fieldname, starts, -len(words), prefix=q.tail)
+                starts = self._edge(q.fieldname, starts, -len(words), prefix=q.tail, before=words[-1])
             found[starts >> 32] = True
         matched = np.flatnonzero(found)
         if not self.scored:
@@ -299,11 +299,12 @@ class _Run:
         rarest = self._doc_frequencies(q.fieldname, words).min()
         return (rarest - implied) * UNSURE <= rarest
 
-    def _edge(self, fieldname: str, starts: np.ndarray, shift: int, prefix: str = "", suffix: str = "") -> np.ndarray:
+    def _edge(self, fieldname: str, starts: np.ndarray, shift: int, prefix: str = "", suffix: str = "",
+              before: str = "") -> np.ndarray:
         """The keys of `starts` (document << 32 | p) with an edge gram (`DocTable.edge_keys`) at p − `shift`."""
         at = (starts & 0xFFFFFFFF) - shift
         ok = at >= 0
-        return self.t.edge_keys(fieldname, ((starts >> 32) << 32 | at)[ok], prefix, suffix) + shift
+        return self.t.edge_keys(fieldname, ((starts >> 32) << 32 | at)[ok], prefix, suffix, before) + shift
 
     @staticmethod
     def _adjacent(placed: dict[int, tuple], cand: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from array import array
 
 from whoosh import fields, formats
 
-from .analysis import GramTokenizer, WordTokenizer
+from .analysis import EdgeTokenizer, GramTokenizer, WordTokenizer
 
 TITLE_BOOST = 3.0
 _SWAP = sys.byteorder != "little"
@@ -55,6 +55,14 @@ def _grams(analyzer: GramTokenizer, boost: float = 1.0) -> fields.TEXT:
     return field
 
 
+def _edges() -> fields.TEXT:
+    """A gram field's edge terms (`indexer.analysis.edge_tokens`): positions only, never scored (no lengths)."""
+    field = fields.TEXT(analyzer=EdgeTokenizer(), phrase=True)
+    field.format = GramPositions()
+    field.scorable = False
+    return field
+
+
 def _column_only(field: fields.FieldType) -> fields.FieldType:
     """A field that is read as a column and never searched by term (run bookkeeping): no term records.
 
@@ -64,6 +72,9 @@ def _column_only(field: fields.FieldType) -> fields.FieldType:
     """
     field.indexed = False
     return field
+
+
+EDGE_FIELDS = {"title_g": "title_e", "body_g": "body_e"}  # a gram field -> its edge field (`_edges`)
 
 
 def make_schema() -> fields.Schema:
@@ -76,6 +87,8 @@ def make_schema() -> fields.Schema:
         title_g=_grams(grams, TITLE_BOOST),
         body_g=_grams(grams),
         source_g=_grams(grams),
+        title_e=_edges(),  # absent in indexes made before: their phrases' edges are read from the gram fields
+        body_e=_edges(),
         date=fields.ID(stored=True, sortable=True),
         source=fields.ID(stored=True, sortable=True),
         url=fields.STORED(),

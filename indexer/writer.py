@@ -106,6 +106,8 @@ def _fields(a: Article, digest: str, now: int) -> dict:
         "body": a.body,
         "title_g": a.title,
         "body_g": a.body,
+        "title_e": a.title,  # fields the index's schema lacks are left out (`SegmentBuilder.add`)
+        "body_e": a.body,
         "source_g": a.source or "",
         "date": a.date or "",
         "source": a.source or "",

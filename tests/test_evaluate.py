@@ -96,6 +96,20 @@ def test_terms_read_through_whoosh_give_what_the_mapped_term_table_gives(corpus_
             s.close()
 
 
+@pytest.mark.parametrize("text", ['"38个"', '"2020年"', '"3月"', '"19年"', '"10个"', "2020年 工作", '"5G网"'])
+def test_a_run_and_the_han_character_after_it_are_one_edge_term(searcher, text, monkeypatch):
+    """An open edge after a letter/digit run is read from the edge field's one term ("38个"), not from every gram
+    starting with the character: the same documents and the very same floats as reading those grams."""
+    assert "body_e" in searcher.snapshot().searcher.schema
+    q, evaluator = compiled(searcher, text), searcher.snapshot().evaluator
+    found = evaluator.run(q)
+    with_edges = (found.docs.tolist(), found.scores.tolist())
+    monkeypatch.setattr(arrays, "EDGE_FIELDS", {})  # as an index made before edge fields is read
+    found = evaluator.run(q)
+    assert with_edges == (found.docs.tolist(), found.scores.tolist())
+    assert with_edges[0] or text == '"5G网"'
+
+
 @pytest.mark.parametrize("text", ['"新闻联播"', "习近平", "黃偉哲", '"臺南市政府"', '"全面建成小康社会"'])
 def test_phrases_read_in_one_pass_or_two_give_the_same(searcher, text, monkeypatch):
     """A phrase mostly implied by its word reads its grams without positions, then with positions only where

@@ -17,6 +17,7 @@ PRIOR = Path(__file__).parent / "fixtures" / "prior_index"
 # PackedValues in every posting block, and the codec of each segment (StoredCodec since stored fields
 # are block-compressed) in the TOC. Renaming any of them makes every existing index unreadable.
 PICKLED = ["indexer.analysis.WordTokenizer", "indexer.analysis.GramTokenizer", "indexer.schema.GramPositions",
+           "indexer.analysis.EdgeTokenizer",
            "indexer.postings.PackedValues", "indexer.codec.stored.StoredCodec"]
 
 

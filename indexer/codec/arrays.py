@@ -30,7 +30,7 @@ from whoosh.util.numeric import byte_to_length
 
 from ..normalize import is_han
 from ..postings import PackedValues
-from ..schema import GramPositions
+from ..schema import EDGE_FIELDS, GramPositions
 from . import records
 
 _LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
@@ -76,9 +76,20 @@ class DocTable:
             out += np.array(found, dtype=np.int64)
         return out
 
-    def edge_keys(self, fieldname: str, need: np.ndarray, prefix: str = "", suffix: str = "") -> np.ndarray:
+    def edge_keys(self, fieldname: str, need: np.ndarray, prefix: str = "", suffix: str = "",
+                  before: str = "") -> np.ndarray:
         """The keys of `need` (document << 32 | position, ascending) where a gram starting with `prefix`, or a
-        letter/digit gram ending with `suffix`, is: a phrase's open edges (`indexer.phrase.GramPhrase`)."""
+        letter/digit gram ending with `suffix`, is: a phrase's open edges (`indexer.phrase.GramPhrase`).
+
+        `before` is the phrase's gram just before `prefix`: when it is a letter/digit run, `prefix` one Han
+        character and the index has the field's edge field, the run's edge term (`indexer.analysis.edge_tokens`)
+        holds the answer, and no gram starting with `prefix` is read.
+        """
+        edge = EDGE_FIELDS.get(fieldname)
+        if edge in self.searcher.schema and len(prefix) == 1 and is_han(prefix) and _alnum(before):
+            ids, _w, chunks = self.postings(edge, before + prefix, values=True, within=np.unique(need >> 32))
+            docs, pos = positions(ids, chunks)
+            return common(need, (docs << 32) | (pos + 1))
         out = [np.zeros(0, dtype=np.int64)]
         docs = need >> 32
         for k, ((r, off), table) in enumerate(zip(self.leaves, self.term_tables(), strict=True)):

@@ -45,9 +45,11 @@ from whoosh.util.numeric import length_to_byte
 
 from ..analysis import (
     KEY_SHIFT,
+    EdgeTokenizer,
     GramTokenizer,
     NormalizingTokenizer,
     WordTokenizer,
+    edge_tokens,
     gram_positions,
     gram_units,
     word_counts,
@@ -56,7 +58,7 @@ from ..keywords import candidates
 from ..merge_policy import plan
 from ..normalize import normalize
 from ..postings import TermArrays, use_fast_term_table, write_arrays, write_field
-from ..schema import GramPositions
+from ..schema import EDGE_FIELDS, GramPositions
 from ..testhooks import pause_for_tests
 from ..vocab import carry_counts
 from .forking import cpu_seconds, die_with_parent
@@ -140,9 +142,11 @@ class SegmentBuilder:
         t["postings"] += time.thread_time() - t0 - analysis
 
     def _gram_units(self, fields: dict[str, Any], norms: dict[str, str]) -> dict[str, tuple]:
-        """field -> (keys, positions) of the document's "arrays" gram fields, from one `gram_units` call.
+        """field -> (keys, positions) of the document's "arrays" gram fields and their "edges" fields, from one
+        `gram_units` call.
 
-        A letter/digit run's key is RUN | its number in `self.runs` (numbered in order of appearance).
+        A letter/digit run's key is RUN | its number in `self.runs` (numbered in order of appearance), and so
+        is an edge term's (a run and the Han character after it: `indexer.analysis.edge_tokens`).
         """
         names = [n for n in self.names if self.fast[n] == "arrays" and fields.get(n) is not None]
         if not names:
@@ -151,19 +155,37 @@ class SegmentBuilder:
         t1 = time.thread_time()
         units = gram_units(texts)
         keys, positions = units.keys, units.positions
+        runs = self.runs
         if units.runs:
-            runs = self.runs
             ids = [runs.setdefault(r, len(runs)) for r in units.runs]
             keys[units.run_at] = np.array(ids, dtype=np.uint64) | np.uint64(RUN)
         ends = np.cumsum(units.counts).tolist()
+        out = {n: (keys[e - c : e], positions[e - c : e]) for n, e, c in zip(names, ends, units.counts.tolist(),
+                                                                            strict=True)}
+        edged = np.flatnonzero(units.han_after)  # runs a Han character follows
+        for n, e, c in zip(names, ends, units.counts.tolist(), strict=True):
+            edge = EDGE_FIELDS.get(n)
+            if edge is None or self.fast.get(edge) != "edges" or fields.get(edge) is None:
+                continue
+            if fields[edge] == fields[n]:  # as `indexer.writer` indexes them: read off the gram field's units
+                mine = edged[(units.run_at[edged] >= e - c) & (units.run_at[edged] < e)]
+                terms = [units.runs[i] + chr(cp) for i, cp in zip(mine.tolist(), units.han_after[mine].tolist(),
+                                                                  strict=True)]
+                at = positions[units.run_at[mine]]
+            else:
+                toks = list(edge_tokens(self._normalized(fields[edge], norms)))
+                terms, at = [t[0] for t in toks], np.array([t[1] for t in toks], dtype=np.uint32)
+            ids = np.array([runs.setdefault(t, len(runs)) for t in terms], dtype=np.uint64) | np.uint64(RUN)
+            out[edge] = (ids, at)
         self.t["grams"] += time.thread_time() - t1
-        return {n: (keys[e - c : e], positions[e - c : e]) for n, e, c in zip(names, ends, units.counts.tolist(),
-                                                                             strict=True)}
+        return out
 
     def _index(self, name: str, field, value, norms: dict[str, str], tokens: dict[str, tuple], doc: int) -> int:
         """Index one field's value of document `doc`; return the field's length (its tokens)."""
         kind = self.fast[name]
-        if kind == "arrays":
+        if kind in ("arrays", "edges"):
+            if name not in tokens:  # an edge field whose gram field has no value
+                return 0
             length = self.grams.setdefault(name, _Grams()).add(doc, *tokens[name])
             self.cost += GRAM_COST * length
             return length
@@ -235,6 +257,8 @@ class SegmentBuilder:
         fw = self.codec.field_writer(self.storage, self.segment)
         use_fast_term_table(fw)
         runs = _run_order(self.runs)
+        for name in [n for n, g in self.grams.items() if not len(g.keys)]:
+            del self.grams[name]  # an edge field no document has a term of
         for name in sorted({*self.postings, *self.grams, *self.words}):
             field = self.schema[name]
             fw.start_field(name, field)
@@ -270,6 +294,8 @@ def _fast_kind(field) -> str | None:
         return "words"
     if type(ana) is GramTokenizer and type(fmt) is GramPositions:
         return "arrays"
+    if type(ana) is EdgeTokenizer and type(fmt) is GramPositions:
+        return "edges"
     if type(ana) is GramTokenizer and isinstance(fmt, formats.Positions):
         return "grams"  # an index made before GramPositions
     return None
