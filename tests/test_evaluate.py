@@ -110,28 +110,6 @@ def test_a_run_and_the_han_character_after_it_are_one_edge_term(searcher, text, 
     assert with_edges[0] or text == '"5G网"'
 
 
-def test_segments_read_on_threads_give_what_one_thread_gives(config, monkeypatch):
-    """A term's blocks in several segments are read a segment per thread (`arrays.PARALLEL_BYTES`): the same
-    documents and the very same floats as reading them one after another."""
-    records = corpus_records(HANS, 240) + corpus_records(HANT, 240)
-    for k in range(3):  # three runs, three segments
-        write_jsonl(config.index.parent / "src" / f"{k}.jsonl", records[k::3])
-        run_index(config, [config.index.parent / "src"])
-    s = Searcher(config)
-    try:
-        assert len(s.snapshot().table.leaves) == 3
-        for text in ("台南", "黄伟哲", '"臺南市政府"', "經濟 發展", '"38个"'):
-            q, evaluator = compiled(s, text), s.snapshot().evaluator
-            got = {}
-            for limit in (0, 1 << 62):  # always on threads; never
-                monkeypatch.setattr(arrays, "PARALLEL_BYTES", limit)
-                found = evaluator.run(q)
-                got[limit] = (found.docs.tolist(), found.scores.tolist())
-            assert got[0] == got[1 << 62] and (got[0][0] or text == '"38个"'), text
-    finally:
-        s.close()
-
-
 @pytest.mark.parametrize("text", ['"新闻联播"', "习近平", "黃偉哲", '"臺南市政府"', '"全面建成小康社会"'])
 def test_phrases_read_in_one_pass_or_two_give_the_same(searcher, text, monkeypatch):
     """A phrase mostly implied by its word reads its grams without positions, then with positions only where

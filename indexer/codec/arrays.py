@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import io
 import mmap
-import os
 import pickle
 import struct
 from array import array
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from zlib import crc32, decompressobj
 
@@ -203,9 +201,8 @@ class DocTable:
         btext = field.to_bytes(text) if isinstance(text, str) else text
         edges = None if within is None else np.searchsorted(within, self._edges).tolist()
         known = None if lookups is None else self.term_values(fieldname, btext, lookups)
-        parts: list[list[tuple]] = []  # each segment's (posting count, doc deltas, weights, values), in order
-        offsets: list[int] = []  # the first document number of each one's segment
-        reads: list[tuple] = []  # (its place in `parts`, postings file, offset, length, documents of `within`)
+        blocks: list[tuple] = []  # every segment's (posting count, doc deltas, weights, values), in document order
+        bases: list[int] = []  # the first document number of each one's segment
         for k, ((r, off), table) in enumerate(zip(self.leaves, self.term_tables(), strict=True)):
             if edges is not None and edges[2 * k] == edges[2 * k + 1]:
                 continue  # a segment without documents of `within`
@@ -213,22 +210,12 @@ class DocTable:
             if value is None:
                 continue
             if records.is_inlined(value):
-                parts.append([records.inlined_block(value, values)])
+                got = [records.inlined_block(value, values)]
             else:
                 local = None if edges is None else within[edges[2 * k] : edges[2 * k + 1]] - off
-                reads.append((len(parts), r._terms._postfile, *records.extent(value), local))
-                parts.append([])
-            offsets.append(off)  # deleted documents stay: `live` masks them
-        whole = values or not gram
-
-        def read(x: tuple) -> list[tuple]:
-            return _blocks(x[1], x[2], x[3], x[4], whole)
-
-        big = len(reads) > 1 and sum(x[3] for x in reads) >= PARALLEL_BYTES
-        for x, got in zip(reads, _pool().map(read, reads) if big else map(read, reads), strict=True):
-            parts[x[0]] = got
-        blocks = [b for p in parts for b in p]
-        bases = [off for p, off in zip(parts, offsets, strict=True) for _ in p]
+                got = _blocks(r._terms._postfile, *records.extent(value), local, values or not gram)
+            blocks += got
+            bases += [off] * len(got)  # deleted documents stay: `live` masks them
         ids, weights, vals = _decoded(blocks, values, bases)
         return ids, weights, vals if values else None
 
@@ -511,18 +498,6 @@ def locate(ids: np.ndarray, sub: np.ndarray, n: int) -> np.ndarray:
 
 
 _FOUR = np.arange(4)
-PARALLEL_BYTES = 1 << 18  # a term's blocks in several segments are read on threads from this many bytes on
-_POOL: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    """Threads that read one segment's posting blocks each (ISA-L and zlib let go of the GIL while they inflate,
-    most of a big term's reading): a web process answers one query at a time (`search_ui.engine`), so the
-    other cores would sit idle. One pool per process: a forked indexing worker makes its own."""
-    global _POOL
-    if _POOL is None or _POOL[0] != os.getpid():
-        _POOL = (os.getpid(), ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="postings"))
-    return _POOL[1]
 
 
 def _holding(docs: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
