@@ -27,6 +27,7 @@ document (the arrays are then cheaper than finding each leaf's documents in it).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -327,7 +328,7 @@ class _Run:
             alive = _mask(starts >> 32, len(cand))
         return starts
 
-    def _phrase_postings(self, fieldname: str, words: list[str], values) -> tuple[list, np.ndarray]:
+    def _phrase_postings(self, fieldname: str, words: list[str], values: Collection[int]) -> tuple[list, np.ndarray]:
         """Each gram's postings (with positions for the grams numbered in `values`), and the documents holding
         every gram (none if one is missing).
 
